@@ -1,0 +1,1 @@
+"""batterytrace: event-sourced full-lifecycle traceability of EV power batteries."""
