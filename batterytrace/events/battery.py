@@ -1,0 +1,671 @@
+"""The battery aggregate: one event stream per GB/T 34014 code, from production to recycling.
+
+Each public method is a command: it checks the lifecycle table (``lifecycle.py``), who is acting,
+and the real-world chronology, then triggers the event declared with ``@event`` right below it.
+The event methods only change state, because they run again every time the battery is rebuilt
+from its stream. Every event carries who acted (``actor_id``), when it happened in the real world
+(``occurred_at``), whether it is a late correction, and the client's request id; when it was
+recorded is the library's own ``timestamp``.
+
+A repeated command with a request id the battery has already seen changes nothing and is not an
+error: outlets with bad connections replay scans, and importers retry batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from eventsourcing.domain import event
+
+from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware, require_positive
+from batterytrace.events.battery_code import BatteryCode, parse_battery_code
+from batterytrace.events.collection_point import CollectionPoint
+from batterytrace.events.conventions import BATTERY_TYPES, REQUIRED_RECOVERED_MATERIALS
+from batterytrace.events.errors import (
+    ChronologyViolation,
+    InvalidInput,
+    LifecycleViolation,
+    NotAuthorised,
+)
+from batterytrace.events.lifecycle import ALLOWED, DEAD_ENDS, Action, State, allowed_actions
+from batterytrace.events.participant import ROLE_FOR_ACTIVITY, Activity, Participant, Role
+
+LEVEL_RANK = {"cell": 0, "module": 1, "pack": 2}
+VIN_ALPHABET = set("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")  # ISO 3779 / GB 16735: no I, O, Q
+ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × voltage
+
+
+def parse_vin(value: str) -> str:
+    vin = value.strip().upper()
+    if len(vin) != 17 or not set(vin) <= VIN_ALPHABET:
+        raise InvalidInput(
+            f"VIN {value!r} must be 17 characters, digits and capital letters without I, O, Q "
+            "(GB 16735), e.g. LSVAU2180N2183294"
+        )
+    return vin
+
+
+@dataclass(frozen=True)
+class ProductionSpec:
+    """What a manufacturer declares when a battery is made (one CSV/JSON row, one API body)."""
+
+    code: str
+    rated_capacity_ah: float
+    nominal_voltage_v: float
+    energy_kwh: float
+    mass_kg: float
+    level: str | None = None
+    chemistry: str | None = None
+    production_date: date | None = None
+    components: tuple[str, ...] = field(default_factory=tuple)
+    occurred_at: datetime | None = None
+    request_id: str | None = None
+
+
+def production_record(battery: Battery) -> dict[str, Any]:
+    """The facts of a ``Produced`` event that make two productions the same production."""
+    return {
+        "code": battery.code,
+        "manufacturer_id": battery.manufacturer_id,
+        "level": battery.level,
+        "battery_type": battery.battery_type,
+        "rated_capacity_ah": battery.rated_capacity_ah,
+        "nominal_voltage_v": battery.nominal_voltage_v,
+        "energy_kwh": battery.energy_kwh,
+        "mass_kg": battery.mass_kg,
+        "production_date": battery.production_date,
+        "components": list(battery.components),
+        "derived_from": list(battery.derived_from),
+    }
+
+
+class Battery(TraceAggregate):
+    """A pack, module or cell, or a second-life product made from retired ones."""
+
+    @staticmethod
+    def create_id(code: str, **_: object) -> str:
+        return code
+
+    # ------------------------------------------------------------------------------- produce
+    @classmethod
+    def produce(
+        cls,
+        spec: ProductionSpec,
+        *,
+        actor: Participant,
+        code_owner_id: str | None,
+        components: Iterable[Battery] = (),
+        originals: Iterable[Battery] = (),
+        today: date | None = None,
+    ) -> Battery:
+        """Record a new battery made by ``actor``.
+
+        ``code_owner_id`` is the participant that owns the code's manufacturer code (looked up by
+        the application); ``components`` are the already-recorded modules or cells built into a
+        pack, ``originals`` the retired batteries a second-life product is made from. Both get
+        their side of the link by the caller saving them in the same transaction.
+        """
+        parsed = parse_battery_code(spec.code, today=today)
+        originals = list(originals)
+        components = list(components)
+        maker_roles = (Role.CASCADE_USER,) if originals else (Role.MANUFACTURER, Role.CASCADE_USER)
+        actor.require_role(*maker_roles, to="record the production of a battery")
+        if code_owner_id != actor.id or parsed.manufacturer_code not in actor.manufacturer_codes:
+            raise NotAuthorised(
+                f"{actor.name} ({actor.id}) cannot produce {parsed.code}: manufacturer code "
+                f"{parsed.manufacturer_code} belongs to "
+                f"{code_owner_id or 'nobody registered'}; it owns "
+                f"{', '.join(actor.manufacturer_codes) or 'no manufacturer code'}"
+            )
+        _check_declared_matches_code(spec, parsed)
+        capacity = require_positive("rated_capacity_ah", spec.rated_capacity_ah)
+        voltage = require_positive("nominal_voltage_v", spec.nominal_voltage_v)
+        energy = require_positive("energy_kwh", spec.energy_kwh)
+        mass = require_positive("mass_kg", spec.mass_kg)
+        expected_energy = capacity * voltage / 1000
+        if abs(energy - expected_energy) > ENERGY_TOLERANCE * expected_energy:
+            raise InvalidInput(
+                f"energy_kwh {energy:g} does not match rated capacity × nominal voltage = "
+                f"{capacity:g} Ah × {voltage:g} V = {expected_energy:.3f} kWh (within "
+                f"{ENERGY_TOLERANCE:.0%}); check the units (Ah, V, kWh)"
+            )
+        _check_components(parsed, components)
+        for original in originals:
+            original.require_can(Action.CASCADE_REUSE)
+            original.require_held_by(actor, Action.CASCADE_REUSE)
+            if original.code == parsed.code:
+                raise InvalidInput("a second-life product needs a new code of its own")
+        occurred_at = as_aware(spec.occurred_at) if spec.occurred_at else _start_of(parsed)
+        if occurred_at.astimezone(CHINA_STANDARD_TIME).date() != parsed.production_date:
+            raise InvalidInput(
+                f"production time {occurred_at.isoformat()} is not on the code's production "
+                f"date {parsed.production_date.isoformat()} (China Standard Time)"
+            )
+        return cls(
+            code=parsed.code,
+            manufacturer_id=actor.id,
+            manufacturer_code=parsed.manufacturer_code,
+            level=parsed.level,
+            battery_type=parsed.battery_type,
+            rated_capacity_ah=capacity,
+            nominal_voltage_v=voltage,
+            energy_kwh=energy,
+            mass_kg=mass,
+            production_date=parsed.production_date.isoformat(),
+            components=[c.code for c in components],
+            derived_from=[o.code for o in originals],
+            actor_id=actor.id,
+            occurred_at=occurred_at,
+            request_id=spec.request_id,
+        )
+
+    @event("Produced")
+    def __init__(
+        self,
+        *,
+        code: str,
+        manufacturer_id: str,
+        manufacturer_code: str,
+        level: str,
+        battery_type: str,
+        rated_capacity_ah: float,
+        nominal_voltage_v: float,
+        energy_kwh: float,
+        mass_kg: float,
+        production_date: str,
+        components: list[str],
+        derived_from: list[str],
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+    ) -> None:
+        self.code = code
+        self.manufacturer_id = manufacturer_id
+        self.manufacturer_code = manufacturer_code
+        self.level = level
+        self.battery_type = battery_type
+        self.rated_capacity_ah = rated_capacity_ah
+        self.nominal_voltage_v = nominal_voltage_v
+        self.energy_kwh = energy_kwh
+        self.mass_kg = mass_kg
+        self.production_date = production_date
+        self.components = list(components)
+        self.derived_from = list(derived_from)
+        self.state = State.PRODUCED
+        self.holder_kind: str | None = "manufacturer"
+        self.holder_id: str | None = manufacturer_id
+        self.responsible_id: str | None = manufacturer_id
+        self.pack: str | None = None
+        self.second_life_product: str | None = None
+        self.vin: str | None = None
+        self.collection_point_id: str | None = None
+        self.flags: list[str] = []
+        self.request_ids: set[str] = set()
+        self._happened(occurred_at, request_id)
+
+    # ----------------------------------------------------------------------------- queries
+    @property
+    def chemistry(self) -> str:
+        return BATTERY_TYPES[self.battery_type]
+
+    @property
+    def is_second_life(self) -> bool:
+        return bool(self.derived_from)
+
+    def require_can(self, action: Action) -> None:
+        if action not in ALLOWED[self.state]:
+            dead_end = DEAD_ENDS.get(self.state)
+            raise LifecycleViolation(
+                self.code, str(self.state), str(action), dead_end or allowed_actions(self.state)
+            )
+
+    def require_held_by(self, actor: Participant, action: Action) -> None:
+        if actor.id != self.responsible_id:
+            raise NotAuthorised(
+                f"{actor.name} ({actor.id}) cannot {action} battery {self.code}: it is held "
+                f"by {self.responsible_id} ({self.holder_kind} {self.holder_id})"
+            )
+
+    def has_seen(self, request_id: str | None) -> bool:
+        """True when this request was already applied: the retry is answered, not re-recorded."""
+        return request_id is not None and request_id in self.request_ids
+
+    def _check_when(self, action: Action, occurred_at: datetime, late_correction: bool) -> datetime:
+        moment = as_aware(occurred_at)
+        if moment < self.last_occurred_at and not late_correction:
+            raise ChronologyViolation(
+                f"cannot {action} battery {self.code} at {moment.isoformat()}: that is before its "
+                f"previous event at {self.last_occurred_at.isoformat()}; fix the date, or flag "
+                "the report as a late correction if the real-world order really was so"
+            )
+        return moment
+
+    def _happened(self, occurred_at: datetime, request_id: str | None) -> None:
+        previous = getattr(self, "last_occurred_at", None)
+        self.last_occurred_at = occurred_at if previous is None else max(previous, occurred_at)
+        if request_id:
+            self.request_ids.add(request_id)
+
+    # ---------------------------------------------------------------------------- assemble
+    def assemble_into(self, pack: Battery) -> None:
+        """Link this module or cell to the pack it was built into (saved with the pack)."""
+        self.require_can(Action.ASSEMBLE)
+        self._assembled_into(
+            pack_code=pack.code,
+            actor_id=pack.manufacturer_id,
+            occurred_at=max(pack.last_occurred_at, self.last_occurred_at),
+            request_id=None,
+            late_correction=False,
+        )
+
+    @event("AssembledInto")
+    def _assembled_into(
+        self,
+        pack_code: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.ASSEMBLED
+        self.pack = pack_code
+        self._hold("pack", pack_code, self.responsible_id)
+        self._happened(occurred_at, request_id)
+
+    def _hold(self, kind: str | None, holder_id: str | None, responsible_id: str | None) -> None:
+        self.holder_kind, self.holder_id, self.responsible_id = kind, holder_id, responsible_id
+
+    # ----------------------------------------------------------------------------- install
+    def install(
+        self,
+        *,
+        actor: Participant,
+        occurred_at: datetime,
+        vin: str | None = None,
+        site: str | None = None,
+        application: str | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """Install into a vehicle (VIN, by a vehicle maker) or, for a second-life product, at a
+        site (energy storage, base-station backup …, by the product's maker)."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.INSTALL)
+        if bool(vin) == bool(site):
+            raise InvalidInput("give either a VIN (vehicle) or a site (second-life use), not both")
+        if vin:
+            actor.require_role(Role.VEHICLE_MAKER, to="install a battery in a vehicle")
+            if self.state == State.REMOVED:
+                self.require_held_by(actor, Action.INSTALL)
+            vin = parse_vin(vin)
+        else:
+            self.require_held_by(actor, Action.INSTALL)
+        moment = self._check_when(Action.INSTALL, occurred_at, late_correction)
+        self._installed(
+            vin=vin,
+            site=site.strip() if site else None,
+            application=application,
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Installed")
+    def _installed(
+        self,
+        vin: str | None,
+        site: str | None,
+        application: str | None,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.INSTALLED
+        self.vin = vin
+        self._hold("vehicle" if vin else "site", vin or site, actor_id)
+        self._happened(occurred_at, request_id)
+
+    # ------------------------------------------------------------------------------ remove
+    def remove(
+        self,
+        *,
+        actor: Participant,
+        occurred_at: datetime,
+        reason: str,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """Take the battery out for repair or replacement; it may be reinstalled later."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.REMOVE)
+        self.require_held_by(actor, Action.REMOVE)
+        if reason not in ("repair", "replacement"):
+            raise InvalidInput(f"removal reason {reason!r} must be repair or replacement")
+        moment = self._check_when(Action.REMOVE, occurred_at, late_correction)
+        self._removed(
+            reason=reason,
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Removed")
+    def _removed(
+        self,
+        reason: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.REMOVED
+        self._hold("enterprise", actor_id, actor_id)
+        self._happened(occurred_at, request_id)
+
+    # ------------------------------------------------------------------------------ retire
+    def retire(
+        self,
+        *,
+        actor: Participant,
+        occurred_at: datetime,
+        reason: str,
+        state_of_health_pct: float | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """End the battery's (first or second) life. The holder retires it, or a dismantler that
+        takes it out of a scrapped vehicle."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.RETIRE)
+        dismantling = actor.has_role(Role.DISMANTLER) and self.state == State.INSTALLED
+        if not dismantling:
+            self.require_held_by(actor, Action.RETIRE)
+        if not reason.strip():
+            raise InvalidInput("give a retirement reason, e.g. 'capacity below 80%'")
+        if state_of_health_pct is not None and not 0 <= float(state_of_health_pct) <= 100:
+            raise InvalidInput(f"state of health {state_of_health_pct}% must be 0-100")
+        moment = self._check_when(Action.RETIRE, occurred_at, late_correction)
+        self._retired(
+            reason=reason.strip(),
+            state_of_health_pct=(
+                None if state_of_health_pct is None else float(state_of_health_pct)
+            ),
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Retired")
+    def _retired(
+        self,
+        reason: str,
+        state_of_health_pct: float | None,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.RETIRED
+        self.retired_at = occurred_at
+        self._hold("enterprise", actor_id, actor_id)
+        self._happened(occurred_at, request_id)
+
+    # ----------------------------------------------------------------------------- collect
+    def collect(
+        self,
+        *,
+        actor: Participant,
+        collection_point: CollectionPoint,
+        occurred_at: datetime,
+        mass_kg: float | None = None,
+        condition: str = "intact",
+        source_vin: str | None = None,
+        scanned_by: str | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """Take the battery in at a collection point; only its operator may record that."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.COLLECT)
+        collection_point.require_operator(actor)
+        moment = self._check_when(Action.COLLECT, occurred_at, late_correction)
+        self._collected(
+            collection_point_id=collection_point.id,
+            operator_id=actor.id,
+            mass_kg=require_positive("mass_kg", mass_kg if mass_kg is not None else self.mass_kg),
+            condition=condition.strip() or "intact",
+            source_vin=parse_vin(source_vin) if source_vin else self.vin,
+            scanned_by=scanned_by,
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Collected")
+    def _collected(
+        self,
+        collection_point_id: str,
+        operator_id: str,
+        mass_kg: float,
+        condition: str,
+        source_vin: str | None,
+        scanned_by: str | None,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.COLLECTED
+        self.collection_point_id = collection_point_id
+        self._hold("collection_point", collection_point_id, operator_id)
+        self._happened(occurred_at, request_id)
+
+    # ---------------------------------------------------------------------------- hand over
+    def hand_over(
+        self,
+        *,
+        actor: Participant,
+        receiver: Participant,
+        activity: Activity,
+        occurred_at: datetime,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """Pass the battery from its holder (an outlet, a dismantler …) to a recycler or
+        cascade-use enterprise. A receiver not whitelisted for the activity on that date is
+        recorded all the same, flagged non-compliant, so that the regulator sees it."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.HAND_OVER)
+        self.require_held_by(actor, Action.HAND_OVER)
+        receiver.require_role(ROLE_FOR_ACTIVITY[activity], to=f"receive batteries for {activity}")
+        if receiver.id == actor.id:
+            raise InvalidInput("a handover needs a receiver other than the current holder")
+        moment = self._check_when(Action.HAND_OVER, occurred_at, late_correction)
+        day = moment.astimezone(CHINA_STANDARD_TIME).date()
+        compliant = receiver.is_whitelisted(activity, day)
+        self._handed_over(
+            receiver_id=receiver.id,
+            activity=activity.value,
+            from_collection_point_id=(
+                self.collection_point_id if self.state == State.COLLECTED else None
+            ),
+            compliant=compliant,
+            non_compliance=(
+                None
+                if compliant
+                else f"{receiver.name} ({receiver.id}) is not whitelisted for {activity} on {day}"
+            ),
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("HandedOver")
+    def _handed_over(
+        self,
+        receiver_id: str,
+        activity: str,
+        from_collection_point_id: str | None,
+        compliant: bool,
+        non_compliance: str | None,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.HANDED_OVER
+        self.collection_point_id = None
+        self.handover_activity = activity
+        if not compliant:
+            self.flags.append("non-compliant handover")
+        self._hold("enterprise", receiver_id, receiver_id)
+        self._happened(occurred_at, request_id)
+
+    # ------------------------------------------------------------------------ cascade reuse
+    def cascade_reuse(self, product: Battery, *, actor: Participant) -> None:
+        """Link this retired battery to the second-life product made from it (saved with it)."""
+        self.require_can(Action.CASCADE_REUSE)
+        self.require_held_by(actor, Action.CASCADE_REUSE)
+        self._cascade_reused(
+            product_code=product.code,
+            enterprise_id=actor.id,
+            actor_id=actor.id,
+            occurred_at=max(product.last_occurred_at, self.last_occurred_at),
+            request_id=None,
+            late_correction=False,
+        )
+
+    @event("CascadeReused")
+    def _cascade_reused(
+        self,
+        product_code: str,
+        enterprise_id: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.CASCADE_REUSED
+        self.second_life_product = product_code
+        self._hold("product", product_code, enterprise_id)
+        self._happened(occurred_at, request_id)
+
+    # ------------------------------------------------------------------------------ recycle
+    def recycle(
+        self,
+        *,
+        actor: Participant,
+        occurred_at: datetime,
+        recovered_kg: dict[str, float],
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """Record material recovery by the recycler holding the battery; Li, Ni, Co and Mn
+        masses are required (0 where the chemistry has none, e.g. Co in LFP)."""
+        if self.has_seen(request_id):
+            return
+        self.require_can(Action.RECYCLE)
+        actor.require_role(Role.RECYCLER, to="recycle a battery")
+        self.require_held_by(actor, Action.RECYCLE)
+        materials = _check_recovered(recovered_kg, self.mass_kg)
+        moment = self._check_when(Action.RECYCLE, occurred_at, late_correction)
+        self._recycled(
+            recycler_id=actor.id,
+            recovered_kg=materials,
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Recycled")
+    def _recycled(
+        self,
+        recycler_id: str,
+        recovered_kg: dict[str, float],
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self.state = State.RECYCLED
+        self.recovered_kg = dict(recovered_kg)
+        self._hold(None, None, None)
+        self._happened(occurred_at, request_id)
+
+
+def _start_of(parsed: BatteryCode) -> datetime:
+    return datetime.combine(parsed.production_date, time(0, 0), tzinfo=CHINA_STANDARD_TIME)
+
+
+def _check_declared_matches_code(spec: ProductionSpec, parsed: BatteryCode) -> None:
+    """Level, chemistry and date are in the code; a declared value that differs is a data error."""
+    if spec.level and spec.level.strip().lower() != parsed.level:
+        raise InvalidInput(
+            f"level {spec.level!r} does not match code {parsed.code}, whose product type "
+            f"{parsed.product_type} means {parsed.level}"
+        )
+    if spec.chemistry:
+        declared = spec.chemistry.strip()
+        if declared.upper() != parsed.battery_type and declared.lower() != parsed.chemistry.lower():
+            raise InvalidInput(
+                f"chemistry {declared!r} does not match code {parsed.code}, whose battery type "
+                f"{parsed.battery_type} means {parsed.chemistry}"
+            )
+    if spec.production_date and spec.production_date != parsed.production_date:
+        raise InvalidInput(
+            f"production date {spec.production_date} does not match code {parsed.code}, which "
+            f"says {parsed.production_date}"
+        )
+
+
+def _check_components(parsed: BatteryCode, components: list[Battery]) -> None:
+    seen: set[str] = set()
+    for component in components:
+        if component.code in seen:
+            raise InvalidInput(f"component {component.code} is listed twice")
+        seen.add(component.code)
+        if LEVEL_RANK[component.level] >= LEVEL_RANK[parsed.level]:
+            raise InvalidInput(
+                f"a {parsed.level} cannot contain {component.code}, a {component.level}; packs "
+                "contain modules or cells, modules contain cells"
+            )
+        component.require_can(Action.ASSEMBLE)
+
+
+def _check_recovered(recovered_kg: dict[str, float], battery_mass_kg: float) -> dict[str, float]:
+    missing = [m for m in REQUIRED_RECOVERED_MATERIALS if m not in recovered_kg]
+    if missing:
+        raise InvalidInput(
+            f"recovered material masses must include {', '.join(REQUIRED_RECOVERED_MATERIALS)} "
+            f"(kg; 0 where none); missing: {', '.join(missing)}"
+        )
+    materials: dict[str, float] = {}
+    for name, mass in recovered_kg.items():
+        try:
+            value = float(mass)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"recovered {name} must be a mass in kg, got {mass!r}") from None
+        if not 0 <= value < float("inf"):
+            raise InvalidInput(f"recovered {name} must be 0 kg or more, got {mass!r}")
+        materials[name] = value
+    if sum(materials.values()) > battery_mass_kg:
+        raise InvalidInput(
+            f"recovered materials weigh {sum(materials.values()):g} kg in all, more than the "
+            f"battery itself ({battery_mass_kg:g} kg)"
+        )
+    return materials

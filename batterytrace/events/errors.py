@@ -1,0 +1,90 @@
+"""Domain errors: each says what is wrong and what to do instead.
+
+The HTTP layer maps them to problem details and the CLI prints their message on one line, so the
+message is written for the person who made the request, not for a developer.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal that the domain makes on purpose."""
+
+    kind = "domain-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """A value is malformed (a code, a number, a date); nothing was stored."""
+
+    kind = "invalid-input"
+
+
+class InvalidBatteryCode(InvalidInput):
+    """A GB/T 34014 code that cannot be parsed; ``segment`` names the part that is wrong."""
+
+    kind = "invalid-battery-code"
+
+    def __init__(self, code: str, segment: str, reason: str) -> None:
+        super().__init__(f"invalid battery code {code!r}: {reason}")
+        self.code = code
+        self.segment = segment
+        self.reason = reason
+
+
+class InvalidCreditCode(InvalidInput):
+    """A Unified Social Credit Code (GB 32100) that is malformed or fails its check character."""
+
+    kind = "invalid-credit-code"
+
+
+class LifecycleViolation(DomainError):
+    """A transition the battery's current state does not allow."""
+
+    kind = "lifecycle-violation"
+
+    def __init__(self, code: str, state: str, action: str, allowed: list[str] | str) -> None:
+        if isinstance(allowed, list):
+            instead = ", ".join(allowed) if allowed else "nothing (the battery's life has ended)"
+            message = (
+                f"battery {code} is {state}: cannot {action}; allowed now: {instead}"
+            )
+        else:
+            message = f"battery {code} is {state}: cannot {action}; {allowed}"
+        super().__init__(message)
+        self.code = code
+        self.state = state
+        self.action = action
+
+
+class ChronologyViolation(DomainError):
+    """An event whose real-world time runs before the previous event's, not flagged as a correction."""
+
+    kind = "chronology-violation"
+
+
+class NotAuthorised(DomainError):
+    """The acting participant may not do this (wrong role, someone else's code or collection point)."""
+
+    kind = "not-authorised"
+
+
+class NotFound(DomainError):
+    """A battery, participant or collection point that is not registered."""
+
+    kind = "not-found"
+
+
+class AlreadyExists(DomainError):
+    """Registering something twice with different data."""
+
+    kind = "already-exists"
+
+
+class ConcurrentWrite(DomainError):
+    """Another writer changed the same stream first; re-read and retry."""
+
+    kind = "concurrent-write"

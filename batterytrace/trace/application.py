@@ -1,0 +1,559 @@
+"""The application service: the only way into the write side, for the CLI, the importer and HTTP.
+
+It loads the aggregates a command needs (the battery, the acting participant, the collection point,
+the receiver), lets the domain decide, and saves every changed aggregate in one transaction. The
+store's unique (stream, version) key gives optimistic concurrency: of two writers that read the same
+version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.utils import get_topic
+
+from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware
+from batterytrace.events.battery import Battery, ProductionSpec, production_record
+from batterytrace.events.battery_code import parse_battery_code
+from batterytrace.events.collection_point import CollectionPoint, parse_collection_point_id
+from batterytrace.events.credit_code import parse_credit_code
+from batterytrace.events.errors import (
+    AlreadyExists,
+    ConcurrentWrite,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+)
+from batterytrace.events.participant import (
+    Activity,
+    ManufacturerCodeClaim,
+    Participant,
+    Role,
+    claim_id,
+)
+from batterytrace.trace.settings import (
+    ConfigurationError,
+    Settings,
+    describe_database,
+    eventsourcing_env,
+)
+
+A = TypeVar("A", bound=TraceAggregate)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the events it recorded (none for a replayed request) and the position of
+    the last one in the store's notification log, which read models report having reached."""
+
+    events: list[str] = field(default_factory=list)
+    notification_id: int | None = None
+    replayed: bool = False
+
+
+class BatteryTrace(Application[str]):
+    """Commands and queries over batteries, participants and collection points."""
+
+    name = "BatteryTrace"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_environment()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        env = eventsourcing_env(self.settings.database_url)
+        try:
+            super().__init__(env=env)
+        except (PersistenceError, OSError) as error:
+            raise ConfigurationError(
+                f"cannot open the event store at {describe_database(self.settings.database_url)}: "
+                f"{_first_line(error)}; check BATTERYTRACE_DATABASE_URL and that the database "
+                "server is running"
+            ) from None
+
+    # ------------------------------------------------------------------------ loading helpers
+    def _load(self, kind: type[A], stream_id: str, what: str, hint: str) -> A:
+        try:
+            aggregate = self.repository.get(stream_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {stream_id} is not registered; {hint}") from None
+        except OperationalError as error:
+            raise ConfigurationError(f"the event store is unavailable: {_first_line(error)}") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{stream_id} is not a {what}")
+        return aggregate
+
+    def participant(self, participant_id: str) -> Participant:
+        code = parse_credit_code(participant_id, allow_bad_check=True)
+        return self._load(
+            Participant, code, "participant", "register it with 'batterytrace participants add'"
+        )
+
+    def battery(self, code: str) -> Battery:
+        parsed = parse_battery_code(code, today=self._today())
+        return self._load(Battery, parsed.code, "battery", "record its production first")
+
+    def collection_point(self, point_id: str) -> CollectionPoint:
+        return self._load(
+            CollectionPoint,
+            parse_collection_point_id(point_id),
+            "collection point",
+            "register it with 'batterytrace collection-points add'",
+        )
+
+    def code_owner(self, manufacturer_code: str) -> str | None:
+        try:
+            claim = self.repository.get(claim_id(manufacturer_code))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(claim, ManufacturerCodeClaim)
+        return claim.owner_id
+
+    def exists(self, stream_id: str) -> bool:
+        return bool(list(self.events.get(stream_id, limit=1)))
+
+    def _today(self) -> date:
+        return self.clock().astimezone(CHINA_STANDARD_TIME).date()
+
+    def when(self, occurred_at: datetime | None) -> datetime:
+        """A real-world time for an event: now by default, never in the future."""
+        now = self.clock()
+        if occurred_at is None:
+            return now
+        moment = as_aware(occurred_at)
+        if moment > now + CLOCK_SKEW:
+            raise InvalidInput(
+                f"occurred_at {moment.isoformat()} is in the future (now is {now.isoformat()})"
+            )
+        return moment
+
+    # ---------------------------------------------------------------------------- saving
+    def _commit(self, *aggregates: TraceAggregate) -> WriteResult:
+        pending = [e for a in aggregates for e in a.collect_events()]
+        if not pending:
+            return WriteResult(replayed=True)
+        try:
+            recordings = self.save(*pending)
+        except IntegrityError:
+            names = ", ".join(sorted({str(a.id) for a in aggregates}))
+            raise ConcurrentWrite(
+                f"{names} changed while this request was being processed; read it again and "
+                "retry"
+            ) from None
+        return WriteResult(
+            events=[f"{r.domain_event.originator_id}:{type(r.domain_event).__name__}" for r in recordings],
+            notification_id=recordings[-1].notification.id if recordings else None,
+        )
+
+    def _retrying_once(self, request_id: str | None, act: Callable[[], WriteResult]) -> WriteResult:
+        """A write that lost a race is retried once when it carries a request id: if the winner
+        was the same request (a client replay), the retry finds it done and answers it."""
+        try:
+            return act()
+        except ConcurrentWrite:
+            if request_id is None:
+                raise
+            return act()
+
+    # ---------------------------------------------------------------------- participants
+    def register_participant(
+        self,
+        *,
+        actor_id: str | None,
+        credit_code: str,
+        name: str,
+        roles: list[str],
+        manufacturer_codes: list[str] | None = None,
+        division_code: str | None = None,
+        allow_bad_check: bool = False,
+    ) -> WriteResult:
+        """Register an enterprise. A regulator registers everyone, except that the very first
+        regulator registers itself (``actor_id=None``) when none exists yet (bootstrap)."""
+        if actor_id is None:
+            if self.regulators():
+                raise NotAuthorised(
+                    "a regulator already exists; act as one (--as CREDIT_CODE) to register others"
+                )
+            if [r.strip().lower() for r in roles] != ["regulator"]:
+                raise NotAuthorised(
+                    "no participant is registered yet: register the first regulator first "
+                    "(roles: regulator), then act as it to register enterprises"
+                )
+            actor = None
+        else:
+            actor = self.participant(actor_id)
+            actor.require_role(Role.REGULATOR, to="register participants")
+        participant = Participant.register(
+            credit_code=credit_code,
+            name=name,
+            roles=roles,
+            manufacturer_codes=manufacturer_codes,
+            division_code=division_code,
+            registered_by=actor,
+            allow_bad_check=allow_bad_check,
+        )
+        claims = [
+            ManufacturerCodeClaim(manufacturer_code=code, owner_id=participant.id)
+            for code in participant.manufacturer_codes
+        ]
+        try:
+            return self._commit(participant, *claims)
+        except ConcurrentWrite:
+            raise AlreadyExists(self._why_registration_collides(participant)) from None
+
+    def _why_registration_collides(self, participant: Participant) -> str:
+        if self.exists(participant.id):
+            return f"participant {participant.id} is already registered"
+        taken = [c for c in participant.manufacturer_codes if self.code_owner(c)]
+        owners = ", ".join(f"{c} (owned by {self.code_owner(c)})" for c in taken)
+        return f"manufacturer code already assigned: {owners}"
+
+    def grant_whitelist(
+        self, *, actor_id: str, participant_id: str, activity: str, effective_on: date | None = None
+    ) -> WriteResult:
+        participant = self.participant(participant_id)
+        participant.grant_whitelist(
+            _activity(activity), effective_on or self._today(), by=self.participant(actor_id)
+        )
+        return self._commit(participant)
+
+    def revoke_whitelist(
+        self,
+        *,
+        actor_id: str,
+        participant_id: str,
+        activity: str,
+        reason: str,
+        effective_on: date | None = None,
+    ) -> WriteResult:
+        participant = self.participant(participant_id)
+        participant.revoke_whitelist(
+            _activity(activity),
+            effective_on or self._today(),
+            by=self.participant(actor_id),
+            reason=reason,
+        )
+        return self._commit(participant)
+
+    def regulators(self) -> list[Participant]:
+        return [p for p in self.participants() if p.is_regulator]
+
+    def participants(self) -> list[Participant]:
+        ids = self._stream_ids_with_topic(get_topic(Participant.Registered))
+        return [self.participant(pid) for pid in ids]
+
+    def _stream_ids_with_topic(self, topic: str) -> Iterator[str]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
+            if not page:
+                return
+            for notification in page:
+                yield str(notification.originator_id)
+            start = page[-1].id + 1
+
+    # ------------------------------------------------------------------ collection points
+    def register_collection_point(
+        self,
+        *,
+        actor_id: str,
+        point_id: str,
+        operator_id: str,
+        name: str,
+        kind: str,
+        capacity_kg: float,
+        address: str,
+        division_code: str,
+        latitude: float | None = None,
+        longitude: float | None = None,
+    ) -> WriteResult:
+        point = CollectionPoint.register(
+            point_id=point_id,
+            operator=self.participant(operator_id),
+            name=name,
+            kind=kind,
+            capacity_kg=capacity_kg,
+            address=address,
+            division_code=division_code,
+            latitude=latitude,
+            longitude=longitude,
+            by=self.participant(actor_id),
+        )
+        try:
+            return self._commit(point)
+        except ConcurrentWrite:
+            raise AlreadyExists(f"collection point {point.id} is already registered") from None
+
+    def collection_points(self) -> list[CollectionPoint]:
+        ids = self._stream_ids_with_topic(get_topic(CollectionPoint.Registered))
+        return [self.collection_point(pid) for pid in ids]
+
+    # ---------------------------------------------------------------------------- produce
+    def produce(self, *, actor_id: str, spec: ProductionSpec) -> WriteResult:
+        """Record one production. A repeat of the same production is answered, not an error;
+        a different production under an existing code is refused."""
+        actor = self.participant(actor_id)
+        parsed = parse_battery_code(spec.code, today=self._today())
+        components = [self.battery(code) for code in spec.components]
+        battery = Battery.produce(
+            spec,
+            actor=actor,
+            code_owner_id=self.code_owner(parsed.manufacturer_code),
+            components=components,
+            today=self._today(),
+        )
+        for component in components:
+            component.assemble_into(battery)
+        try:
+            return self._commit(battery, *components)
+        except ConcurrentWrite:
+            return self.compare_with_stored(battery)
+
+    def compare_with_stored(self, battery: Battery) -> WriteResult:
+        """After a collision on a new battery's stream: the same production again is a replay;
+        anything else is a second battery claiming an existing code."""
+        if not self.exists(battery.code):
+            raise ConcurrentWrite(
+                f"a component of {battery.code} changed while it was being recorded; retry"
+            )
+        stored = self.battery(battery.code)
+        if production_record(stored) == production_record(battery):
+            return WriteResult(replayed=True)
+        differing = [
+            key
+            for key, value in production_record(battery).items()
+            if production_record(stored)[key] != value
+        ]
+        raise AlreadyExists(
+            f"battery {battery.code} is already recorded with different data "
+            f"({', '.join(differing)}); a code identifies one battery only"
+        )
+
+    def cascade_reuse(
+        self, *, actor_id: str, originals: list[str], product: ProductionSpec
+    ) -> WriteResult:
+        """Make a second-life product from retired batteries the enterprise holds: the product's
+        ``Produced`` names its originals and each original records ``CascadeReused`` naming the
+        product, in one transaction."""
+        if not originals:
+            raise InvalidInput("a second-life product needs at least one original battery")
+        if len(set(originals)) != len(originals):
+            raise InvalidInput("an original battery is listed twice")
+        actor = self.participant(actor_id)
+        parsed = parse_battery_code(product.code, today=self._today())
+        original_batteries = [self.battery(code) for code in originals]
+        made = Battery.produce(
+            product,
+            actor=actor,
+            code_owner_id=self.code_owner(parsed.manufacturer_code),
+            originals=original_batteries,
+            today=self._today(),
+        )
+        for original in original_batteries:
+            original.cascade_reuse(made, actor=actor)
+        try:
+            return self._commit(made, *original_batteries)
+        except ConcurrentWrite:
+            return self.compare_with_stored(made)
+
+    # ------------------------------------------------------------------ lifecycle commands
+    def install(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        vin: str | None = None,
+        site: str | None = None,
+        application: str | None = None,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.install(
+                actor=self.participant(actor_id),
+                vin=vin,
+                site=site,
+                application=application,
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    def remove(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        reason: str,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.remove(
+                actor=self.participant(actor_id),
+                reason=reason,
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    def retire(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        reason: str,
+        state_of_health_pct: float | None = None,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.retire(
+                actor=self.participant(actor_id),
+                reason=reason,
+                state_of_health_pct=state_of_health_pct,
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    def collect(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        collection_point_id: str,
+        mass_kg: float | None = None,
+        condition: str = "intact",
+        source_vin: str | None = None,
+        scanned_by: str | None = None,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.collect(
+                actor=self.participant(actor_id),
+                collection_point=self.collection_point(collection_point_id),
+                mass_kg=mass_kg,
+                condition=condition,
+                source_vin=source_vin,
+                scanned_by=scanned_by,
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    def hand_over(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        receiver_id: str,
+        activity: str,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.hand_over(
+                actor=self.participant(actor_id),
+                receiver=self.participant(receiver_id),
+                activity=_activity(activity),
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    def recycle(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        recovered_kg: dict[str, float],
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            battery.recycle(
+                actor=self.participant(actor_id),
+                recovered_kg=recovered_kg,
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
+    # ---------------------------------------------------------------------------- queries
+    def history(self, code: str) -> list[Any]:
+        """Every event of one battery, oldest first."""
+        battery = self.battery(code)
+        return list(self.events.get(battery.id))
+
+    def battery_as_of(self, code: str, moment: datetime) -> Battery:
+        """The battery as it stood at a real-world moment, rebuilt by the library from the
+        prefix of its stream up to the last event that had happened by then."""
+        moment = as_aware(moment)
+        battery = self.battery(code)
+        version = None
+        for stored in self.events.get(battery.id):
+            if stored.occurred_at <= moment:
+                version = stored.originator_version
+        if version is None:
+            raise NotFound(
+                f"battery {battery.code} did not exist yet at {moment.isoformat()}; it was "
+                f"produced on {battery.production_date}"
+            )
+        rebuilt = self.repository.get(battery.id, version=version)
+        assert isinstance(rebuilt, Battery)
+        return rebuilt
+
+
+def _activity(value: str) -> Activity:
+    try:
+        return Activity(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        raise InvalidInput(
+            f"activity {value!r} is unknown; use recycling or cascade_use"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,109 @@
+"""One settings object, read from the environment; ``BATTERYTRACE_DATABASE_URL`` picks the store.
+
+The event store is the ``eventsourcing`` library's SQLite or PostgreSQL recorder. The library is
+configured by environment keys (``PERSISTENCE_MODULE``, ``SQLITE_DBNAME``, ``POSTGRES_HOST`` …);
+this module turns the one URL a user writes into those keys, so nobody has to learn them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from batterytrace.events.errors import DomainError
+
+DEFAULT_DATABASE_URL = "sqlite:///batterytrace.db"
+DEFAULT_BATCH_SIZE = 500
+
+
+class ConfigurationError(DomainError):
+    """A setting that cannot work; the message says which and how to fix it."""
+
+    kind = "configuration-error"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    import_batch_size: int = DEFAULT_BATCH_SIZE
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        batch = os.environ.get("BATTERYTRACE_IMPORT_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))
+        if not batch.isdigit() or int(batch) < 1:
+            raise ConfigurationError(
+                f"BATTERYTRACE_IMPORT_BATCH_SIZE={batch!r} must be a whole number of 1 or more"
+            )
+        return cls(
+            database_url=os.environ.get("BATTERYTRACE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            import_batch_size=int(batch),
+        )
+
+
+def parse_database_url(database_url: str) -> URL:
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"BATTERYTRACE_DATABASE_URL={database_url!r} is not a database URL; use "
+            "sqlite:///path/to/batterytrace.db or postgresql://user:password@host:5432/dbname"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"BATTERYTRACE_DATABASE_URL uses {url.get_backend_name()!r}; batterytrace stores "
+            "events in SQLite (sqlite:///file.db) or PostgreSQL (postgresql://…)"
+        )
+    return url
+
+
+def eventsourcing_env(database_url: str) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a database URL."""
+    url = parse_database_url(database_url)
+    env = {"ORIGINATOR_ID_TYPE": "text"}
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ConfigurationError(
+                "BATTERYTRACE_DATABASE_URL must name a SQLite file (sqlite:///batterytrace.db); "
+                "an in-memory database would lose every event when the process ends"
+            )
+        path = Path(url.database)
+        if not path.parent.exists():
+            raise ConfigurationError(
+                f"the folder of the SQLite file {str(path)!r} does not exist; create it or change "
+                "BATTERYTRACE_DATABASE_URL"
+            )
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(path),
+            SQLITE_LOCK_TIMEOUT="30",
+        )
+        return env
+    if not url.database:
+        raise ConfigurationError(
+            f"BATTERYTRACE_DATABASE_URL={database_url!r} names no database; add it after the "
+            "host, e.g. postgresql://postgres@127.0.0.1:5432/batterytrace"
+        )
+    env.update(
+        PERSISTENCE_MODULE="eventsourcing.postgres",
+        POSTGRES_DBNAME=url.database,
+        POSTGRES_HOST=url.host or "127.0.0.1",
+        POSTGRES_PORT=str(url.port or 5432),
+        POSTGRES_USER=url.username or "postgres",
+        POSTGRES_PASSWORD=url.password or "",
+        POSTGRES_CONNECT_TIMEOUT="5",
+        POSTGRES_POOL_SIZE="5",
+        POSTGRES_MAX_OVERFLOW="10",
+    )
+    schema = url.query.get("schema")
+    if isinstance(schema, str) and schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return env
+
+
+def describe_database(database_url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return parse_database_url(database_url).render_as_string(hide_password=True)
