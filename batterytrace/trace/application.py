@@ -99,7 +99,7 @@ class BatteryTrace(Application[str]):
         )
 
     def battery(self, code: str) -> Battery:
-        parsed = parse_battery_code(code, today=self._today())
+        parsed = parse_battery_code(code, today=self.today())
         return self._load(Battery, parsed.code, "battery", "record its production first")
 
     def collection_point(self, point_id: str) -> CollectionPoint:
@@ -121,7 +121,7 @@ class BatteryTrace(Application[str]):
     def exists(self, stream_id: str) -> bool:
         return bool(list(self.events.get(stream_id, limit=1)))
 
-    def _today(self) -> date:
+    def today(self) -> date:
         return self.clock().astimezone(CHINA_STANDARD_TIME).date()
 
     def when(self, occurred_at: datetime | None) -> datetime:
@@ -146,8 +146,7 @@ class BatteryTrace(Application[str]):
         except IntegrityError:
             names = ", ".join(sorted({str(a.id) for a in aggregates}))
             raise ConcurrentWrite(
-                f"{names} changed while this request was being processed; read it again and "
-                "retry"
+                f"{names} changed while this request was being processed; read it again and retry"
             ) from None
         return WriteResult(
             events=[f"{r.domain_event.originator_id}:{type(r.domain_event).__name__}" for r in recordings],
@@ -222,7 +221,7 @@ class BatteryTrace(Application[str]):
     ) -> WriteResult:
         participant = self.participant(participant_id)
         participant.grant_whitelist(
-            _activity(activity), effective_on or self._today(), by=self.participant(actor_id)
+            _activity(activity), effective_on or self.today(), by=self.participant(actor_id)
         )
         return self._commit(participant)
 
@@ -238,7 +237,7 @@ class BatteryTrace(Application[str]):
         participant = self.participant(participant_id)
         participant.revoke_whitelist(
             _activity(activity),
-            effective_on or self._today(),
+            effective_on or self.today(),
             by=self.participant(actor_id),
             reason=reason,
         )
@@ -302,14 +301,14 @@ class BatteryTrace(Application[str]):
         """Record one production. A repeat of the same production is answered, not an error;
         a different production under an existing code is refused."""
         actor = self.participant(actor_id)
-        parsed = parse_battery_code(spec.code, today=self._today())
+        parsed = parse_battery_code(spec.code, today=self.today())
         components = [self.battery(code) for code in spec.components]
         battery = Battery.produce(
             spec,
             actor=actor,
             code_owner_id=self.code_owner(parsed.manufacturer_code),
             components=components,
-            today=self._today(),
+            today=self.today(),
         )
         for component in components:
             component.assemble_into(battery)
@@ -322,9 +321,7 @@ class BatteryTrace(Application[str]):
         """After a collision on a new battery's stream: the same production again is a replay;
         anything else is a second battery claiming an existing code."""
         if not self.exists(battery.code):
-            raise ConcurrentWrite(
-                f"a component of {battery.code} changed while it was being recorded; retry"
-            )
+            raise ConcurrentWrite(f"a component of {battery.code} changed while it was being recorded; retry")
         stored = self.battery(battery.code)
         if production_record(stored) == production_record(battery):
             return WriteResult(replayed=True)
@@ -338,9 +335,7 @@ class BatteryTrace(Application[str]):
             f"({', '.join(differing)}); a code identifies one battery only"
         )
 
-    def cascade_reuse(
-        self, *, actor_id: str, originals: list[str], product: ProductionSpec
-    ) -> WriteResult:
+    def cascade_reuse(self, *, actor_id: str, originals: list[str], product: ProductionSpec) -> WriteResult:
         """Make a second-life product from retired batteries the enterprise holds: the product's
         ``Produced`` names its originals and each original records ``CascadeReused`` naming the
         product, in one transaction."""
@@ -349,14 +344,14 @@ class BatteryTrace(Application[str]):
         if len(set(originals)) != len(originals):
             raise InvalidInput("an original battery is listed twice")
         actor = self.participant(actor_id)
-        parsed = parse_battery_code(product.code, today=self._today())
+        parsed = parse_battery_code(product.code, today=self.today())
         original_batteries = [self.battery(code) for code in originals]
         made = Battery.produce(
             product,
             actor=actor,
             code_owner_id=self.code_owner(parsed.manufacturer_code),
             originals=original_batteries,
-            today=self._today(),
+            today=self.today(),
         )
         for original in original_batteries:
             original.cascade_reuse(made, actor=actor)
@@ -549,9 +544,7 @@ def _activity(value: str) -> Activity:
     try:
         return Activity(value.strip().lower().replace("-", "_"))
     except ValueError:
-        raise InvalidInput(
-            f"activity {value!r} is unknown; use recycling or cascade_use"
-        ) from None
+        raise InvalidInput(f"activity {value!r} is unknown; use recycling or cascade_use") from None
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,5 @@
+"""``python -m batterytrace`` runs the CLI."""
+
+from batterytrace.cli.main import run
+
+run()

@@ -1,0 +1,97 @@
+"""What every CLI command shares: the application, the acting participant, times, output."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.errors import InvalidInput
+from batterytrace.trace.application import BatteryTrace, WriteResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+ActorOption = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        envvar="BATTERYTRACE_ACTOR",
+        help="Credit code of the participant acting (or set BATTERYTRACE_ACTOR).",
+        show_default=False,
+    ),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="When it happened in the real world: ISO date or time; no zone means China "
+        "Standard Time (UTC+8). Default: now.",
+    ),
+]
+LateOption = Annotated[
+    bool,
+    typer.Option(
+        "--late-correction",
+        help="Accept a real-world time before the battery's previous event (a late report).",
+    ),
+]
+RequestIdOption = Annotated[
+    str | None,
+    typer.Option("--request-id", help="Client request id: a retry with it is not recorded twice."),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
+
+
+def open_app() -> BatteryTrace:
+    """The application on the configured store (BATTERYTRACE_DATABASE_URL)."""
+    return BatteryTrace()
+
+
+def parse_when(value: str | None, *, name: str = "--at") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0), CHINA_STANDARD_TIME)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} {value!r} is not a date or time; use e.g. 2025-03-01 or 2025-03-01T14:30:00+08:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_STANDARD_TIME)
+
+
+def parse_day(value: str | None, *, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def check_format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
+    fmt = value.lower()
+    if fmt not in allowed:
+        raise InvalidInput(f"--format {value!r} is unknown; use {' or '.join(allowed)}")
+    return fmt
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def report_write(result: WriteResult, what: str) -> None:
+    """One line saying what was recorded, or that a replayed request changed nothing."""
+    if result.replayed:
+        console.print(f"[yellow]{what}: already recorded[/] (a repeat of the same request)")
+        return
+    console.print(
+        f"[green]{what}[/]: recorded {', '.join(e.split(':', 1)[1] for e in result.events)} "
+        f"(notification {result.notification_id})"
+    )

@@ -1,0 +1,172 @@
+"""``participants`` and ``collection-points``: who takes part, and where batteries are handed in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from batterytrace.cli.common import (
+    FormatOption,
+    check_format,
+    console,
+    open_app,
+    parse_day,
+    print_json,
+    report_write,
+)
+from batterytrace.trace.presenters import collection_point_record, participant_record
+
+participants_app = typer.Typer(help="Register and list enterprises and authorities.", no_args_is_help=True)
+collection_points_app = typer.Typer(
+    help="Register and list collection points (recycling service outlets).", no_args_is_help=True
+)
+
+OptionalActor = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar="BATTERYTRACE_ACTOR",
+        help="Credit code of the acting regulator. Omit only to register the first regulator.",
+        show_default=False,
+    ),
+]
+
+
+@participants_app.command("add")
+def add_participant(
+    credit_code: Annotated[str, typer.Argument(help="Unified Social Credit Code (18 characters).")],
+    name: Annotated[str, typer.Option("--name", help="Registered name.")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role",
+            help="Role (repeatable): manufacturer, vehicle_maker, outlet_operator, dismantler, "
+            "cascade_user, recycler, regulator.",
+        ),
+    ],
+    manufacturer_code: Annotated[
+        list[str] | None,
+        typer.Option("--manufacturer-code", help="3-character GB/T 34014 code (repeatable)."),
+    ] = None,
+    division: Annotated[str | None, typer.Option("--division", help="Seat's division code.")] = None,
+    override_check: Annotated[
+        bool,
+        typer.Option("--override-check", help="Accept a known early credit code that fails its check."),
+    ] = False,
+    actor: OptionalActor = None,
+) -> None:
+    """Register an enterprise (a regulator acts; the first regulator registers itself)."""
+    result = open_app().register_participant(
+        actor_id=actor,
+        credit_code=credit_code,
+        name=name,
+        roles=role,
+        manufacturer_codes=manufacturer_code or [],
+        division_code=division,
+        allow_bad_check=override_check,
+    )
+    report_write(result, f"participant {credit_code.strip().upper()}")
+
+
+@participants_app.command("list")
+def list_participants(fmt: FormatOption = "table") -> None:
+    """List registered participants with roles, manufacturer codes and whitelist status."""
+    records = [participant_record(p) for p in open_app().participants()]
+    if check_format(fmt) == "json":
+        print_json(records)
+        return
+    table = Table("credit code", "name", "roles", "manufacturer codes", "whitelist")
+    for r in records:
+        whitelist = ", ".join(
+            f"{w['activity']} {w['granted_on']}–{w['revoked_on'] or ''}" for w in r["whitelist"]
+        )
+        table.add_row(
+            r["credit_code"],
+            r["name"],
+            ", ".join(r["roles"]),
+            ", ".join(r["manufacturer_codes"]),
+            whitelist,
+        )
+    console.print(table)
+
+
+@participants_app.command("whitelist")
+def whitelist(
+    credit_code: Annotated[str, typer.Argument(help="The enterprise's credit code.")],
+    activity: Annotated[str, typer.Option("--activity", help="recycling or cascade_use.")],
+    actor: Annotated[str, typer.Option("--as", envvar="BATTERYTRACE_ACTOR", help="Acting regulator.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke instead of grant.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is revoked.")] = "",
+    effective: Annotated[
+        str | None, typer.Option("--effective", help="Date it takes effect (default today).")
+    ] = None,
+) -> None:
+    """Grant (or with --revoke, revoke) whitelist status for recycling or cascade use."""
+    app = open_app()
+    day = parse_day(effective, name="--effective")
+    if revoke:
+        result = app.revoke_whitelist(
+            actor_id=actor,
+            participant_id=credit_code,
+            activity=activity,
+            reason=reason,
+            effective_on=day,
+        )
+    else:
+        result = app.grant_whitelist(
+            actor_id=actor, participant_id=credit_code, activity=activity, effective_on=day
+        )
+    report_write(result, f"whitelist {activity} for {credit_code}")
+
+
+@collection_points_app.command("add")
+def add_collection_point(
+    point_id: Annotated[str, typer.Argument(help="Id such as CP-110105-0001.")],
+    operator: Annotated[str, typer.Option("--operator", help="Operating enterprise's credit code.")],
+    name: Annotated[str, typer.Option("--name")],
+    division: Annotated[str, typer.Option("--division", help="6-digit GB/T 2260 division code.")],
+    address: Annotated[str, typer.Option("--address")] = "",
+    kind: Annotated[str, typer.Option("--kind", help="collection or central_storage.")] = "collection",
+    capacity_kg: Annotated[float, typer.Option("--capacity-kg")] = 5000.0,
+    latitude: Annotated[float | None, typer.Option("--lat")] = None,
+    longitude: Annotated[float | None, typer.Option("--lon")] = None,
+    actor: Annotated[
+        str, typer.Option("--as", envvar="BATTERYTRACE_ACTOR", help="A regulator or the operator.")
+    ] = "",
+) -> None:
+    """Register a collection point (by a regulator, or by its operator)."""
+    result = open_app().register_collection_point(
+        actor_id=actor,
+        point_id=point_id,
+        operator_id=operator,
+        name=name,
+        kind=kind,
+        capacity_kg=capacity_kg,
+        address=address,
+        division_code=division,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    report_write(result, f"collection point {point_id.strip().upper()}")
+
+
+@collection_points_app.command("list")
+def list_collection_points(fmt: FormatOption = "table") -> None:
+    """List collection points."""
+    records = [collection_point_record(p) for p in open_app().collection_points()]
+    if check_format(fmt) == "json":
+        print_json(records)
+        return
+    table = Table("id", "name", "operator", "kind", "capacity kg", "division")
+    for r in records:
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["operator_id"],
+            r["kind"],
+            f"{r['capacity_kg']:g}",
+            r["division_code"],
+        )
+    console.print(table)

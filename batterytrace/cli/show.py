@@ -1,0 +1,141 @@
+"""``show`` (a battery's life) and ``code`` (explain GB/T 34014 codes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from batterytrace.cli.common import (
+    FormatOption,
+    check_format,
+    console,
+    open_app,
+    parse_when,
+    print_json,
+)
+from batterytrace.events.battery_code import parse_battery_code
+from batterytrace.events.errors import InvalidBatteryCode
+from batterytrace.trace.presenters import battery_document
+
+
+def show(
+    code: Annotated[str, typer.Argument(help="Battery code.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Show the battery as it stood then (rebuilt from its events)."),
+    ] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Print a battery's timeline and lineage."""
+    document = battery_document(open_app(), code, as_of=parse_when(as_of, name="--as-of"))
+    if check_format(fmt) == "json":
+        print_json(document)
+        return
+    _print_document(document)
+
+
+# Produced-event details already shown in the summary line above the timeline.
+_IN_SUMMARY = {
+    "code",
+    "manufacturer_id",
+    "manufacturer_code",
+    "level",
+    "battery_type",
+    "rated_capacity_ah",
+    "nominal_voltage_v",
+    "energy_kwh",
+    "mass_kg",
+    "production_date",
+}
+
+
+def _print_document(document: dict[str, Any]) -> None:
+    b = document["battery"]
+    title = f"{b['code']} — {b['level']}, {b['chemistry']}, {b['energy_kwh']:g} kWh"
+    if document["as_of"]:
+        title += f" (as of {document['as_of']})"
+    console.rule(title)
+    console.print(
+        f"state: [bold]{b['state']}[/]   holder: {b['holder']['kind']} {b['holder']['id'] or ''}"
+        f"   made by {b['manufacturer_id']} on {b['production_date']}"
+        + (f"   flags: [red]{', '.join(b['flags'])}[/]" if b["flags"] else "")
+    )
+    console.print(
+        f"{b['rated_capacity_ah']:g} Ah, {b['nominal_voltage_v']:g} V, {b['mass_kg']:g} kg"
+        + (f", VIN {b['vin']}" if b["vin"] else "")
+    )
+    table = Table("#", "event", "occurred", "recorded", "by", "details")
+    for entry in document["timeline"]:
+        details = ", ".join(
+            f"{k}={v}" for k, v in entry["details"].items() if v not in ([], {}, "") and k not in _IN_SUMMARY
+        )
+        late = " (late correction)" if entry["late_correction"] else ""
+        table.add_row(
+            str(entry["version"]),
+            entry["event"] + late,
+            entry["occurred_at"][:19],
+            entry["recorded_at"][:19],
+            entry["actor_id"],
+            details,
+        )
+    console.print(table)
+    lineage = document["lineage"]
+    tree = Tree("lineage")
+    _branch(tree, "components", lineage["components"], "components")
+    _branch(tree, "built into pack", lineage["parent_packs"], None)
+    _branch(tree, "made from originals", lineage["originals"], "originals")
+    _branch(tree, "lives on in second-life product", lineage["second_life_products"], None)
+    if tree.children:
+        console.print(tree)
+
+
+def _branch(tree: Tree, label: str, nodes: list[dict[str, Any]], child_key: str | None) -> None:
+    if not nodes:
+        return
+    branch = tree.add(label)
+    for node in nodes:
+        leaf = branch.add(f"{node['code']} ({node['level']}, {node['state']})")
+        if child_key and node.get(child_key):
+            _branch(leaf, child_key, node[child_key], child_key)
+
+
+def code(
+    codes: Annotated[list[str], typer.Argument(help="One or more battery codes.")],
+    fmt: FormatOption = "table",
+) -> None:
+    """Parse and explain battery codes; exits non-zero if any is invalid."""
+    results: list[dict[str, Any]] = []
+    for text in codes:
+        try:
+            results.append(parse_battery_code(text).as_dict())
+        except InvalidBatteryCode as error:
+            results.append({"code": error.code, "error": error.message, "segment": error.segment})
+    if check_format(fmt) == "json":
+        print_json(results)
+    else:
+        table = Table("code", "maker", "type", "chemistry", "spec", "trace", "produced", "serial")
+        for r in results:
+            if "error" in r:
+                table.add_row(r["code"], f"[red]{r['error']}[/]")
+            else:
+                table.add_row(
+                    r["code"],
+                    r["manufacturer_code"],
+                    r["level"],
+                    r["chemistry"],
+                    r["spec_code"],
+                    r["trace_code"],
+                    r["production_date"],
+                    r["serial"],
+                )
+        console.print(table)
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(show)
+    app.command()(code)
