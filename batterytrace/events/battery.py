@@ -23,7 +23,11 @@ from eventsourcing.domain import event
 from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware, require_positive
 from batterytrace.events.battery_code import BatteryCode, parse_battery_code
 from batterytrace.events.collection_point import CollectionPoint
-from batterytrace.events.conventions import BATTERY_TYPES, REQUIRED_RECOVERED_MATERIALS
+from batterytrace.events.conventions import (
+    BATTERY_TYPES,
+    CHEMISTRY_ALIASES,
+    REQUIRED_RECOVERED_MATERIALS,
+)
 from batterytrace.events.errors import (
     ChronologyViolation,
     InvalidInput,
@@ -39,7 +43,7 @@ ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × vol
 
 
 def parse_vin(value: str) -> str:
-    vin = value.strip().upper()
+    vin = "".join(char.upper() if char.isascii() else char for char in value.strip())
     if len(vin) != 17 or not set(vin) <= VIN_ALPHABET:
         raise InvalidInput(
             f"VIN {value!r} must be 17 characters, digits and capital letters without I, O, Q "
@@ -139,6 +143,13 @@ class Battery(TraceAggregate):
             if original.code == parsed.code:
                 raise InvalidInput("a second-life product needs a new code of its own")
         occurred_at = as_aware(spec.occurred_at) if spec.occurred_at else _start_of(parsed)
+        for linked in (*components, *originals):
+            if linked.last_occurred_at.astimezone(CHINA_STANDARD_TIME).date() > parsed.production_date:
+                raise ChronologyViolation(
+                    f"{parsed.code} is dated {parsed.production_date} but {linked.code}, which it is "
+                    f"made from, had an event as late as {linked.last_occurred_at.isoformat()}; "
+                    "a battery cannot be made before its parts were available"
+                )
         if occurred_at.astimezone(CHINA_STANDARD_TIME).date() != parsed.production_date:
             raise InvalidInput(
                 f"production time {occurred_at.isoformat()} is not on the code's production "
@@ -203,7 +214,8 @@ class Battery(TraceAggregate):
         self.vin: str | None = None
         self.collection_point_id: str | None = None
         self.flags: list[str] = []
-        self.request_ids: set[str] = set()
+        self.handover_activity: str | None = None
+        self.request_ids: dict[str, str] = {}
         self._happened(occurred_at, request_id)
 
     # ----------------------------------------------------------------------------- queries
@@ -218,6 +230,9 @@ class Battery(TraceAggregate):
     def require_can(self, action: Action) -> None:
         if action not in ALLOWED[self.state]:
             dead_end = DEAD_ENDS.get(self.state)
+            instead = {State.ASSEMBLED: self.pack, State.CASCADE_REUSED: self.second_life_product}
+            if dead_end and instead.get(self.state):
+                dead_end = f"{dead_end}: {instead[self.state]}"
             raise LifecycleViolation(
                 self.code, str(self.state), str(action), dead_end or allowed_actions(self.state)
             )
@@ -229,9 +244,29 @@ class Battery(TraceAggregate):
                 f"by {self.responsible_id} ({self.holder_kind} {self.holder_id})"
             )
 
-    def has_seen(self, request_id: str | None) -> bool:
-        """True when this request was already applied: the retry is answered, not re-recorded."""
-        return request_id is not None and request_id in self.request_ids
+    def require_handed_over_for(self, activity: Activity, action: Action) -> None:
+        """A battery received for one activity is not silently used for the other: the
+        whitelist the regulator checked at the handover was the one for that activity."""
+        if self.handover_activity != activity.value:
+            raise LifecycleViolation(
+                self.code,
+                str(self.state),
+                str(action),
+                f"it was handed over for {self.handover_activity}; hand it over again for "
+                f"{activity.value} first",
+            )
+
+    def has_seen(self, request_id: str | None, action: Action) -> bool:
+        """True when this request was already applied: the retry is answered, not re-recorded.
+        A request id reused for a different action is a client bug, refused rather than hidden."""
+        if request_id is None or request_id not in self.request_ids:
+            return False
+        if self.request_ids[request_id] != action.value:
+            raise InvalidInput(
+                f"request id {request_id!r} was already used to {self.request_ids[request_id]} "
+                f"battery {self.code}; use a new request id for each action"
+            )
+        return True
 
     def _check_when(self, action: Action, occurred_at: datetime, late_correction: bool) -> datetime:
         moment = as_aware(occurred_at)
@@ -243,11 +278,11 @@ class Battery(TraceAggregate):
             )
         return moment
 
-    def _happened(self, occurred_at: datetime, request_id: str | None) -> None:
+    def _happened(self, occurred_at: datetime, request_id: str | None, action: str = "produce") -> None:
         previous = getattr(self, "last_occurred_at", None)
         self.last_occurred_at = occurred_at if previous is None else max(previous, occurred_at)
         if request_id:
-            self.request_ids.add(request_id)
+            self.request_ids[request_id] = action
 
     # ---------------------------------------------------------------------------- assemble
     def assemble_into(self, pack: Battery) -> None:
@@ -273,7 +308,7 @@ class Battery(TraceAggregate):
         self.state = State.ASSEMBLED
         self.pack = pack_code
         self._hold("pack", pack_code, self.responsible_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.ASSEMBLE.value)
 
     def _hold(self, kind: str | None, holder_id: str | None, responsible_id: str | None) -> None:
         self.holder_kind, self.holder_id, self.responsible_id = kind, holder_id, responsible_id
@@ -292,7 +327,7 @@ class Battery(TraceAggregate):
     ) -> None:
         """Install into a vehicle (VIN, by a vehicle maker) or, for a second-life product, at a
         site (energy storage, base-station backup …, by the product's maker)."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.INSTALL):
             return
         self.require_can(Action.INSTALL)
         if bool(vin) == bool(site):
@@ -329,7 +364,7 @@ class Battery(TraceAggregate):
         self.state = State.INSTALLED
         self.vin = vin
         self._hold("vehicle" if vin else "site", vin or site, actor_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.INSTALL.value)
 
     # ------------------------------------------------------------------------------ remove
     def remove(
@@ -342,7 +377,7 @@ class Battery(TraceAggregate):
         late_correction: bool = False,
     ) -> None:
         """Take the battery out for repair or replacement; it may be reinstalled later."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.REMOVE):
             return
         self.require_can(Action.REMOVE)
         self.require_held_by(actor, Action.REMOVE)
@@ -368,7 +403,7 @@ class Battery(TraceAggregate):
     ) -> None:
         self.state = State.REMOVED
         self._hold("enterprise", actor_id, actor_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.REMOVE.value)
 
     # ------------------------------------------------------------------------------ retire
     def retire(
@@ -383,7 +418,7 @@ class Battery(TraceAggregate):
     ) -> None:
         """End the battery's (first or second) life. The holder retires it, or a dismantler that
         takes it out of a scrapped vehicle."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.RETIRE):
             return
         self.require_can(Action.RETIRE)
         dismantling = actor.has_role(Role.DISMANTLER) and self.state == State.INSTALLED
@@ -396,9 +431,7 @@ class Battery(TraceAggregate):
         moment = self._check_when(Action.RETIRE, occurred_at, late_correction)
         self._retired(
             reason=reason.strip(),
-            state_of_health_pct=(
-                None if state_of_health_pct is None else float(state_of_health_pct)
-            ),
+            state_of_health_pct=(None if state_of_health_pct is None else float(state_of_health_pct)),
             actor_id=actor.id,
             occurred_at=moment,
             request_id=request_id,
@@ -418,7 +451,7 @@ class Battery(TraceAggregate):
         self.state = State.RETIRED
         self.retired_at = occurred_at
         self._hold("enterprise", actor_id, actor_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.RETIRE.value)
 
     # ----------------------------------------------------------------------------- collect
     def collect(
@@ -435,10 +468,12 @@ class Battery(TraceAggregate):
         late_correction: bool = False,
     ) -> None:
         """Take the battery in at a collection point; only its operator may record that."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.COLLECT):
             return
         self.require_can(Action.COLLECT)
         collection_point.require_operator(actor)
+        if self.state == State.HANDED_OVER:
+            self.require_held_by(actor, Action.COLLECT)  # a receiver's own intake point only
         moment = self._check_when(Action.COLLECT, occurred_at, late_correction)
         self._collected(
             collection_point_id=collection_point.id,
@@ -470,7 +505,7 @@ class Battery(TraceAggregate):
         self.state = State.COLLECTED
         self.collection_point_id = collection_point_id
         self._hold("collection_point", collection_point_id, operator_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.COLLECT.value)
 
     # ---------------------------------------------------------------------------- hand over
     def hand_over(
@@ -486,7 +521,7 @@ class Battery(TraceAggregate):
         """Pass the battery from its holder (an outlet, a dismantler …) to a recycler or
         cascade-use enterprise. A receiver not whitelisted for the activity on that date is
         recorded all the same, flagged non-compliant, so that the regulator sees it."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.HAND_OVER):
             return
         self.require_can(Action.HAND_OVER)
         self.require_held_by(actor, Action.HAND_OVER)
@@ -499,9 +534,7 @@ class Battery(TraceAggregate):
         self._handed_over(
             receiver_id=receiver.id,
             activity=activity.value,
-            from_collection_point_id=(
-                self.collection_point_id if self.state == State.COLLECTED else None
-            ),
+            from_collection_point_id=(self.collection_point_id if self.state == State.COLLECTED else None),
             compliant=compliant,
             non_compliance=(
                 None
@@ -533,13 +566,14 @@ class Battery(TraceAggregate):
         if not compliant:
             self.flags.append("non-compliant handover")
         self._hold("enterprise", receiver_id, receiver_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.HAND_OVER.value)
 
     # ------------------------------------------------------------------------ cascade reuse
     def cascade_reuse(self, product: Battery, *, actor: Participant) -> None:
         """Link this retired battery to the second-life product made from it (saved with it)."""
         self.require_can(Action.CASCADE_REUSE)
         self.require_held_by(actor, Action.CASCADE_REUSE)
+        self.require_handed_over_for(Activity.CASCADE_USE, Action.CASCADE_REUSE)
         self._cascade_reused(
             product_code=product.code,
             enterprise_id=actor.id,
@@ -562,7 +596,7 @@ class Battery(TraceAggregate):
         self.state = State.CASCADE_REUSED
         self.second_life_product = product_code
         self._hold("product", product_code, enterprise_id)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.CASCADE_REUSE.value)
 
     # ------------------------------------------------------------------------------ recycle
     def recycle(
@@ -576,11 +610,12 @@ class Battery(TraceAggregate):
     ) -> None:
         """Record material recovery by the recycler holding the battery; Li, Ni, Co and Mn
         masses are required (0 where the chemistry has none, e.g. Co in LFP)."""
-        if self.has_seen(request_id):
+        if self.has_seen(request_id, Action.RECYCLE):
             return
         self.require_can(Action.RECYCLE)
         actor.require_role(Role.RECYCLER, to="recycle a battery")
         self.require_held_by(actor, Action.RECYCLE)
+        self.require_handed_over_for(Activity.RECYCLING, Action.RECYCLE)
         materials = _check_recovered(recovered_kg, self.mass_kg)
         moment = self._check_when(Action.RECYCLE, occurred_at, late_correction)
         self._recycled(
@@ -605,7 +640,7 @@ class Battery(TraceAggregate):
         self.state = State.RECYCLED
         self.recovered_kg = dict(recovered_kg)
         self._hold(None, None, None)
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, Action.RECYCLE.value)
 
 
 def _start_of(parsed: BatteryCode) -> datetime:
@@ -621,7 +656,8 @@ def _check_declared_matches_code(spec: ProductionSpec, parsed: BatteryCode) -> N
         )
     if spec.chemistry:
         declared = spec.chemistry.strip()
-        if declared.upper() != parsed.battery_type and declared.lower() != parsed.chemistry.lower():
+        letter = CHEMISTRY_ALIASES.get(declared.upper(), declared.upper())
+        if letter != parsed.battery_type and declared.lower() != parsed.chemistry.lower():
             raise InvalidInput(
                 f"chemistry {declared!r} does not match code {parsed.code}, whose battery type "
                 f"{parsed.battery_type} means {parsed.chemistry}"

@@ -19,11 +19,12 @@ from batterytrace.events.conventions import (
     PRODUCT_TYPES,
     YEAR_CHARACTERS,
 )
-from batterytrace.events.errors import InvalidBatteryCode
+from batterytrace.events.errors import InvalidBatteryCode, InvalidInput
 
 CODE_LENGTH = 24
 EXAMPLE_CODE = "3CAPB120A1B2C3R7F0000123"
 _ALLOWED = re.compile(r"[0-9A-Z]")
+_WELL_FORMED = re.compile(r"[0-9A-Z]{24}")
 
 # (first position, last position, segment name) — positions are 1-based as in the standard.
 SEGMENTS: tuple[tuple[int, int, str], ...] = (
@@ -89,15 +90,21 @@ def parse_battery_code(text: str, *, today: date | None = None) -> BatteryCode:
     both); the stored code is always upper case. ``today`` bounds the production date; it defaults to
     the real date and is a parameter so that tests and imports of historical data can pin it.
     """
-    code = text.strip().upper()
+    # Only ASCII is upper-cased: "ß".upper() is "SS" and "ı".upper() is "I", which would turn a
+    # mistyped code into another valid one instead of refusing it.
+    stripped = text.strip()
+    if stripped.isascii():
+        code = stripped.upper()
+    else:
+        code = "".join(char.upper() if char.isascii() else char for char in stripped)
     if len(code) != CODE_LENGTH:
         raise InvalidBatteryCode(
             code,
             "length",
-            f"a battery code has {CODE_LENGTH} characters, this one has {len(code)}; "
-            f"example: {EXAMPLE_CODE}",
+            f"a battery code has {CODE_LENGTH} characters, this one has {len(code)}; example: {EXAMPLE_CODE}",
         )
-    for index, char in enumerate(code):
+    bad_positions = () if _WELL_FORMED.fullmatch(code) else enumerate(code)
+    for index, char in bad_positions:
         if not _ALLOWED.fullmatch(char):
             position = index + 1
             raise InvalidBatteryCode(
@@ -188,6 +195,10 @@ def _decode_date(code: str, today: date) -> date:
 
 def encode_production_date(produced_on: date) -> str:
     """The three date characters for ``produced_on`` (used by the demo generator and tests)."""
+    if not 2010 <= produced_on.year <= 2039:
+        raise InvalidInput(
+            f"GB/T 34014 year characters cover 2010-2039; {produced_on.year} cannot be encoded"
+        )
     year = {v: k for k, v in YEAR_CHARACTERS.items()}[produced_on.year]
     month = {v: k for k, v in MONTH_CHARACTERS.items()}[produced_on.month]
     day = {v: k for k, v in DAY_CHARACTERS.items()}[produced_on.day]

@@ -26,7 +26,7 @@ class CollectionPointKind(StrEnum):
 
 
 def parse_collection_point_id(value: str) -> str:
-    point_id = value.strip().upper()
+    point_id = "".join(c.upper() if c.isascii() else c for c in value.strip())
     if not COLLECTION_POINT_ID.fullmatch(point_id):
         raise InvalidInput(
             f"collection point id {value!r} must start with 'CP-' followed by up to 40 capital "

@@ -25,6 +25,21 @@ BATTERY_TYPES = MappingProxyType(
     }
 )
 
+# Common abbreviations accepted for a declared chemistry, mapped to the battery-type letter.
+CHEMISTRY_ALIASES = MappingProxyType(
+    {
+        "NIMH": "A",
+        "LFP": "B",
+        "LMO": "C",
+        "LCO": "D",
+        "NCM": "E",
+        "NMC": "E",
+        "NCA": "E",
+        "TERNARY": "E",
+        "LTO": "G",
+    }
+)
+
 # Year character: the VIN model-year table (A=2010 … Y=2030 skipping I, O, Q, U, Z), then 1..9 = 2031..2039.
 _YEAR_LETTERS = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXY" if c not in "IOQUZ"]
 YEAR_CHARACTERS = MappingProxyType(
@@ -35,9 +50,7 @@ YEAR_CHARACTERS = MappingProxyType(
 )
 
 # Month character: 1..9 then A, B, C for October to December (sources agree).
-MONTH_CHARACTERS = MappingProxyType(
-    {**{str(m): m for m in range(1, 10)}, "A": 10, "B": 11, "C": 12}
-)
+MONTH_CHARACTERS = MappingProxyType({**{str(m): m for m in range(1, 10)}, "A": 10, "B": 11, "C": 12})
 
 # Day character: 1..9, then the 22 letters A..Y without I, O, Q for days 10..31.
 _DAY_LETTERS = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXY" if c not in "IOQ"]

@@ -22,7 +22,7 @@ def credit_code_check_character(first17: str) -> str:
 
 def parse_credit_code(text: str, *, allow_bad_check: bool = False) -> str:
     """Return the normalised code or raise ``InvalidCreditCode`` saying what is wrong."""
-    code = text.strip().upper()
+    code = "".join(char.upper() if char.isascii() else char for char in text.strip())
     if len(code) != 18:
         raise InvalidCreditCode(
             f"unified social credit code {code!r} has {len(code)} characters; it must have 18, "

@@ -49,9 +49,7 @@ class LifecycleViolation(DomainError):
     def __init__(self, code: str, state: str, action: str, allowed: list[str] | str) -> None:
         if isinstance(allowed, list):
             instead = ", ".join(allowed) if allowed else "nothing (the battery's life has ended)"
-            message = (
-                f"battery {code} is {state}: cannot {action}; allowed now: {instead}"
-            )
+            message = f"battery {code} is {state}: cannot {action}; allowed now: {instead}"
         else:
             message = f"battery {code} is {state}: cannot {action}; {allowed}"
         super().__init__(message)

@@ -60,8 +60,8 @@ def parse_roles(values: list[str] | tuple[str, ...]) -> tuple[Role, ...]:
 
 
 def parse_manufacturer_code(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 3 or not all(c.isdigit() or "A" <= c <= "Z" for c in code):
+    code = "".join(c.upper() if c.isascii() else c for c in value.strip())
+    if len(code) != 3 or not all("0" <= c <= "9" or "A" <= c <= "Z" for c in code):
         raise InvalidInput(
             f"manufacturer code {value!r} must be 3 digits or capital letters (GB/T 34014 "
             "positions 1-3), e.g. 3CA"
@@ -120,6 +120,10 @@ class Participant(TraceAggregate):
         allow_bad_check: bool = False,
     ) -> Participant:
         """Register an enterprise; only a regulator may, except the very first regulator."""
+        if registered_by is not None:
+            registered_by.require_role(Role.REGULATOR, to="register participants")
+        elif [r.strip().lower() for r in roles] != [Role.REGULATOR.value]:
+            raise NotAuthorised("without a registering regulator, only a regulator can register (itself)")
         if allow_bad_check and (registered_by is None or not registered_by.is_regulator):
             raise NotAuthorised("only a regulator may register a credit code that fails its check")
         code = parse_credit_code(credit_code, allow_bad_check=allow_bad_check)
@@ -134,9 +138,7 @@ class Participant(TraceAggregate):
                 "manufacturer or cascade_user"
             )
         if Role.MANUFACTURER in parsed_roles and not codes:
-            raise InvalidInput(
-                "a battery manufacturer needs at least one 3-character manufacturer code"
-            )
+            raise InvalidInput("a battery manufacturer needs at least one 3-character manufacturer code")
         return cls(
             credit_code=code,
             name=name.strip(),
@@ -180,8 +182,15 @@ class Participant(TraceAggregate):
     def grant_whitelist(self, activity: Activity, effective_on: date, *, by: Participant) -> None:
         by.require_role(Role.REGULATOR, to="grant whitelist status")
         self.require_role(ROLE_FOR_ACTIVITY[activity], to=f"be whitelisted for {activity}")
-        if self.is_whitelisted(activity, effective_on):
-            return  # already whitelisted on that date: granting again changes nothing
+        open_periods = [p for p in self.whitelist_periods() if p.activity == activity and not p.revoked_on]
+        if open_periods:
+            since = open_periods[-1].granted_on
+            if effective_on >= since:
+                return  # already whitelisted then: granting again changes nothing
+            raise InvalidInput(
+                f"{self.name} ({self.id}) is whitelisted for {activity} since {since}; to change the "
+                "start date, revoke the grant first"
+            )
         self._whitelist_granted(
             activity=activity.value, effective_on=effective_on.isoformat(), granted_by=by.id
         )
@@ -194,15 +203,12 @@ class Participant(TraceAggregate):
         self, activity: Activity, effective_on: date, *, by: Participant, reason: str
     ) -> None:
         by.require_role(Role.REGULATOR, to="revoke whitelist status")
-        open_periods = [
-            p for p in self.whitelist if p["activity"] == activity and p["revoked_on"] is None
-        ]
+        open_periods = [p for p in self.whitelist if p["activity"] == activity and p["revoked_on"] is None]
         if not open_periods:
             raise InvalidInput(f"{self.name} ({self.id}) is not whitelisted for {activity}")
         if effective_on < date.fromisoformat(str(open_periods[-1]["granted_on"])):
             raise InvalidInput(
-                f"revocation date {effective_on} is before the grant on "
-                f"{open_periods[-1]['granted_on']}"
+                f"revocation date {effective_on} is before the grant on {open_periods[-1]['granted_on']}"
             )
         self._whitelist_revoked(
             activity=activity.value,
@@ -212,9 +218,7 @@ class Participant(TraceAggregate):
         )
 
     @event("WhitelistRevoked")
-    def _whitelist_revoked(
-        self, activity: str, effective_on: str, revoked_by: str, reason: str
-    ) -> None:
+    def _whitelist_revoked(self, activity: str, effective_on: str, revoked_by: str, reason: str) -> None:
         for period in self.whitelist:
             if period["activity"] == activity and period["revoked_on"] is None:
                 period["revoked_on"] = effective_on

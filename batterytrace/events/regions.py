@@ -85,8 +85,7 @@ def prefectures(province_code: str | None = None) -> list[Division]:
     prefix = province_code[:2]
     if province_of(prefix + "0000") is None or province_code not in (prefix, prefix + "0000"):
         raise ValueError(
-            f"unknown province {province_code!r}: give a mainland provincial code such as "
-            "'44' or '440000'"
+            f"unknown province {province_code!r}: give a mainland provincial code such as '44' or '440000'"
         )
     return [d for d in rows if d.province_code[:2] == prefix]
 
@@ -127,9 +126,7 @@ def check_division_code(code: str) -> str:
     text = code.strip() if isinstance(code, str) else code
     if not _is_code(text):
         got = repr(code) if isinstance(code, str) else f"{code!r} ({type(code).__name__}, not str)"
-        raise ValueError(
-            f"administrative division code must be 6 digits (GB/T 2260), e.g. 110105; got {got}"
-        )
+        raise ValueError(f"administrative division code must be 6 digits (GB/T 2260), e.g. 110105; got {got}")
     province = province_of(text)
     if province is None:
         raise ValueError(

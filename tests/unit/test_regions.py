@@ -99,8 +99,7 @@ def test_malformed_codes_are_refused(code: str) -> None:
     with pytest.raises(ValueError) as refused:
         check_division_code(code)
     assert str(refused.value).startswith(
-        "administrative division code must be 6 digits (GB/T 2260), e.g. 110105; got "
-        f"{code!r}"
+        f"administrative division code must be 6 digits (GB/T 2260), e.g. 110105; got {code!r}"
     )
 
 
