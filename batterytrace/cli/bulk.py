@@ -10,7 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from batterytrace.cli.common import ActorOption, console, err_console, open_app
+from batterytrace.cli.show import print_document
 from batterytrace.trace.bulk_import import ImportReport, import_file
+from batterytrace.trace.presenters import battery_document
 
 
 def _progress(total: int | None = None) -> Progress:
@@ -79,6 +81,10 @@ def _print_report(report: ImportReport, refused_out: Path | None) -> None:
 def demo(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 7,
     batteries: Annotated[int, typer.Option("--batteries", help="How many packs to generate.")] = 2000,
+    show_example: Annotated[
+        bool,
+        typer.Option("--show-example", help="End by printing a second-life product's whole life."),
+    ] = False,
 ) -> None:
     """Fill an empty store with a realistic national data set and print codes to try."""
     from batterytrace.trace.demo import generate_demo
@@ -107,6 +113,10 @@ def demo(
     for role, credit in summary.actors.items():
         actors.add_row(role, credit)
     console.print(actors)
+    if show_example:
+        example = summary.examples.get("second_life_recycled") or summary.examples["second_life_product"]
+        print_document(battery_document(app, example))
+        console.print(f"more: batterytrace show CODE [--as-of DATE] [--format json], e.g. {example}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,8 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.errors import InvalidInput
 from batterytrace.trace.application import BatteryTrace, WriteResult
 
-console = Console()
+# Wide enough for a timeline when the output is a pipe or a file (Rich would assume 80 columns).
+console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
 ActorOption = Annotated[

@@ -34,7 +34,7 @@ def show(
     if check_format(fmt) == "json":
         print_json(document)
         return
-    _print_document(document)
+    print_document(document)
 
 
 # Produced-event details already shown in the summary line above the timeline.
@@ -52,7 +52,7 @@ _IN_SUMMARY = {
 }
 
 
-def _print_document(document: dict[str, Any]) -> None:
+def print_document(document: dict[str, Any]) -> None:
     b = document["battery"]
     title = f"{b['code']} — {b['level']}, {b['chemistry']}, {b['energy_kwh']:g} kWh"
     if document["as_of"]:

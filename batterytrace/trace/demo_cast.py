@@ -1,0 +1,292 @@
+"""The demo's national cast: enterprises, whitelist grants and collection points.
+
+Registered once, before any battery is generated, so that every battery command later runs
+against participants and outlets that the store really holds. The cast is a small table rather
+than random names: a demo is easier to explore when the same recognisable enterprises appear in
+every run. Only the organisation-code part of each credit code comes from the seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from batterytrace.events.collection_point import CollectionPoint, CollectionPointKind
+from batterytrace.events.credit_code import ALPHABET, credit_code_check_character
+from batterytrace.events.participant import Activity, Participant
+from batterytrace.events.regions import Division, prefectures, provinces
+from batterytrace.trace.application import BatteryTrace
+
+COLLECTION_CAPACITY_KG = 5_000  # collection-type outlet: about 5 t at most (domain.md)
+CENTRAL_STORAGE_CAPACITY_KG = 30_000  # central storage: at least 30 t
+BATTERIES_PER_POINT = 200  # one more outlet per this many batteries, above one per prefecture
+MAX_COLLECTION_POINTS = 4_000  # the national plan aims at >10,000; a demo stays smaller
+POINT_BATCH = 500  # outlets registered per transaction
+
+# Whitelist batches of the comprehensive-utilisation conditions (demo dates, one per batch).
+WHITELIST_BATCHES = {
+    1: date(2018, 9, 1),
+    2: date(2020, 12, 1),
+    3: date(2021, 12, 1),
+    4: date(2022, 11, 1),
+    5: date(2024, 6, 1),
+}
+
+# 2020 census population, millions: where vehicles (and so outlets) are.
+POPULATION = {
+    "11": 21.9, "12": 13.9, "13": 74.6, "14": 34.9, "15": 24.0, "21": 42.6, "22": 24.1,
+    "23": 31.9, "31": 24.9, "32": 84.7, "33": 64.6, "34": 61.0, "35": 41.5, "36": 45.2,
+    "37": 101.5, "41": 99.4, "42": 57.8, "43": 66.4, "44": 126.0, "45": 50.1, "46": 10.1,
+    "50": 32.1, "51": 83.7, "52": 38.6, "53": 47.2, "54": 3.6, "61": 39.5, "62": 25.0,
+    "63": 5.9, "64": 7.2, "65": 25.9,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    """One row of the cast table."""
+
+    key: str  # stable handle used by the generator, e.g. "manufacturer-1"
+    name: str
+    roles: tuple[str, ...]
+    division_code: str
+    manufacturer_codes: tuple[str, ...] = ()
+    whitelist: tuple[tuple[Activity, int], ...] = ()  # (activity, batch number)
+    wmi: str | None = None  # vehicle makers: world manufacturer identifier of their VINs
+
+
+MFR, VM = ("manufacturer",), ("vehicle_maker", "outlet_operator")
+OUTLET, ELV, CU, REC = ("outlet_operator",), ("dismantler",), ("cascade_user",), ("recycler",)
+RECYCLING, CASCADE = Activity.RECYCLING, Activity.CASCADE_USE
+CAST: tuple[Enterprise, ...] = (
+    Enterprise("manufacturer-1", "Ningde Era Cells Co.", MFR, "350900", ("0CE", "0CF")),
+    Enterprise("manufacturer-2", "Fudi Power Battery Co.", MFR, "440300", ("0FD",)),
+    Enterprise("manufacturer-3", "Zhongchuang Aviation Lithium Co.", MFR, "320400",
+               ("0CL", "0CM")),
+    Enterprise("manufacturer-4", "Guoxuan High-Tech Power Co.", MFR, "340100",
+               ("0GX",)),
+    Enterprise("manufacturer-5", "Yiwei Lithium Energy Co.", MFR, "441300",
+               ("0EV", "0EW")),
+    Enterprise("manufacturer-6", "Fengchao Energy Technology Co.", MFR, "320400",
+               ("0SV",)),
+    Enterprise("vehicle-maker-1", "Shenzhen Fudi Auto Co.", VM, "440300", wmi="LGX"),
+    Enterprise("vehicle-maker-2", "Shanghai Weilai Motors Co.", VM, "310100", wmi="LJ1"),
+    Enterprise("vehicle-maker-3", "Hangzhou Jili New Energy Vehicle Co.", VM, "330100", wmi="L6T"),
+    Enterprise("vehicle-maker-4", "Guangzhou Aian Motors Co.", VM, "440100", wmi="LMG"),
+    Enterprise("vehicle-maker-5", "Chongqing Changan New Energy Co.", VM, "500100", wmi="LS5"),
+    Enterprise("outlet-1", "Green Network Battery Outlets Co.", OUTLET, "110100"),
+    Enterprise("outlet-2", "Huaxin Recycling Services Co.", OUTLET, "420100"),
+    Enterprise("outlet-3", "Sichuan Battery Return Network Co.", OUTLET, "510100"),
+    Enterprise("dismantler-1", "Suzhou ELV Dismantling Co.", ELV, "320500"),
+    Enterprise("dismantler-2", "Tianjin Huanqiu ELV Recycling Co.", ELV, "120100"),
+    Enterprise("dismantler-3", "Wuhan Auto Disassembly Co.", ELV, "420100"),
+    Enterprise("dismantler-4", "Guangzhou ELV Recovery Co.", ELV, "440100"),
+    Enterprise("cascade-1", "Changsha Second Life Storage Co.", CU, "430100",
+               ("9CU",), ((CASCADE, 1),)),
+    Enterprise("cascade-2", "Beijing Tower Backup Energy Co.", CU, "110100",
+               ("9TW",), ((CASCADE, 2),)),
+    Enterprise("cascade-3", "Xiamen Storage Reuse Co.", CU, "350200",
+               ("9XR",), ((CASCADE, 4),)),
+    Enterprise("recycler-1", "Quzhou Huayou Cobalt Recycling Co.", REC, "330800",
+               whitelist=((RECYCLING, 1),)),
+    Enterprise("recycler-2", "Ganzhou Haopeng Recycling Co.", REC, "360700",
+               whitelist=((RECYCLING, 1),)),
+    Enterprise("recycler-3", "Jingmen Green Materials Co.", REC, "420800",
+               whitelist=((RECYCLING, 2),)),
+    Enterprise("recycler-4", "Hunan Bangpu Recycling Technology Co.", REC, "430100",
+               whitelist=((RECYCLING, 3),)),
+    Enterprise("recycler-5", "Guangdong Guanghua Resources Co.", REC, "440500",
+               whitelist=((RECYCLING, 5),)),
+    Enterprise("informal-1", "Linyi Backstreet Metals Workshop", REC, "371300"),
+    Enterprise("informal-2", "Baoding Smelting Works Co.", REC, "130600"),
+)  # fmt: skip
+REGULATOR_NAME = "MIIT Power Battery Traceability Office"
+REGULATOR_DIVISION = "110000"
+
+
+@dataclass
+class DemoCast:
+    """The registered participants, loaded once and kept in memory for the whole run."""
+
+    regulator: Participant
+    by_key: dict[str, Participant]
+    wmi: dict[str, str]  # vehicle maker id -> WMI
+    events: int = 0
+    by_id: dict[str, Participant] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {p.id: p for p in [self.regulator, *self.by_key.values()]}
+
+    def role(self, prefix: str) -> list[Participant]:
+        """The participants whose cast key starts with ``prefix``, in table order."""
+        return [p for key, p in self.by_key.items() if key.startswith(prefix)]
+
+    @property
+    def outlet_operators(self) -> list[Participant]:
+        return self.role("vehicle-maker") + self.role("outlet")
+
+
+@dataclass
+class DemoPoints:
+    """The registered collection points and what the demo leaves stored at each.
+
+    ``held_kg`` lets the generator keep outlets within capacity (except the one planted over
+    capacity): memory is one number per outlet, not per battery.
+    """
+
+    by_id: dict[str, CollectionPoint] = field(default_factory=dict)
+    by_prefecture: dict[str, list[str]] = field(default_factory=dict)  # collection kind only
+    central: dict[str, str] = field(default_factory=dict)  # province prefix -> central storage
+    held_kg: dict[str, float] = field(default_factory=dict)
+    sequence: dict[str, int] = field(default_factory=dict)  # prefecture -> last outlet number
+    reserved: set[str] = field(default_factory=set)  # outlets ordinary lives leave alone
+    events: int = 0
+
+    def with_room(self, rng: random.Random, prefecture: str, mass_kg: float) -> str | None:
+        """An outlet of the prefecture that can still take ``mass_kg``, else the province's
+        central storage, else None."""
+        candidates = self.local(prefecture)
+        rng.shuffle(candidates)
+        central = self.central.get(prefecture[:2])
+        for point_id in [*candidates, *([central] if central else [])]:
+            if self.has_room(point_id, mass_kg):
+                return point_id
+        return None
+
+    def any(self, rng: random.Random, prefecture: str) -> str:
+        """An outlet of the prefecture for a battery that passes through."""
+        candidates = self.local(prefecture)
+        return rng.choice(candidates) if candidates else self.central[prefecture[:2]]
+
+    def local(self, prefecture: str) -> list[str]:
+        return [p for p in self.by_prefecture.get(prefecture, []) if p not in self.reserved]
+
+    def has_room(self, point_id: str, mass_kg: float) -> bool:
+        point = self.by_id[point_id]
+        return self.held_kg.get(point_id, 0.0) + mass_kg <= 0.9 * point.capacity_kg
+
+    def hold(self, point_id: str, mass_kg: float) -> None:
+        self.held_kg[point_id] = self.held_kg.get(point_id, 0.0) + mass_kg
+
+
+def make_credit_code(rng: random.Random, division_code: str, prefix: str = "91") -> str:
+    """A valid Unified Social Credit Code: authority+type, division, organisation code, check."""
+    organisation = "MA" + "".join(rng.choices(ALPHABET, k=7))
+    first17 = f"{prefix}{division_code}{organisation}"
+    return first17 + credit_code_check_character(first17)
+
+
+def register_cast(app: BatteryTrace, rng: random.Random) -> DemoCast:
+    """Register the regulator (bootstrap), every enterprise, and the whitelist grants."""
+    regulator_id = make_credit_code(rng, REGULATOR_DIVISION, prefix="11")
+    events = len(
+        app.register_participant(
+            actor_id=None, credit_code=regulator_id, name=REGULATOR_NAME, roles=["regulator"]
+        ).events
+    )
+    ids: dict[str, str] = {}
+    for row in CAST:
+        ids[row.key] = make_credit_code(rng, row.division_code)
+        result = app.register_participant(
+            actor_id=regulator_id,
+            credit_code=ids[row.key],
+            name=row.name,
+            roles=list(row.roles),
+            manufacturer_codes=list(row.manufacturer_codes),
+            division_code=row.division_code,
+        )
+        events += len(result.events)
+        for activity, batch in row.whitelist:
+            granted = app.grant_whitelist(
+                actor_id=regulator_id,
+                participant_id=ids[row.key],
+                activity=activity.value,
+                effective_on=WHITELIST_BATCHES[batch],
+            )
+            events += len(granted.events)
+    return DemoCast(
+        regulator=app.participant(regulator_id),
+        by_key={key: app.participant(pid) for key, pid in ids.items()},
+        wmi={ids[row.key]: row.wmi for row in CAST if row.wmi},
+        events=events,
+    )
+
+
+def point_count(batteries: int) -> int:
+    """Collection-type outlets: one per prefecture at least, more as the fleet grows."""
+    return min(MAX_COLLECTION_POINTS, max(len(prefectures()), batteries // BATTERIES_PER_POINT))
+
+
+def register_points(app: BatteryTrace, cast: DemoCast, rng: random.Random, batteries: int) -> DemoPoints:
+    """Register one collection outlet per prefecture, extra ones in populous provinces, and one
+    central storage per province (in its capital, the province's first prefecture).
+
+    Each operator registers its own outlets with the domain command that
+    ``BatteryTrace.register_collection_point`` runs, saved ``POINT_BATCH`` per transaction:
+    thousands of one-outlet transactions would dominate a small demo's run time.
+    """
+    points = DemoPoints()
+    layout = _layout(rng, point_count(batteries))
+    operators = cast.outlet_operators
+    weights = [3 if "vehicle_maker" in p.roles else 2 for p in operators]
+    batch: list[CollectionPoint] = []
+    for prefecture, kind in layout:
+        operator = rng.choices(operators, weights)[0]
+        point = _point(rng, points, prefecture, kind, operator)
+        points.by_id[point.id] = point
+        if kind == CollectionPointKind.CENTRAL_STORAGE:
+            points.central[prefecture.code[:2]] = point.id
+        else:
+            points.by_prefecture.setdefault(prefecture.code, []).append(point.id)
+        batch.append(point)
+        if len(batch) == POINT_BATCH:
+            points.events += len(app.save(*batch))
+            batch = []
+    if batch:
+        points.events += len(app.save(*batch))
+    return points
+
+
+def _layout(rng: random.Random, collection_points: int) -> list[tuple[Division, str]]:
+    """Which prefecture gets which outlet: each prefecture one, the rest by population."""
+    all_prefectures = prefectures()
+    layout = [(p, CollectionPointKind.COLLECTION.value) for p in all_prefectures]
+    by_province: dict[str, list[Division]] = {}
+    for prefecture in all_prefectures:
+        by_province.setdefault(prefecture.code[:2], []).append(prefecture)
+    province_codes = list(by_province)
+    weights = [POPULATION[code] for code in province_codes]
+    for _ in range(collection_points - len(all_prefectures)):
+        province = rng.choices(province_codes, weights)[0]
+        layout.append((rng.choice(by_province[province]), CollectionPointKind.COLLECTION.value))
+    for province in provinces():
+        capital = by_province[province.code[:2]][0]
+        layout.append((capital, CollectionPointKind.CENTRAL_STORAGE.value))
+    return layout
+
+
+def _point(
+    rng: random.Random,
+    points: DemoPoints,
+    prefecture: Division,
+    kind: str,
+    operator: Participant,
+) -> CollectionPoint:
+    """Build one outlet with the domain's own registration command (the same checks)."""
+    sequence = points.sequence[prefecture.code] = points.sequence.get(prefecture.code, 0) + 1
+    point_id = f"CP-{prefecture.code}-{sequence:04d}"
+    central = kind == CollectionPointKind.CENTRAL_STORAGE
+    label = "central storage" if central else "collection outlet"
+    return CollectionPoint.register(
+        point_id=point_id,
+        operator=operator,
+        name=f"{prefecture.name} {operator.name.removesuffix(' Co.')} {label} {sequence}",
+        kind=kind,
+        capacity_kg=CENTRAL_STORAGE_CAPACITY_KG if central else COLLECTION_CAPACITY_KG,
+        address=f"{prefecture.name}环保产业园 {rng.randint(1, 399)}号",
+        division_code=prefecture.code,
+        latitude=round(prefecture.latitude + rng.uniform(-0.08, 0.08), 5),
+        longitude=round(prefecture.longitude + rng.uniform(-0.08, 0.08), 5),
+        by=operator,
+    )
