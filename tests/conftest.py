@@ -19,9 +19,7 @@ from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
 from tests.utils.cast import NationalCast, register_cast
 
-POSTGRES_URL = os.environ.get(
-    "BATTERYTRACE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("BATTERYTRACE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 STORES = ("sqlite", "postgres")
 

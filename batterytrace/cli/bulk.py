@@ -11,7 +11,7 @@ from rich.table import Table
 
 from batterytrace.cli.common import ActorOption, console, err_console, open_app
 from batterytrace.cli.show import print_document
-from batterytrace.trace.bulk_import import ImportReport, import_file
+from batterytrace.trace.bulk_import import ImportReport, open_production_file
 from batterytrace.trace.presenters import battery_document
 
 
@@ -40,16 +40,19 @@ def import_(
 ) -> None:
     """Import production rows in atomic batches; re-running a file stores nothing twice."""
     app = open_app()
-    with _progress() as progress:
+    with (
+        open_production_file(app, actor, file, fmt=fmt, batch_size=batch_size) as (importer, rows),
+        _progress() as progress,
+    ):
         task = progress.add_task(f"importing {file.name}", total=None, rate="")
 
-        def advance(rows: int) -> None:
-            progress.advance(task, rows)
+        def advance(done_rows: int) -> None:
+            progress.advance(task, done_rows)
             done = progress.tasks[task].completed
             elapsed = progress.tasks[task].elapsed or 1e-9
             progress.update(task, rate=f"{done / elapsed:,.0f} rows/s")
 
-        report = import_file(app, actor, file, fmt=fmt, batch_size=batch_size, progress=advance)
+        report = importer.run(rows, advance)
     _print_report(report, refused_out)
     if report.refused_count:
         raise typer.Exit(1)

@@ -201,7 +201,7 @@ def handover(
         late_correction=late,
     )
     report_write(result, f"handed over {code.upper()} to {to.upper()}")
-    if "non-compliant handover" in app.battery(code).flags and not result.replayed:
+    if not result.replayed and not app.history(code)[-1].compliant:
         typer.secho(
             "warning: the receiver is not whitelisted for this activity; the handover is "
             "recorded and flagged non-compliant",

@@ -9,8 +9,11 @@ and ``ORIGINATOR_ID_TYPE=text``; these classes give it the event base classes it
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from eventsourcing.domain import (
     BaseAggregate,
@@ -23,6 +26,20 @@ from batterytrace.events.errors import InvalidInput
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
+# When events are recorded. Normally the real clock; a data migration or the demo (which simulates
+# years of reports) sets its own clock here, so that "recorded at" is as real as "occurred at".
+_RECORDING_CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("recording_clock", default=None)
+
+
+@contextmanager
+def recording_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Within this block, new events are stamped as recorded at ``clock()``."""
+    token = _RECORDING_CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _RECORDING_CLOCK.reset(token)
+
 
 class TraceAggregate(BaseAggregate[str]):
     """An aggregate whose id is a domain identifier (text)."""
@@ -32,6 +49,11 @@ class TraceAggregate(BaseAggregate[str]):
         originator_id: str
         originator_version: int
         timestamp: datetime
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            clock = _RECORDING_CLOCK.get()
+            return clock() if clock else datetime.now(UTC)
 
         @property
         def recorded_at(self) -> datetime:

@@ -215,6 +215,7 @@ class Battery(TraceAggregate):
         self.collection_point_id: str | None = None
         self.flags: list[str] = []
         self.handover_activity: str | None = None
+        self.weighed_kg: float | None = None
         self.request_ids: dict[str, str] = {}
         self._happened(occurred_at, request_id)
 
@@ -479,6 +480,7 @@ class Battery(TraceAggregate):
             collection_point_id=collection_point.id,
             operator_id=actor.id,
             mass_kg=require_positive("mass_kg", mass_kg if mass_kg is not None else self.mass_kg),
+            energy_kwh=self.energy_kwh,
             condition=condition.strip() or "intact",
             source_vin=parse_vin(source_vin) if source_vin else self.vin,
             scanned_by=scanned_by,
@@ -494,6 +496,7 @@ class Battery(TraceAggregate):
         collection_point_id: str,
         operator_id: str,
         mass_kg: float,
+        energy_kwh: float,
         condition: str,
         source_vin: str | None,
         scanned_by: str | None,
@@ -504,6 +507,7 @@ class Battery(TraceAggregate):
     ) -> None:
         self.state = State.COLLECTED
         self.collection_point_id = collection_point_id
+        self.weighed_kg = mass_kg
         self._hold("collection_point", collection_point_id, operator_id)
         self._happened(occurred_at, request_id, Action.COLLECT.value)
 
@@ -533,6 +537,8 @@ class Battery(TraceAggregate):
         compliant = receiver.is_whitelisted(activity, day)
         self._handed_over(
             receiver_id=receiver.id,
+            mass_kg=self.weighed_kg if self.state == State.COLLECTED else self.mass_kg,
+            energy_kwh=self.energy_kwh,
             activity=activity.value,
             from_collection_point_id=(self.collection_point_id if self.state == State.COLLECTED else None),
             compliant=compliant,
@@ -551,6 +557,8 @@ class Battery(TraceAggregate):
     def _handed_over(
         self,
         receiver_id: str,
+        mass_kg: float,
+        energy_kwh: float,
         activity: str,
         from_collection_point_id: str | None,
         compliant: bool,

@@ -131,6 +131,9 @@ class Participant(TraceAggregate):
             raise InvalidInput("a participant needs a name")
         parsed_roles = parse_roles(roles)
         codes = [parse_manufacturer_code(c) for c in manufacturer_codes or []]
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise InvalidInput(f"manufacturer code {', '.join(repeated)} is listed twice")
         if codes and not {Role.MANUFACTURER, Role.CASCADE_USER} & set(parsed_roles):
             raise InvalidInput(
                 "manufacturer codes are for battery manufacturers and cascade-use enterprises "
@@ -244,3 +247,22 @@ class ManufacturerCodeClaim(TraceAggregate):
 
 def claim_id(manufacturer_code: str) -> str:
     return f"MFR-{manufacturer_code}"
+
+
+BOOTSTRAP_ID = "PLATFORM-BOOTSTRAP"
+
+
+class PlatformBootstrap(TraceAggregate):
+    """Marks that the first regulator has registered itself.
+
+    Saved in the same transaction as that regulator, under one fixed id: of two first regulators
+    registering at the same moment, the second collides in the store instead of both succeeding.
+    """
+
+    @staticmethod
+    def create_id(**_: object) -> str:
+        return BOOTSTRAP_ID
+
+    @event("FirstRegulatorRegistered")
+    def __init__(self, *, regulator_id: str) -> None:
+        self.regulator_id = regulator_id

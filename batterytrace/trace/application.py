@@ -9,7 +9,7 @@ version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,15 +30,19 @@ from batterytrace.events.errors import (
     NotFound,
 )
 from batterytrace.events.participant import (
+    BOOTSTRAP_ID,
     Activity,
     ManufacturerCodeClaim,
     Participant,
+    PlatformBootstrap,
     Role,
     claim_id,
 )
 from batterytrace.trace.settings import (
     ConfigurationError,
     Settings,
+    StoreUnavailable,
+    check_postgres_reachable,
     describe_database,
     eventsourcing_env,
 )
@@ -71,6 +75,8 @@ class BatteryTrace(Application[str]):
         self.settings = settings or Settings.from_environment()
         self.clock = clock or (lambda: datetime.now(UTC))
         env = eventsourcing_env(self.settings.database_url)
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+            check_postgres_reachable(self.settings.database_url)
         try:
             super().__init__(env=env)
         except (PersistenceError, OSError) as error:
@@ -87,7 +93,7 @@ class BatteryTrace(Application[str]):
         except AggregateNotFoundError:
             raise NotFound(f"{what} {stream_id} is not registered; {hint}") from None
         except OperationalError as error:
-            raise ConfigurationError(f"the event store is unavailable: {_first_line(error)}") from None
+            raise StoreUnavailable(f"the event store is unavailable: {_first_line(error)}") from None
         if not isinstance(aggregate, kind):
             raise NotFound(f"{stream_id} is not a {what}")
         return aggregate
@@ -143,6 +149,10 @@ class BatteryTrace(Application[str]):
             return WriteResult(replayed=True)
         try:
             recordings = self.save(*pending)
+        except OperationalError as error:
+            raise StoreUnavailable(
+                f"the event store is unavailable, nothing was recorded: {_first_line(error)}"
+            ) from None
         except IntegrityError:
             names = ", ".join(sorted({str(a.id) for a in aggregates}))
             raise ConcurrentWrite(
@@ -200,13 +210,19 @@ class BatteryTrace(Application[str]):
             registered_by=actor,
             allow_bad_check=allow_bad_check,
         )
-        claims = [
+        claims: list[TraceAggregate] = [
             ManufacturerCodeClaim(manufacturer_code=code, owner_id=participant.id)
             for code in participant.manufacturer_codes
         ]
+        if actor is None:
+            claims.append(PlatformBootstrap(regulator_id=participant.id))
         try:
             return self._commit(participant, *claims)
         except ConcurrentWrite:
+            if actor is None and self.exists(BOOTSTRAP_ID):
+                raise NotAuthorised(
+                    "a regulator already exists; act as one (--as CREDIT_CODE) to register others"
+                ) from None
             raise AlreadyExists(self._why_registration_collides(participant)) from None
 
     def _why_registration_collides(self, participant: Participant) -> str:
@@ -302,6 +318,8 @@ class BatteryTrace(Application[str]):
         a different production under an existing code is refused."""
         actor = self.participant(actor_id)
         parsed = parse_battery_code(spec.code, today=self.today())
+        if spec.components and self.exists(parsed.code):
+            return self._replay_of_linked(spec, actor, components=spec.components)
         components = [self.battery(code) for code in spec.components]
         battery = Battery.produce(
             spec,
@@ -316,6 +334,27 @@ class BatteryTrace(Application[str]):
             return self._commit(battery, *components)
         except ConcurrentWrite:
             return self.compare_with_stored(battery)
+
+    def _replay_of_linked(
+        self,
+        spec: ProductionSpec,
+        actor: Participant,
+        *,
+        components: tuple[str, ...] | list[str] = (),
+        originals: list[str] | tuple[str, ...] = (),
+    ) -> WriteResult:
+        """A production whose links already exist (its parts are built into it, its originals
+        live on in it) cannot be built again to compare; build it unlinked and compare facts."""
+        parsed = parse_battery_code(spec.code, today=self.today())
+        battery = Battery.produce(
+            replace(spec, components=()),
+            actor=actor,
+            code_owner_id=self.code_owner(parsed.manufacturer_code),
+            today=self.today(),
+        )
+        battery.components = [parse_battery_code(c, today=self.today()).code for c in components]
+        battery.derived_from = [parse_battery_code(c, today=self.today()).code for c in originals]
+        return self.compare_with_stored(battery)
 
     def compare_with_stored(self, battery: Battery) -> WriteResult:
         """After a collision on a new battery's stream: the same production again is a replay;
@@ -345,6 +384,8 @@ class BatteryTrace(Application[str]):
             raise InvalidInput("an original battery is listed twice")
         actor = self.participant(actor_id)
         parsed = parse_battery_code(product.code, today=self.today())
+        if self.exists(parsed.code):
+            return self._replay_of_linked(product, actor, originals=originals)
         original_batteries = [self.battery(code) for code in originals]
         made = Battery.produce(
             product,

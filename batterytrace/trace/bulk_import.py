@@ -18,7 +18,8 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -83,25 +84,23 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 
 
 def read_rows(stream: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield (line number, row) one at a time; a row that cannot be read is yielded as its
-    error message so that it is reported, not fatal."""
-    if fmt == "csv":
-        yield from _read_csv(stream)
-    else:
-        yield from _read_jsonl(stream)
-
-
-def _read_csv(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Rows as (line number, row), one at a time; a row that cannot be read comes as its error
+    message so that it is reported, not fatal. A CSV header is checked at once, before any row
+    is read, so that a wrong file stores nothing."""
+    if fmt != "csv":
+        return _read_jsonl(stream)
     reader = csv.DictReader(stream)
     header = [name.strip() for name in reader.fieldnames or []]
     _check_columns(header)
     reader.fieldnames = header
+    return _read_csv(reader, len(header))
+
+
+def _read_csv(reader: csv.DictReader[str], columns: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
     for row in reader:
         if None in row:
-            yield (
-                reader.line_num,
-                f"has {len(header) + len(row[None])} fields, the header {len(header)}",
-            )  # type: ignore[index]
+            extra = len(row[None])  # type: ignore[index]
+            yield reader.line_num, f"has {columns + extra} fields, the header {columns}"
             continue
         yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
 
@@ -204,6 +203,14 @@ class _Row:
     events: list[Any]
 
 
+class _AlreadyStored(Exception):
+    """The row repeats a production that is already stored (or already earlier in the batch)."""
+
+    def __init__(self, battery: Battery | None) -> None:
+        super().__init__()
+        self.battery = battery
+
+
 class _Batch:
     """Builds one batch in memory: each row's battery and the components it links."""
 
@@ -216,9 +223,10 @@ class _Batch:
 
     def add(self, line: int, spec: ProductionSpec) -> None:
         code = parse_battery_code(spec.code, today=self.importer.today).code
-        if code in self.codes:
-            raise InvalidInput(f"battery {code} is already on line {self.codes[code]} of this file")
         components = [self._component(c) for c in spec.components]
+        if any(c.pack == code for c in components):
+            # Its components are already built into this very pack: the pack is stored (a re-run).
+            raise _AlreadyStored(self._unlinked(spec, code, components))
         battery = Battery.produce(
             spec,
             actor=self.importer.actor,
@@ -226,6 +234,13 @@ class _Batch:
             components=components,
             today=self.importer.today,
         )
+        if code in self.codes:
+            earlier = self.batteries[code]
+            if production_record(earlier) == production_record(battery):
+                raise _AlreadyStored(None)
+            raise InvalidInput(
+                f"battery {code} is already on line {self.codes[code]} of this file with different data"
+            )
         for component in components:
             component.assemble_into(battery)
         events = battery.collect_events()
@@ -234,6 +249,18 @@ class _Batch:
         self.codes[code] = line
         self.rows.append(_Row(line, battery, events))
         self.batteries[code] = battery
+
+    def _unlinked(self, spec: ProductionSpec, code: str, components: list[Battery]) -> Battery:
+        """The production a row describes, built without re-linking its components, so that it
+        can be compared with the stored one."""
+        battery = Battery.produce(
+            replace(spec, components=()),
+            actor=self.importer.actor,
+            code_owner_id=self.importer.owner_of(code[:3]),
+            today=self.importer.today,
+        )
+        battery.components = [c.code for c in components]
+        return battery
 
     def _component(self, code: str) -> Battery:
         code = parse_battery_code(code, today=self.importer.today).code
@@ -250,7 +277,7 @@ class ProductionImporter:
     def __init__(self, app: BatteryTrace, actor_id: str, batch_size: int | None = None) -> None:
         self.app = app
         self.actor: Participant = app.participant(actor_id)
-        self.batch_size = batch_size or app.settings.import_batch_size
+        self.batch_size = app.settings.import_batch_size if batch_size is None else batch_size
         if self.batch_size < 1:
             raise InvalidInput("the batch size must be 1 or more")
         self.today = app.today()
@@ -292,9 +319,23 @@ class ProductionImporter:
             return
         try:
             batch.add(line, spec_from_row(row))
+        except _AlreadyStored as repeat:
+            self._count_repeat(line, repeat.battery, report)
         except DomainError as error:
             code = row.get("code")
             report.refuse(line, str(code) if code else None, error.message)
+
+    def _count_repeat(self, line: int, battery: Battery | None, report: ImportReport) -> None:
+        if battery is None:
+            report.already_present += 1
+            return
+        stored = self.app.battery(battery.code)
+        if production_record(stored) == production_record(battery):
+            report.already_present += 1
+        else:
+            report.refuse(
+                line, battery.code, f"battery {battery.code} is already recorded with different data"
+            )
 
     def _store(self, batch: _Batch, report: ImportReport) -> None:
         if not batch.rows:
@@ -341,6 +382,24 @@ class ProductionImporter:
                     report.refuse(row.line, row.battery.code, "changed by another writer during the import")
 
 
+@contextmanager
+def open_production_file(
+    app: BatteryTrace,
+    actor_id: str,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    batch_size: int | None = None,
+) -> Iterator[tuple[ProductionImporter, Iterator[tuple[int, dict[str, Any] | str]]]]:
+    """Check everything that would refuse the whole file (the file, the acting participant, the
+    format, the header) before the first row is read, then hand over the importer and the rows."""
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    importer = ProductionImporter(app, actor_id, batch_size)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        yield importer, read_rows(stream, detect_format(path, fmt))
+
+
 def import_file(
     app: BatteryTrace,
     actor_id: str,
@@ -351,11 +410,8 @@ def import_file(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a production file (the CLI's ``import``)."""
-    if not path.is_file():
-        raise InvalidInput(f"no such file: {path}")
-    importer = ProductionImporter(app, actor_id, batch_size)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        return importer.run(read_rows(stream, detect_format(path, fmt)), progress)
+    with open_production_file(app, actor_id, path, fmt=fmt, batch_size=batch_size) as (importer, rows):
+        return importer.run(rows, progress)
 
 
 def import_text(app: BatteryTrace, actor_id: str, text: str, fmt: str) -> ImportReport:

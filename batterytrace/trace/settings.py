@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
 from batterytrace.events.errors import DomainError
+from batterytrace.events.working_days import WorkingCalendar, parse_holidays
 
 DEFAULT_DATABASE_URL = "sqlite:///batterytrace.db"
 DEFAULT_BATCH_SIZE = 500
@@ -26,22 +29,79 @@ class ConfigurationError(DomainError):
     kind = "configuration-error"
 
 
+class StoreUnavailable(ConfigurationError):
+    """The database stopped answering (server down, lock held too long); retry later."""
+
+    kind = "store-unavailable"
+
+
+def check_postgres_reachable(database_url: str) -> None:
+    """Connect once, directly, so that the server's own reason (no such database, password
+    refused, connection refused) reaches the user instead of a connection pool's time-out."""
+    import psycopg
+
+    env = eventsourcing_env(database_url)
+    try:
+        psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            dbname=env["POSTGRES_DBNAME"],
+            connect_timeout=5,
+        ).close()
+    except psycopg.Error as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigurationError(
+            f"cannot open the event store at {describe_database(database_url)}: {reason}; check "
+            "BATTERYTRACE_DATABASE_URL and that the database server is running"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     import_batch_size: int = DEFAULT_BATCH_SIZE
+    overdue_days: int = OVERDUE_AFTER_DAYS
+    holidays: tuple[date, ...] = ()
+    working_weekends: tuple[date, ...] = ()
 
     @classmethod
     def from_environment(cls) -> Settings:
-        batch = os.environ.get("BATTERYTRACE_IMPORT_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))
-        if not batch.isdigit() or int(batch) < 1:
-            raise ConfigurationError(
-                f"BATTERYTRACE_IMPORT_BATCH_SIZE={batch!r} must be a whole number of 1 or more"
-            )
         return cls(
             database_url=os.environ.get("BATTERYTRACE_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            import_batch_size=int(batch),
+            import_batch_size=_whole_number("BATTERYTRACE_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE),
+            overdue_days=_whole_number("BATTERYTRACE_OVERDUE_DAYS", OVERDUE_AFTER_DAYS),
+            holidays=_dates("BATTERYTRACE_HOLIDAYS"),
+            working_weekends=_dates("BATTERYTRACE_WORKING_WEEKENDS"),
         )
+
+    def working_calendar(self) -> WorkingCalendar:
+        """Weekends and the configured public holidays, for reporting deadlines."""
+        return WorkingCalendar(self.holidays, self.working_weekends)
+
+
+def _whole_number(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default)).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"{name}={value!r} must be a whole number of 1 or more")
+    return int(value)
+
+
+def _dates(name: str) -> tuple[date, ...]:
+    """Dates from a variable: a list (2026-10-01,2026-10-02) or @path to a file of them."""
+    value = os.environ.get(name, "").strip()
+    if value.startswith("@"):
+        try:
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigurationError(f"{name}: cannot read {value[1:]!r}: {error.strerror}") from None
+    try:
+        return tuple(parse_holidays(value))
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must list dates as YYYY-MM-DD separated by commas or spaces, or @file"
+        ) from None
 
 
 def parse_database_url(database_url: str) -> URL:

@@ -59,9 +59,7 @@ def demo(app: BatteryTrace) -> DemoSummary:
 def stored_events(app: BatteryTrace, topic: str | None = None) -> list[Any]:
     """Every event of the store in notification order (optionally of one topic)."""
     found, start = [], 1
-    while page := app.recorder.select_notifications(
-        start=start, limit=1000, topics=[topic] if topic else []
-    ):
+    while page := app.recorder.select_notifications(start=start, limit=1000, topics=[topic] if topic else []):
         found.extend(app.mapper.to_domain_event(n) for n in page)
         start = page[-1].id + 1
     return found
@@ -89,9 +87,7 @@ def test_summary_counts_what_was_stored(app: BatteryTrace, demo: DemoSummary) ->
         assert role in app.participant(demo.actors[label]).roles, label
 
 
-def test_second_life_product_keeps_its_originals_linked(
-    app: BatteryTrace, demo: DemoSummary
-) -> None:
+def test_second_life_product_keeps_its_originals_linked(app: BatteryTrace, demo: DemoSummary) -> None:
     product = app.battery(demo.examples["second_life_product"])
     maker = app.participant(product.manufacturer_id)
     assert product.derived_from and 1 <= len(product.derived_from) <= 4
@@ -128,9 +124,7 @@ def test_planted_compliance_cases(app: BatteryTrace, demo: DemoSummary) -> None:
     assert held > outlet.capacity_kg
 
 
-def test_real_world_times_run_forward_and_never_into_the_future(
-    app: BatteryTrace, demo: DemoSummary
-) -> None:
+def test_real_world_times_run_forward_and_never_into_the_future(app: BatteryTrace, demo: DemoSummary) -> None:
     last: dict[str, datetime] = {}
     now = app.clock()
     for event in stored_events(app):

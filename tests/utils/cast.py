@@ -52,9 +52,7 @@ def register_cast(app: BatteryTrace) -> NationalCast:
     add(cast.informal_recycler, "Backstreet Workshop", ["recycler"])
     add(cast.cascade_user, "Changsha Second Life", ["cascade_user"], ["9CU"])
     app.grant_whitelist(actor_id=cast.regulator, participant_id=cast.recycler, activity="recycling")
-    app.grant_whitelist(
-        actor_id=cast.regulator, participant_id=cast.cascade_user, activity="cascade_use"
-    )
+    app.grant_whitelist(actor_id=cast.regulator, participant_id=cast.cascade_user, activity="cascade_use")
     app.register_collection_point(
         actor_id=cast.regulator,
         point_id=cast.collection_point,
