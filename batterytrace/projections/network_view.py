@@ -1,0 +1,178 @@
+"""The recycling-network view: what each collection point took in and passed on, the flows
+between participants, and, through each point's region, where retired batteries go.
+
+Counters change by increments, so a batch is a handful of statements whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.sql.expression import bindparam
+
+from batterytrace.events.regions import prefecture_of
+from batterytrace.projections.database import upsert
+from batterytrace.projections.event_data import event_name
+from batterytrace.projections.tables import (
+    network_flows,
+    network_last_point,
+    network_participants,
+    network_points,
+)
+
+POINT_COUNTERS = (
+    "collected_count",
+    "collected_kg",
+    "collected_kwh",
+    "on_hand_count",
+    "on_hand_kg",
+    "handed_over_count",
+    "handed_over_kg",
+    "handed_compliant_count",
+    "recycled_count",
+    "cascade_used_count",
+)
+
+
+class NetworkView:
+    name = "network"
+
+    def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        new_points: list[dict[str, Any]] = []
+        participants: list[dict[str, Any]] = []
+        deltas: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(POINT_COUNTERS, 0))
+        flows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        last_point = self._last_points(connection, events)
+        moved: dict[str, str] = {}
+        for _, e in events:
+            name = event_name(e)
+            if name == "CollectionPoint.Registered":
+                new_points.append(_point_row(e))
+            elif name == "Participant.Registered":
+                participants.append(
+                    {
+                        "credit_code": e.originator_id,
+                        "name": e.name,
+                        "roles": list(e.roles),
+                        "division_code": e.division_code,
+                    }
+                )
+            elif name == "Battery.Collected":
+                d = deltas[e.collection_point_id]
+                d["collected_count"] += 1
+                d["collected_kg"] += e.mass_kg
+                d["collected_kwh"] += e.energy_kwh
+                d["on_hand_count"] += 1
+                d["on_hand_kg"] += e.mass_kg
+                last_point[e.originator_id] = moved[e.originator_id] = e.collection_point_id
+            elif name == "Battery.HandedOver":
+                self._handed_over(e, deltas, flows)
+            elif name in ("Battery.Recycled", "Battery.CascadeReused"):
+                point = last_point.get(e.originator_id)
+                if point:
+                    counter = "recycled_count" if name == "Battery.Recycled" else "cascade_used_count"
+                    deltas[point][counter] += 1
+        if new_points:
+            connection.execute(insert(network_points), new_points)
+        upsert(connection, network_participants, participants, key=["credit_code"])
+        self._add_to_points(connection, deltas)
+        upsert(
+            connection,
+            network_flows,
+            list(flows.values()),
+            key=["source_kind", "source_id", "receiver_id", "activity"],
+            add=["count", "mass_kg", "energy_kwh", "compliant_count"],
+        )
+        upsert(
+            connection,
+            network_last_point,
+            [{"code": code, "point_id": point} for code, point in moved.items()],
+            key=["code"],
+        )
+
+    def _last_points(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, str]:
+        codes = sorted(
+            {
+                e.originator_id
+                for _, e in events
+                if event_name(e) in ("Battery.Recycled", "Battery.CascadeReused")
+            }
+        )
+        found: dict[str, str] = {}
+        for start in range(0, len(codes), 500):
+            query = select(network_last_point).where(
+                network_last_point.c.code.in_(codes[start : start + 500])
+            )
+            found.update({row.code: row.point_id for row in connection.execute(query)})
+        return found
+
+    @staticmethod
+    def _handed_over(
+        e: Any,
+        deltas: dict[str, dict[str, float]],
+        flows: dict[tuple[str, str, str, str], dict[str, Any]],
+    ) -> None:
+        point = e.from_collection_point_id
+        if point:
+            d = deltas[point]
+            d["on_hand_count"] -= 1
+            d["on_hand_kg"] -= e.mass_kg
+            d["handed_over_count"] += 1
+            d["handed_over_kg"] += e.mass_kg
+            d["handed_compliant_count"] += 1 if e.compliant else 0
+        source = ("collection_point", point) if point else ("enterprise", e.actor_id)
+        key = (*source, e.receiver_id, e.activity)
+        flow = flows.setdefault(
+            key,
+            {
+                "source_kind": source[0],
+                "source_id": source[1],
+                "receiver_id": e.receiver_id,
+                "activity": e.activity,
+                "count": 0,
+                "mass_kg": 0.0,
+                "energy_kwh": 0.0,
+                "compliant_count": 0,
+            },
+        )
+        flow["count"] += 1
+        flow["mass_kg"] += e.mass_kg
+        flow["energy_kwh"] += e.energy_kwh
+        flow["compliant_count"] += 1 if e.compliant else 0
+
+    @staticmethod
+    def _add_to_points(connection: Connection, deltas: dict[str, dict[str, float]]) -> None:
+        if not deltas:
+            return
+        statement = (
+            update(network_points)
+            .where(network_points.c.id == bindparam("point_id"))
+            .values({name: network_points.c[name] + bindparam(f"d_{name}") for name in POINT_COUNTERS})
+        )
+        connection.execute(
+            statement,
+            [
+                {"point_id": point, **{f"d_{name}": value for name, value in d.items()}}
+                for point, d in sorted(deltas.items())
+            ],
+        )
+
+
+def _point_row(e: Any) -> dict[str, Any]:
+    prefecture = prefecture_of(e.division_code)
+    return {
+        "id": e.originator_id,
+        "name": e.name,
+        "operator_id": e.operator_id,
+        "kind": e.kind,
+        "capacity_kg": e.capacity_kg,
+        "division_code": e.division_code,
+        "province_code": e.division_code[:2] + "0000",
+        "prefecture_code": prefecture.code if prefecture else e.division_code[:4] + "00",
+        "latitude": e.latitude,
+        "longitude": e.longitude,
+        **dict.fromkeys(POINT_COUNTERS, 0),
+    }

@@ -1,0 +1,174 @@
+"""The regulator-reports view: per manufacturer and month, what was produced, installed, retired,
+collected, cascade-used and recycled (and how much material came back); per battery, whether a
+retired battery reached the formal channel; and the compliance findings, one row each.
+
+Months are calendar months in China Standard Time. The recycling rate is computed by queries as
+(recycled after a compliant handover + cascade-used) / retired over the months asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.working_days import WorkingCalendar
+from batterytrace.projections.database import upsert
+from batterytrace.projections.event_data import event_name
+from batterytrace.projections.tables import report_batteries, report_findings, report_monthly
+
+MONTH_COUNTERS = (
+    "produced",
+    "produced_kwh",
+    "installed",
+    "retired",
+    "collected",
+    "cascade_used",
+    "recycled",
+    "recycled_whitelisted",
+    "recovered_li_kg",
+    "recovered_ni_kg",
+    "recovered_co_kg",
+    "recovered_mn_kg",
+    "recovered_total_kg",
+)
+COUNTED = {
+    "Installed": "installed",
+    "Retired": "retired",
+    "Collected": "collected",
+    "CascadeReused": "cascade_used",
+    "Recycled": "recycled",
+}
+
+
+def month_of(moment: Any) -> str:
+    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m")
+
+
+class ReportsView:
+    name = "reports"
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+
+    def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        batteries = self._load(connection, events)
+        months: dict[tuple[str, str], dict[str, Any]] = {}
+        findings: list[dict[str, Any]] = []
+        for _, e in events:
+            name = event_name(e)
+            if not name.startswith("Battery."):
+                continue
+            kind = name.split(".", 1)[1]
+            if kind == "Produced":
+                batteries[e.originator_id] = {
+                    "code": e.originator_id,
+                    "manufacturer_id": e.manufacturer_id,
+                    "state": "produced",
+                    "retired_at": None,
+                    "channel_at": None,
+                    "handover_activity": None,
+                    "handover_compliant": None,
+                    "last_occurred_at": e.occurred_at,
+                }
+            battery = batteries[e.originator_id]
+            month = self._month(months, battery["manufacturer_id"], e.occurred_at)
+            self._count(kind, e, battery, month)
+            findings.extend(self._findings(kind, e, battery))
+            battery["last_occurred_at"] = max(battery["last_occurred_at"], e.occurred_at)
+        upsert(connection, report_batteries, list(batteries.values()), key=["code"])
+        upsert(
+            connection,
+            report_monthly,
+            list(months.values()),
+            key=["manufacturer_id", "month"],
+            add=MONTH_COUNTERS,
+        )
+        upsert(connection, report_findings, findings, key=["code", "version", "kind"])
+
+    @staticmethod
+    def _load(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, dict[str, Any]]:
+        codes = sorted({e.originator_id for _, e in events if event_name(e).startswith("Battery.")})
+        rows: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(codes), 500):
+            query = select(report_batteries).where(report_batteries.c.code.in_(codes[start : start + 500]))
+            rows.update({row["code"]: dict(row) for row in connection.execute(query).mappings()})
+        return rows
+
+    @staticmethod
+    def _month(
+        months: dict[tuple[str, str], dict[str, Any]], manufacturer_id: str, occurred_at: Any
+    ) -> dict[str, Any]:
+        key = (manufacturer_id, month_of(occurred_at))
+        if key not in months:
+            months[key] = {"manufacturer_id": key[0], "month": key[1], **dict.fromkeys(MONTH_COUNTERS, 0)}
+        return months[key]
+
+    @staticmethod
+    def _count(kind: str, e: Any, battery: dict[str, Any], month: dict[str, Any]) -> None:
+        if kind == "Produced":
+            month["produced"] += 1
+            month["produced_kwh"] += e.energy_kwh
+        if kind in COUNTED:
+            month[COUNTED[kind]] += 1
+        if kind == "Retired":
+            battery.update(retired_at=e.occurred_at, channel_at=None, state="retired")
+        elif kind == "Collected":
+            battery["state"] = "collected"
+            if battery["retired_at"] and battery["channel_at"] is None:
+                battery["channel_at"] = e.occurred_at
+        elif kind == "HandedOver":
+            battery.update(state="handed over", handover_activity=e.activity, handover_compliant=e.compliant)
+            if e.compliant and battery["retired_at"] and battery["channel_at"] is None:
+                battery["channel_at"] = e.occurred_at
+        elif kind == "CascadeReused":
+            battery["state"] = "cascade-reused"
+        elif kind == "Recycled":
+            battery["state"] = "recycled"
+            if battery["handover_compliant"] and battery["handover_activity"] == "recycling":
+                month["recycled_whitelisted"] += 1
+            recovered = e.recovered_kg
+            for metal in ("Li", "Ni", "Co", "Mn"):
+                month[f"recovered_{metal.lower()}_kg"] += float(recovered.get(metal, 0))
+            month["recovered_total_kg"] += sum(float(v) for v in recovered.values())
+        elif kind in ("Installed", "Removed", "AssembledInto"):
+            battery["state"] = {"Installed": "installed", "Removed": "removed"}.get(kind, "assembled")
+
+    def _findings(self, kind: str, e: Any, battery: dict[str, Any]) -> list[dict[str, Any]]:
+        found = []
+
+        def finding(what: str, detail: str) -> dict[str, Any]:
+            return {
+                "code": e.originator_id,
+                "version": e.originator_version,
+                "kind": what,
+                "manufacturer_id": battery["manufacturer_id"],
+                "event": kind,
+                "actor_id": e.actor_id,
+                "occurred_at": e.occurred_at,
+                "recorded_at": e.timestamp,
+                "detail": detail[:500],
+            }
+
+        if kind == "HandedOver" and not e.compliant:
+            found.append(finding("non_compliant_handover", e.non_compliance or "receiver not whitelisted"))
+        due = self.calendar.deadline(kind, e.occurred_at)
+        if due is not None and e.timestamp >= due:
+            found.append(
+                finding(
+                    "late_report",
+                    f"{kind} on {e.occurred_at.astimezone(CHINA_STANDARD_TIME).date()} was due by "
+                    f"{due.date()} and reported on {e.timestamp.astimezone(CHINA_STANDARD_TIME).date()}",
+                )
+            )
+        if getattr(e, "late_correction", False) or e.occurred_at < battery["last_occurred_at"]:
+            found.append(
+                finding(
+                    "backwards_date",
+                    f"{kind} dated {e.occurred_at.isoformat()} is before the battery's previous "
+                    f"event at {battery['last_occurred_at'].isoformat()}",
+                )
+            )
+        return found

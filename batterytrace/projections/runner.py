@@ -1,0 +1,248 @@
+"""Keeps the views up to date with the event store, exactly once per event.
+
+How: a view reads the store's notification log in batches after the position it has reached,
+applies the batch, and moves its position forward in the same database transaction, with a
+compare-and-set (``UPDATE … WHERE position = <the one read>``). A crash rolls back the rows and the
+position together, so no event is applied twice or skipped; a second runner started by mistake on
+the same view fails the compare-and-set, rolls back, and re-reads (its batch is not applied).
+
+Why not the library's ``ProjectionRunner``: in eventsourcing 9.5 the SQLite recorder cannot
+``subscribe()``, and batterytrace must behave the same on SQLite and PostgreSQL. Reading the
+notification log works on both; it is one code path. On PostgreSQL the library sends
+``NOTIFY <events table>`` on every insert, which ``follow`` listens to so that it wakes early;
+otherwise it polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from batterytrace.events.working_days import WorkingCalendar
+from batterytrace.projections.database import create_view_engine
+from batterytrace.projections.lifecycle_view import LifecycleView
+from batterytrace.projections.network_view import NetworkView
+from batterytrace.projections.reports_view import ReportsView
+from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions
+from batterytrace.trace.application import BatteryTrace
+
+log = logging.getLogger(__name__)
+DEFAULT_BATCH_SIZE = 1000
+
+
+class View(Protocol):
+    name: str
+
+    def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None: ...
+
+
+class PositionMoved(Exception):
+    """Another runner advanced this view first; the batch was rolled back and will be re-read."""
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    view: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+def default_views(calendar: WorkingCalendar | None = None) -> dict[str, View]:
+    calendar = calendar or WorkingCalendar()
+    return {
+        "lifecycle": LifecycleView(calendar),
+        "network": NetworkView(),
+        "reports": ReportsView(calendar),
+    }
+
+
+class ViewRunner:
+    """Brings views up to date: once (``catch_up``), from scratch (``rebuild``) or continuously
+    (``follow``)."""
+
+    def __init__(
+        self,
+        app: BatteryTrace,
+        *,
+        engine: Engine | None = None,
+        views: dict[str, View] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.app = app
+        self.engine = engine or create_view_engine(app.settings.database_url)
+        self.views = views or default_views(app.settings.working_calendar())
+        self.batch_size = batch_size
+        self.ensure_tables()
+
+    # ------------------------------------------------------------------------------ tables
+    def ensure_tables(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            known = {row.view for row in connection.execute(select(positions.c.view))}
+            missing = [{"view": name, "position": 0} for name in VIEWS if name not in known]
+            if missing:
+                connection.execute(insert(positions), missing)
+
+    def _check_view(self, name: str) -> None:
+        if name not in self.views:
+            from batterytrace.events.errors import InvalidInput
+
+            raise InvalidInput(f"unknown view {name!r}; the views are {', '.join(self.views)}")
+
+    # ------------------------------------------------------------------------------ status
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def position(self, name: str) -> int:
+        with self.engine.connect() as connection:
+            value = connection.execute(select(positions.c.position).where(positions.c.view == name)).scalar()
+        return int(value or 0)
+
+    def status(self) -> list[ViewStatus]:
+        head = self.head()
+        return [ViewStatus(name, self.position(name), head) for name in self.views]
+
+    # ---------------------------------------------------------------------------- catching up
+    def catch_up(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: Callable[[str, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Process every event stored so far; return how many were applied (all views)."""
+        applied = 0
+        for name in names or list(self.views):
+            self._check_view(name)
+            while not (stop and stop.is_set()):
+                done = self.process_batch(name)
+                if not done:
+                    break
+                applied += done
+                if progress:
+                    progress(name, done)
+        return applied
+
+    def process_batch(self, name: str) -> int:
+        """Apply the next batch of events to one view; 0 when it is up to date."""
+        view = self.views[name]
+        for _attempt in range(5):
+            start = self.position(name)
+            notifications = self.app.recorder.select_notifications(start=start + 1, limit=self.batch_size)
+            if not notifications:
+                return 0
+            events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+            try:
+                with self.engine.begin() as connection:
+                    moved = connection.execute(
+                        update(positions)
+                        .where(positions.c.view == name, positions.c.position == start)
+                        .values(position=notifications[-1].id)
+                    )
+                    if moved.rowcount != 1:
+                        raise PositionMoved(name)
+                    view.apply(connection, events)
+            except PositionMoved:
+                log.info("view %s was advanced by another runner; re-reading", name)
+                continue
+            return len(events)
+        return 0
+
+    def rebuild(
+        self, names: Sequence[str] | None = None, *, progress: Callable[[str, int], None] | None = None
+    ) -> int:
+        """Drop the views' tables and rebuild them from the first event."""
+        names = list(names or self.views)
+        for name in names:
+            self._check_view(name)
+            tables = VIEW_TABLES[name]
+            metadata.drop_all(self.engine, tables=tables)
+            metadata.create_all(self.engine, tables=tables)
+            with self.engine.begin() as connection:
+                connection.execute(update(positions).where(positions.c.view == name).values(position=0))
+        return self.catch_up(names, progress=progress)
+
+    # --------------------------------------------------------------------------- following
+    def follow(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
+        """Keep the views up to date until ``stop`` is set (the service's in-process follower and
+        ``batterytrace projections run``)."""
+        waiter = _NotificationWaiter.for_app(self.app)
+        try:
+            while not stop.is_set():
+                try:
+                    applied = self.catch_up(stop=stop)
+                except Exception:  # keep following through a database outage; log it
+                    log.exception("projection follower failed; retrying")
+                    applied = 0
+                    stop.wait(2.0)
+                if not applied:
+                    waiter.wait(stop, poll_seconds)
+        finally:
+            waiter.close()
+
+    def wait_until(self, notification_id: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: True once every view includes ``notification_id``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(s.position >= notification_id for s in self.status()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+class _NotificationWaiter:
+    """Sleeps until the store says something was written (PostgreSQL LISTEN), or a poll interval."""
+
+    def __init__(self, connection: Any = None) -> None:
+        self.connection = connection
+
+    @classmethod
+    def for_app(cls, app: BatteryTrace) -> _NotificationWaiter:
+        channel = getattr(app.recorder, "channel_name", None)
+        if not channel:
+            return cls()
+        try:
+            import psycopg
+
+            from batterytrace.trace.settings import parse_database_url
+
+            url = parse_database_url(app.settings.database_url)
+            connection = psycopg.connect(
+                host=url.host or "127.0.0.1",
+                port=url.port or 5432,
+                user=url.username or "postgres",
+                password=url.password or None,
+                dbname=url.database,
+                autocommit=True,
+                connect_timeout=5,
+            )
+            connection.execute(f'LISTEN "{channel}"')
+        except Exception:
+            log.info("LISTEN unavailable; polling instead")
+            return cls()
+        return cls(connection)
+
+    def wait(self, stop: threading.Event, seconds: float) -> None:
+        if self.connection is None:
+            stop.wait(seconds)
+            return
+        try:
+            for _ in self.connection.notifies(timeout=seconds, stop_after=1):
+                break
+        except Exception:
+            stop.wait(seconds)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()

@@ -1,0 +1,244 @@
+"""The read models' tables, each shaped for the question it answers.
+
+Three views, each with its own tables and its own position in the event stream, so that any one
+can be dropped and rebuilt alone: ``lifecycle`` (one battery's whole life, by primary key),
+``network`` (collection points, flows between participants, regions) and ``reports`` (per
+manufacturer and month, overdue and compliance). A view never reads another view's tables while
+it is being built; queries may join them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no zone support) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+positions = Table(
+    "view_positions",
+    metadata,
+    Column("view", String(40), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# ---------------------------------------------------------------------------------- lifecycle
+lifecycle_batteries = Table(
+    "lifecycle_batteries",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("level", String(10), nullable=False),
+    Column("battery_type", String(1), nullable=False),
+    Column("manufacturer_id", String(18), nullable=False, index=True),
+    Column("manufacturer_code", String(3), nullable=False),
+    Column("production_date", String(10), nullable=False),
+    Column("rated_capacity_ah", Float, nullable=False),
+    Column("nominal_voltage_v", Float, nullable=False),
+    Column("energy_kwh", Float, nullable=False),
+    Column("mass_kg", Float, nullable=False),
+    Column("state", String(20), nullable=False, index=True),
+    Column("holder_kind", String(20)),
+    Column("holder_id", String(80)),
+    Column("responsible_id", String(18)),
+    Column("vin", String(17)),
+    Column("site", String(200)),
+    Column("collection_point_id", String(44), index=True),
+    Column("pack", String(24)),
+    Column("second_life_product", String(24)),
+    Column("components", JSON, nullable=False),
+    Column("derived_from", JSON, nullable=False),
+    Column("flags", JSON, nullable=False),
+    Column("produced_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime),
+    Column("last_occurred_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+lifecycle_events = Table(
+    "lifecycle_events",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("event", String(30), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor_id", String(18), nullable=False),
+    Column("late_correction", Boolean, nullable=False),
+    Column("reported_late", Boolean, nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+lifecycle_participants = Table(
+    "lifecycle_participants",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("manufacturer_codes", JSON, nullable=False),
+    Column("division_code", String(6)),
+    Column("whitelist", JSON, nullable=False),
+)
+
+lifecycle_points = Table(
+    "lifecycle_points",
+    metadata,
+    Column("id", String(44), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("operator_id", String(18), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("capacity_kg", Float, nullable=False),
+    Column("address", String(300), nullable=False),
+    Column("division_code", String(6), nullable=False, index=True),
+    Column("latitude", Float),
+    Column("longitude", Float),
+)
+
+# ------------------------------------------------------------------------------------ network
+network_points = Table(
+    "network_points",
+    metadata,
+    Column("id", String(44), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("operator_id", String(18), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("capacity_kg", Float, nullable=False),
+    Column("division_code", String(6), nullable=False),
+    Column("province_code", String(6), nullable=False, index=True),
+    Column("prefecture_code", String(6), nullable=False, index=True),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("collected_count", Integer, nullable=False, default=0),
+    Column("collected_kg", Float, nullable=False, default=0),
+    Column("collected_kwh", Float, nullable=False, default=0),
+    Column("on_hand_count", Integer, nullable=False, default=0),
+    Column("on_hand_kg", Float, nullable=False, default=0),
+    Column("handed_over_count", Integer, nullable=False, default=0),
+    Column("handed_over_kg", Float, nullable=False, default=0),
+    Column("handed_compliant_count", Integer, nullable=False, default=0),
+    Column("recycled_count", Integer, nullable=False, default=0),
+    Column("cascade_used_count", Integer, nullable=False, default=0),
+)
+
+network_flows = Table(
+    "network_flows",
+    metadata,
+    Column("source_kind", String(20), primary_key=True),  # collection_point or enterprise
+    Column("source_id", String(44), primary_key=True),
+    Column("receiver_id", String(18), primary_key=True),
+    Column("activity", String(20), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("mass_kg", Float, nullable=False),
+    Column("energy_kwh", Float, nullable=False),
+    Column("compliant_count", Integer, nullable=False),
+    Index("ix_network_flows_receiver", "receiver_id"),
+)
+
+# The last collection point each battery passed through, to credit recycling and second life
+# to the region where the battery was handed in.
+network_last_point = Table(
+    "network_last_point",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("point_id", String(44), nullable=False),
+)
+
+network_participants = Table(
+    "network_participants",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("division_code", String(6)),
+)
+
+# ------------------------------------------------------------------------------------ reports
+report_batteries = Table(
+    "report_batteries",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("manufacturer_id", String(18), nullable=False, index=True),
+    Column("state", String(20), nullable=False),
+    Column("retired_at", UTCDateTime),
+    # When a collection point or a whitelisted receiver first took the retired battery in.
+    Column("channel_at", UTCDateTime),
+    Column("handover_activity", String(20)),
+    Column("handover_compliant", Boolean),
+    Column("last_occurred_at", UTCDateTime, nullable=False),
+    Index("ix_report_batteries_overdue", "channel_at", "retired_at"),
+)
+
+report_monthly = Table(
+    "report_monthly",
+    metadata,
+    Column("manufacturer_id", String(18), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM, China Standard Time
+    Column("produced", Integer, nullable=False),
+    Column("produced_kwh", Float, nullable=False),
+    Column("installed", Integer, nullable=False),
+    Column("retired", Integer, nullable=False),
+    Column("collected", Integer, nullable=False),
+    Column("cascade_used", Integer, nullable=False),
+    Column("recycled", Integer, nullable=False),
+    Column("recycled_whitelisted", Integer, nullable=False),
+    Column("recovered_li_kg", Float, nullable=False),
+    Column("recovered_ni_kg", Float, nullable=False),
+    Column("recovered_co_kg", Float, nullable=False),
+    Column("recovered_mn_kg", Float, nullable=False),
+    Column("recovered_total_kg", Float, nullable=False),
+    Index("ix_report_monthly_month", "month"),
+)
+
+report_findings = Table(
+    "report_findings",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(30), primary_key=True),
+    Column("manufacturer_id", String(18), nullable=False, index=True),
+    Column("event", String(30), nullable=False),
+    Column("actor_id", String(18), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("detail", String(500), nullable=False),
+    Index("ix_report_findings_kind", "kind", "occurred_at"),
+)
+
+VIEW_TABLES: dict[str, list[Table]] = {
+    "lifecycle": [lifecycle_batteries, lifecycle_events, lifecycle_participants, lifecycle_points],
+    "network": [network_points, network_flows, network_last_point, network_participants],
+    "reports": [report_batteries, report_monthly, report_findings],
+}
+VIEWS = tuple(VIEW_TABLES)
