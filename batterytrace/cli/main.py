@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from batterytrace.cli import bulk, lifecycle, participants, show
+from batterytrace.cli import bulk, lifecycle, participants, show, views
 from batterytrace.cli.common import err_console, open_app
 from batterytrace.events.errors import DomainError
 from batterytrace.trace.settings import Settings, describe_database
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(participants.participants_app, name="participants")
 app.add_typer(participants.collection_points_app, name="collection-points")
+app.add_typer(views.projections_app, name="projections")
+app.add_typer(views.report_app, name="report")
 lifecycle.register(app)
 bulk.register(app)
 show.register(app)

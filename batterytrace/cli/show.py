@@ -17,7 +17,7 @@ from batterytrace.cli.common import (
     print_json,
 )
 from batterytrace.events.battery_code import parse_battery_code
-from batterytrace.events.errors import InvalidBatteryCode
+from batterytrace.events.errors import InvalidBatteryCode, NotFound
 from batterytrace.trace.presenters import battery_document
 
 
@@ -30,7 +30,8 @@ def show(
     fmt: FormatOption = "table",
 ) -> None:
     """Print a battery's timeline and lineage."""
-    document = battery_document(open_app(), code, as_of=parse_when(as_of, name="--as-of"))
+    moment = parse_when(as_of, name="--as-of")
+    document = battery_document(open_app(), code, as_of=moment) if moment else lifecycle_from_view(code)
     if check_format(fmt) == "json":
         print_json(document)
         return
@@ -100,6 +101,23 @@ def _branch(tree: Tree, label: str, nodes: list[dict[str, Any]], child_key: str 
         leaf = branch.add(f"{node['code']} ({node['level']}, {node['state']})")
         if child_key and node.get(child_key):
             _branch(leaf, child_key, node[child_key], child_key)
+
+
+def lifecycle_from_view(code: str) -> dict[str, Any]:
+    """The lifecycle view's document, after bringing the views up to date (read-your-writes)."""
+    from batterytrace.cli.views import up_to_date_runner
+    from batterytrace.projections.queries import battery_lifecycle
+
+    runner = up_to_date_runner()
+    battery = runner.app.battery(code)  # refuses an invalid or unknown code with its reason
+    document = battery_lifecycle(
+        runner.engine, battery.code, now=runner.app.clock(), overdue_days=runner.app.settings.overdue_days
+    )
+    if document is None:
+        raise NotFound(
+            f"battery {battery.code} is not in the lifecycle view yet; run 'batterytrace projections run'"
+        )
+    return document
 
 
 def code(

@@ -1,0 +1,288 @@
+"""``projections`` (status, rebuild, run) and ``report`` (the regulator's reports)."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from batterytrace.cli.common import check_format, console, err_console, open_app, parse_day, print_json
+from batterytrace.events.errors import InvalidInput
+from batterytrace.projections import queries
+from batterytrace.projections.runner import ViewRunner
+
+projections_app = typer.Typer(
+    help="Status, rebuild and follow the read models (views).", no_args_is_help=True
+)
+report_app = typer.Typer(help="Regulator reports from the views.", no_args_is_help=True)
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")]
+ManufacturerOption = Annotated[str | None, typer.Option("--manufacturer", help="Manufacturer credit code.")]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="Division code or prefix: 44 (province), 4403, 440305.")
+]
+SinceOption = Annotated[str | None, typer.Option("--since", help="From this date (YYYY-MM-DD).")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Up to this date (YYYY-MM-DD).")]
+LimitOption = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
+
+
+def up_to_date_runner(*, quiet: bool = False) -> ViewRunner:
+    """A runner whose views include every event stored so far (a progress bar when far behind)."""
+    runner = ViewRunner(open_app())
+    lag = sum(s.lag for s in runner.status())
+    if lag > 5000 and not quiet:
+        _with_progress(runner, lag, "updating views", lambda progress: runner.catch_up(progress=progress))
+    else:
+        runner.catch_up()
+    return runner
+
+
+def _with_progress(runner: ViewRunner, total: int, label: str, work: Any) -> int:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        return work(lambda _view, done: progress.advance(task, done))
+
+
+@projections_app.command("status")
+def status(fmt: FormatOption = "table") -> None:
+    """Each view's position, the store's head and the lag."""
+    rows = [
+        {"view": s.view, "position": s.position, "head": s.head, "lag": s.lag}
+        for s in ViewRunner(open_app()).status()
+    ]
+    print_rows(rows, fmt, title="views")
+
+
+@projections_app.command("rebuild")
+def rebuild(
+    view: Annotated[str | None, typer.Argument(help="lifecycle, network or reports (default: all).")] = None,
+) -> None:
+    """Drop views and rebuild them from the events (batched, bounded memory)."""
+    runner = ViewRunner(open_app())
+    names = [view] if view else list(runner.views)
+    total = runner.head() * len(names)
+    applied = _with_progress(
+        runner,
+        total,
+        f"rebuilding {', '.join(names)}",
+        lambda progress: runner.rebuild(names, progress=progress),
+    )
+    console.print(f"rebuilt {', '.join(names)}: {applied} events applied")
+
+
+@projections_app.command("run")
+def run(
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between polls when idle.")] = 0.5,
+) -> None:
+    """Follow new events and keep the views up to date, until interrupted (a worker process)."""
+    runner = ViewRunner(open_app())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    err_console.print("following the event store; Ctrl-C to stop")
+    runner.follow(stop, poll_seconds=poll)
+    err_console.print("stopped")
+
+
+def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None) -> None:
+    """Rows as a Rich table, CSV on stdout, or a JSON array."""
+    fmt = check_format(fmt, ("table", "csv", "json"))
+    if fmt == "json":
+        print_json(rows)
+        return
+    columns = list(rows[0]) if rows else []
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(*columns, title=title)
+    for row in rows:
+        table.add_row(*["" if row.get(c) is None else _cell(row[c]) for c in columns])
+    console.print(table)
+    if not rows:
+        console.print("(no rows)")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return str(value)
+
+
+def _filters(
+    manufacturer: str | None, region: str | None, since: str | None, until: str | None, limit: int | None
+) -> queries.Filters:
+    if region and not (region.isdigit() and len(region) in (2, 4, 6)):
+        raise InvalidInput(
+            f"--region {region!r} must be 2, 4 or 6 digits of a division code, e.g. 44 or 440305"
+        )
+    return queries.Filters(
+        manufacturer=manufacturer.strip().upper() if manufacturer else None,
+        region=region,
+        since=parse_day(since, name="--since"),
+        until=parse_day(until, name="--until"),
+        limit=limit,
+    )
+
+
+@report_app.command("lifecycle")
+def report_lifecycle(
+    code: Annotated[str, typer.Argument(help="Battery code.")], fmt: FormatOption = "json"
+) -> None:
+    """One battery's lifecycle from the view (use `show` for a formatted timeline)."""
+    from batterytrace.cli.show import lifecycle_from_view
+
+    document = lifecycle_from_view(code)
+    if check_format(fmt, ("table", "csv", "json")) == "json":
+        print_json(document)
+    else:
+        print_rows(document["timeline"], fmt, title=code)
+
+
+@report_app.command("network")
+def report_network(
+    fmt: FormatOption = "table",
+    manufacturer: Annotated[str | None, typer.Option("--operator", help="Operator credit code.")] = None,
+    region: RegionOption = None,
+    limit: LimitOption = None,
+) -> None:
+    """Per collection point: collected, on hand against capacity, handed over, recycled."""
+    runner = up_to_date_runner()
+    rows = queries.network(runner.engine, _filters(manufacturer, region, None, None, limit))
+    columns = (
+        "id",
+        "name",
+        "kind",
+        "division_code",
+        "collected_count",
+        "collected_kg",
+        "on_hand_count",
+        "on_hand_kg",
+        "capacity_kg",
+        "over_capacity",
+        "handed_over_count",
+        "handed_compliant_count",
+        "recycled_count",
+        "cascade_used_count",
+    )
+    print_rows([{c: r[c] for c in columns} for r in rows] if fmt == "table" else rows, fmt, title="network")
+
+
+@report_app.command("regions")
+def report_regions(
+    fmt: FormatOption = "table",
+    level: Annotated[str, typer.Option("--level", help="province or prefecture.")] = "province",
+    region: RegionOption = None,
+) -> None:
+    """Per province or prefecture: where retired batteries go, and how many reach whitelisted hands."""
+    if level not in ("province", "prefecture"):
+        raise InvalidInput(f"--level {level!r} must be province or prefecture")
+    runner = up_to_date_runner()
+    print_rows(
+        queries.regions(runner.engine, _filters(None, region, None, None, None), level=level),
+        fmt,
+        title="regions",
+    )
+
+
+@report_app.command("flows")
+def report_flows(
+    fmt: FormatOption = "table",
+    manufacturer: Annotated[
+        str | None, typer.Option("--participant", help="Receiver or source credit code.")
+    ] = None,
+    region: RegionOption = None,
+    limit: LimitOption = None,
+) -> None:
+    """Flows from outlets and enterprises to recyclers and cascade-use enterprises."""
+    runner = up_to_date_runner()
+    print_rows(
+        queries.flows(runner.engine, _filters(manufacturer, region, None, None, limit)), fmt, title="flows"
+    )
+
+
+@report_app.command("monthly")
+def report_monthly(
+    fmt: FormatOption = "table",
+    manufacturer: ManufacturerOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = None,
+) -> None:
+    """Per manufacturer and month: produced … recycled, recovered materials, recycling rate."""
+    runner = up_to_date_runner()
+    rows = queries.monthly(runner.engine, _filters(manufacturer, None, since, until, limit))
+    if fmt == "table":
+        columns = (
+            "month",
+            "manufacturer_name",
+            "produced",
+            "installed",
+            "retired",
+            "collected",
+            "cascade_used",
+            "recycled",
+            "recycled_whitelisted",
+            "recovered_total_kg",
+            "recycling_rate",
+        )
+        rows = [{c: r[c] for c in columns} for r in rows]
+    print_rows(rows, fmt, title="monthly")
+
+
+@report_app.command("overdue")
+def report_overdue(
+    fmt: FormatOption = "table",
+    manufacturer: ManufacturerOption = None,
+    days: Annotated[int | None, typer.Option("--days", help="Days after retirement (default 90).")] = None,
+    limit: LimitOption = None,
+) -> None:
+    """Retired batteries no collection point or whitelisted enterprise has taken in."""
+    runner = up_to_date_runner()
+    limit_days = days if days is not None else runner.app.settings.overdue_days
+    rows = queries.overdue(
+        runner.engine,
+        _filters(manufacturer, None, None, None, limit),
+        now=runner.app.clock(),
+        days=limit_days,
+    )
+    print_rows(rows, fmt, title=f"overdue (> {limit_days} days)")
+
+
+@report_app.command("compliance")
+def report_compliance(
+    fmt: FormatOption = "table",
+    manufacturer: ManufacturerOption = None,
+    region: RegionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", help="non_compliant_handover, late_report, backwards_date or outlet_over_capacity."
+        ),
+    ] = None,
+    limit: LimitOption = None,
+) -> None:
+    """Non-compliant handovers, late reports, backwards dates, outlets over capacity."""
+    runner = up_to_date_runner()
+    rows = queries.compliance(runner.engine, _filters(manufacturer, region, since, until, limit))
+    if kind:
+        rows = [r for r in rows if r["kind"] == kind]
+    if fmt == "table":
+        columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
+        rows = [{c: r.get(c) for c in columns} for r in rows]
+    print_rows(rows, fmt, title="compliance")

@@ -1,0 +1,368 @@
+"""Read models as plain queries: each function answers one question from the view tables and
+returns plain dicts, ready for a table, CSV or JSON.
+
+One battery's lifecycle is primary-key reads (its row, its events by (code, version), its links),
+so its cost does not depend on how many batteries the store holds; report queries use the views'
+indexes and small aggregated tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select
+
+from batterytrace.events.conventions import BATTERY_TYPES
+from batterytrace.events.regions import division
+from batterytrace.projections.tables import (
+    lifecycle_batteries,
+    lifecycle_events,
+    lifecycle_participants,
+    lifecycle_points,
+    network_flows,
+    network_participants,
+    network_points,
+    report_batteries,
+    report_findings,
+    report_monthly,
+)
+
+MAX_LINEAGE_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a regulator narrows a report to; every field is optional."""
+
+    manufacturer: str | None = None
+    region: str | None = None  # 2-digit province, 4-digit prefecture or 6-digit division prefix
+    since: date | None = None
+    until: date | None = None
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def region_prefix(self) -> str | None:
+        if not self.region:
+            return None
+        region = self.region.strip()
+        return region.rstrip("0")[:6] if len(region) == 6 else region
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return {key: _iso(value) for key, value in dict(row).items()}
+
+
+# ---------------------------------------------------------------------------------- lifecycle
+def battery_lifecycle(
+    engine: Engine, code: str, *, now: datetime | None = None, overdue_days: int = 90
+) -> dict[str, Any] | None:
+    """The whole life of one battery from the lifecycle view, or None if it is not there."""
+    with engine.connect() as connection:
+        row = _battery_row(connection, code)
+        if row is None:
+            return None
+        timeline = [
+            _plain(r)
+            for r in connection.execute(
+                select(lifecycle_events)
+                .where(lifecycle_events.c.code == code)
+                .order_by(lifecycle_events.c.version)
+            ).mappings()
+        ]
+        names = _names(
+            connection, {row["manufacturer_id"], row["responsible_id"]} | {t["actor_id"] for t in timeline}
+        )
+        point = None
+        if row["collection_point_id"]:
+            found = (
+                connection.execute(
+                    select(lifecycle_points).where(lifecycle_points.c.id == row["collection_point_id"])
+                )
+                .mappings()
+                .first()
+            )
+            point = _plain(found) if found else None
+        lineage = _lineage(connection, row)
+    battery = _plain(row)
+    battery["chemistry"] = BATTERY_TYPES.get(row["battery_type"], "unknown")
+    battery["holder"] = {
+        "kind": row["holder_kind"],
+        "id": row["holder_id"],
+        "responsible_id": row["responsible_id"],
+    }
+    battery["second_life"] = bool(row["derived_from"])
+    flags = list(row["flags"])
+    if _is_overdue(row, now or datetime.now(UTC), overdue_days):
+        flags.append(f"overdue (retired over {overdue_days} days ago, not taken in)")
+    battery["flags"] = flags
+    battery["manufacturer_name"] = names.get(row["manufacturer_id"])
+    battery["responsible_name"] = names.get(row["responsible_id"])
+    battery["collection_point"] = point
+    for entry in timeline:
+        entry["actor_name"] = names.get(entry["actor_id"])
+    return {"battery": battery, "as_of": None, "timeline": timeline, "lineage": lineage}
+
+
+def _battery_row(connection: Connection, code: str) -> Any:
+    return (
+        connection.execute(select(lifecycle_batteries).where(lifecycle_batteries.c.code == code))
+        .mappings()
+        .first()
+    )
+
+
+def _names(connection: Connection, ids: set[str | None]) -> dict[str, str]:
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    query = select(lifecycle_participants.c.credit_code, lifecycle_participants.c.name).where(
+        lifecycle_participants.c.credit_code.in_(wanted)
+    )
+    return {r.credit_code: r.name for r in connection.execute(query)}
+
+
+def _is_overdue(row: Any, now: datetime, days: int) -> bool:
+    return (
+        row["state"] == "retired"
+        and row["retired_at"] is not None
+        and row["retired_at"] < now - timedelta(days=days)
+    )
+
+
+def _link(connection: Connection, code: str) -> Any:
+    return _battery_row(connection, code)
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {"code": row["code"], "level": row["level"], "state": row["state"]}
+
+
+def _lineage(connection: Connection, row: Any) -> dict[str, Any]:
+    def down(codes: list[str], key: str, depth: int) -> list[dict[str, Any]]:
+        nodes = []
+        for code in codes:
+            linked = _link(connection, code)
+            if linked is None:
+                nodes.append({"code": code, "level": None, "state": "unknown"})
+                continue
+            node = _summary(linked)
+            if depth < MAX_LINEAGE_DEPTH and linked[key]:
+                node[key] = down(list(linked[key]), key, depth + 1)
+            nodes.append(node)
+        return nodes
+
+    def up(start: Any, key: str) -> list[dict[str, Any]]:
+        chain = []
+        current = start
+        while current is not None and current[key] and len(chain) < MAX_LINEAGE_DEPTH:
+            current = _link(connection, current[key])
+            if current is not None:
+                chain.append(_summary(current))
+        return chain
+
+    return {
+        "components": down(list(row["components"]), "components", 1),
+        "parent_packs": up(row, "pack"),
+        "originals": down(list(row["derived_from"]), "derived_from", 1),
+        "second_life_products": up(row, "second_life_product"),
+    }
+
+
+# ------------------------------------------------------------------------------------ network
+def _region_clause(column: Any, filters: Filters) -> Any:
+    prefix = filters.region_prefix
+    return column.like(f"{prefix}%") if prefix else None
+
+
+def _where(*clauses: Any) -> Any:
+    present = [c for c in clauses if c is not None]
+    return and_(*present) if present else None
+
+
+def _page(query: Any, filters: Filters) -> Any:
+    if filters.limit is not None:
+        query = query.limit(filters.limit)
+    return query.offset(filters.offset) if filters.offset else query
+
+
+def network(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Per collection point: collected, on hand against capacity, handed over (and how much of
+    it to whitelisted receivers), recycled and cascade-used afterwards."""
+    where = _where(
+        _region_clause(network_points.c.division_code, filters),
+        network_points.c.operator_id == filters.manufacturer if filters.manufacturer else None,
+    )
+    query = select(network_points).order_by(network_points.c.id)
+    if where is not None:
+        query = query.where(where)
+    with engine.connect() as connection:
+        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+    for row in rows:
+        row["fill_ratio"] = round(row["on_hand_kg"] / row["capacity_kg"], 3) if row["capacity_kg"] else None
+        row["over_capacity"] = row["on_hand_kg"] > row["capacity_kg"]
+    return rows
+
+
+def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "province") -> list[dict[str, Any]]:
+    """Per province (or prefecture): collection points, collected, recycled, and the share of
+    handovers that went to whitelisted receivers."""
+    key = network_points.c.province_code if level == "province" else network_points.c.prefecture_code
+    query = (
+        select(
+            key.label("region_code"),
+            func.count().label("collection_points"),
+            func.sum(network_points.c.collected_count).label("collected"),
+            func.sum(network_points.c.collected_kg).label("collected_kg"),
+            func.sum(network_points.c.on_hand_kg).label("on_hand_kg"),
+            func.sum(network_points.c.handed_over_count).label("handed_over"),
+            func.sum(network_points.c.handed_compliant_count).label("handed_to_whitelisted"),
+            func.sum(network_points.c.recycled_count).label("recycled"),
+            func.sum(network_points.c.cascade_used_count).label("cascade_used"),
+        )
+        .group_by(key)
+        .order_by(key)
+    )
+    clause = _region_clause(network_points.c.division_code, filters)
+    if clause is not None:
+        query = query.where(clause)
+    with engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    for row in rows:
+        place = division(row["region_code"])
+        row["region_name"] = place.name if place else None
+        row["region_name_en"] = place.name_en if place else None
+        handed = row["handed_over"] or 0
+        row["whitelisted_share"] = round((row["handed_to_whitelisted"] or 0) / handed, 3) if handed else None
+    return rows
+
+
+def flows(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Edges from outlets (or enterprises) to receivers, with counts, mass and compliance."""
+    receiver = network_participants.alias("receiver")
+    query = (
+        select(network_flows, receiver.c.name.label("receiver_name"))
+        .join(receiver, receiver.c.credit_code == network_flows.c.receiver_id, isouter=True)
+        .order_by(network_flows.c.count.desc(), network_flows.c.source_id, network_flows.c.receiver_id)
+    )
+    if filters.region_prefix:
+        points = select(network_points.c.id).where(
+            network_points.c.division_code.like(f"{filters.region_prefix}%")
+        )
+        query = query.where(network_flows.c.source_id.in_(points))
+    if filters.manufacturer:
+        query = query.where(
+            or_(
+                network_flows.c.receiver_id == filters.manufacturer,
+                network_flows.c.source_id == filters.manufacturer,
+            )
+        )
+    with engine.connect() as connection:
+        return [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+
+
+# ------------------------------------------------------------------------------------ reports
+def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Per manufacturer and month, with the recycling rate of the row (formal recycling or
+    second life, over retired)."""
+    query = select(report_monthly).order_by(report_monthly.c.month, report_monthly.c.manufacturer_id)
+    clauses = [
+        report_monthly.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
+        report_monthly.c.month >= filters.since.strftime("%Y-%m") if filters.since else None,
+        report_monthly.c.month <= filters.until.strftime("%Y-%m") if filters.until else None,
+    ]
+    where = _where(*clauses)
+    if where is not None:
+        query = query.where(where)
+    with engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(_page(query, filters)).mappings()]
+        names = _names(connection, {r["manufacturer_id"] for r in rows})
+    for row in rows:
+        row["manufacturer_name"] = names.get(row["manufacturer_id"])
+        row["recycling_rate"] = recycling_rate(row)
+    return rows
+
+
+def recycling_rate(row: dict[str, Any]) -> float | None:
+    retired = row["retired"]
+    if not retired:
+        return None
+    return round((row["recycled_whitelisted"] + row["cascade_used"]) / retired, 3)
+
+
+def overdue(
+    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
+) -> list[dict[str, Any]]:
+    """Batteries retired more than ``days`` ago that no collection point or whitelisted
+    enterprise has taken in."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    query = (
+        select(
+            report_batteries.c.code,
+            report_batteries.c.manufacturer_id,
+            report_batteries.c.state,
+            report_batteries.c.retired_at,
+            lifecycle_batteries.c.responsible_id.label("held_by"),
+            lifecycle_batteries.c.vin,
+        )
+        .join(lifecycle_batteries, lifecycle_batteries.c.code == report_batteries.c.code, isouter=True)
+        .where(report_batteries.c.channel_at.is_(None), report_batteries.c.retired_at < cutoff)
+        .order_by(report_batteries.c.retired_at, report_batteries.c.code)
+    )
+    if filters.manufacturer:
+        query = query.where(report_batteries.c.manufacturer_id == filters.manufacturer)
+    with engine.connect() as connection:
+        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+    now_value = now or datetime.now(UTC)
+    for row in rows:
+        row["days_since_retired"] = (now_value - datetime.fromisoformat(row["retired_at"])).days
+    return rows
+
+
+def compliance(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Every finding: non-compliant handovers, late reports, backwards dates, and outlets holding
+    more than their capacity."""
+    query = select(report_findings).order_by(report_findings.c.occurred_at, report_findings.c.code)
+    clauses = [
+        report_findings.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
+        report_findings.c.occurred_at >= datetime.combine(filters.since, datetime.min.time(), UTC)
+        if filters.since
+        else None,
+        report_findings.c.occurred_at
+        < datetime.combine(filters.until + timedelta(days=1), datetime.min.time(), UTC)
+        if filters.until
+        else None,
+    ]
+    where = _where(*clauses)
+    if where is not None:
+        query = query.where(where)
+    with engine.connect() as connection:
+        findings = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+        over = select(network_points).where(network_points.c.on_hand_kg > network_points.c.capacity_kg)
+        clause = _region_clause(network_points.c.division_code, filters)
+        if clause is not None:
+            over = over.where(clause)
+        outlets = [dict(r) for r in connection.execute(over.order_by(network_points.c.id)).mappings()]
+    for outlet in outlets:
+        findings.append(
+            {
+                "code": None,
+                "version": None,
+                "kind": "outlet_over_capacity",
+                "manufacturer_id": None,
+                "event": None,
+                "actor_id": outlet["operator_id"],
+                "occurred_at": None,
+                "recorded_at": None,
+                "detail": f"{outlet['id']} ({outlet['name']}) holds {outlet['on_hand_kg']:.0f} kg, "
+                f"capacity {outlet['capacity_kg']:.0f} kg",
+                "collection_point_id": outlet["id"],
+            }
+        )
+    return findings
