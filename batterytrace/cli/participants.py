@@ -16,6 +16,7 @@ from batterytrace.cli.common import (
     print_json,
     report_write,
 )
+from batterytrace.events.api_key import IssuedKey
 from batterytrace.trace.presenters import collection_point_record, participant_record
 
 participants_app = typer.Typer(help="Register and list enterprises and authorities.", no_args_is_help=True)
@@ -56,6 +57,9 @@ def add_participant(
         typer.Option("--override-check", help="Accept a known early credit code that fails its check."),
     ] = False,
     actor: OptionalActor = None,
+    issue_key: Annotated[
+        bool, typer.Option("--issue-key/--no-issue-key", help="Issue an API key and print it once.")
+    ] = True,
 ) -> None:
     """Register an enterprise (a regulator acts; the first regulator registers itself)."""
     result = open_app().register_participant(
@@ -68,6 +72,36 @@ def add_participant(
         allow_bad_check=override_check,
     )
     report_write(result, f"participant {credit_code.strip().upper()}")
+    if issue_key and not result.replayed:
+        _print_key(open_app().issue_api_key(actor_id=None, participant_id=credit_code))
+
+
+def _print_key(issued: IssuedKey) -> None:
+    console.print(
+        f"API key for {issued.participant_id} (shown once, store it now): [bold]{issued.token}[/]",
+        soft_wrap=True,
+    )
+
+
+@participants_app.command("key")
+def issue_key_command(
+    credit_code: Annotated[str, typer.Argument(help="The participant's credit code.")],
+    label: Annotated[str, typer.Option("--label", help="What the key is for.")] = "",
+) -> None:
+    """Issue a new API key (printed once; only its hash is stored). Run on the server."""
+    _print_key(open_app().issue_api_key(actor_id=None, participant_id=credit_code, label=label))
+
+
+@participants_app.command("revoke-key")
+def revoke_key_command(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after bt_).")],
+    actor: Annotated[
+        str, typer.Option("--as", envvar="BATTERYTRACE_ACTOR", help="A regulator or the key's owner.")
+    ],
+    reason: Annotated[str, typer.Option("--reason")] = "",
+) -> None:
+    """Revoke an API key; the next request with it is refused."""
+    report_write(open_app().revoke_api_key(actor_id=actor, key_id=key_id, reason=reason), f"API key {key_id}")
 
 
 @participants_app.command("list")

@@ -70,6 +70,12 @@ class NotAuthorised(DomainError):
     kind = "not-authorised"
 
 
+class NotAuthenticated(DomainError):
+    """No valid API key: missing, malformed, unknown or revoked."""
+
+    kind = "not-authenticated"
+
+
 class NotFound(DomainError):
     """A battery, participant or collection point that is not registered."""
 

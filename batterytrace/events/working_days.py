@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.conventions import REPORTING_DEADLINE_WORKING_DAYS
@@ -21,6 +22,8 @@ class WorkingCalendar:
     def __init__(self, holidays: Iterable[date] = (), working_weekends: Iterable[date] = ()) -> None:
         self.holidays = frozenset(holidays)
         self.working_weekends = frozenset(working_weekends)
+        # Deadlines are asked for every event of every rebuild; the answers repeat by day.
+        self._due = lru_cache(maxsize=65_536)(self.add_working_days)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.working_weekends:
@@ -43,7 +46,7 @@ class WorkingCalendar:
         if days is None:
             return None
         local_day = occurred_at.astimezone(CHINA_STANDARD_TIME).date()
-        due = self.add_working_days(local_day, days)
+        due = self._due(local_day, days)
         return datetime.combine(due + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
 
     def is_late(self, event_name: str, occurred_at: datetime, recorded_at: datetime) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
+from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.conventions import BATTERY_TYPES
 from batterytrace.events.regions import division
 from batterytrace.projections.tables import (
@@ -52,7 +53,10 @@ class Filters:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime | date) else value
+    """Times are shown in China Standard Time, the platform's convention (stored in UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(CHINA_STANDARD_TIME).isoformat()
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -90,6 +94,11 @@ def battery_lifecycle(
             )
             point = _plain(found) if found else None
         lineage = _lineage(connection, row)
+        channel = connection.execute(
+            select(report_batteries.c.retired_at, report_batteries.c.channel_at).where(
+                report_batteries.c.code == code
+            )
+        ).first()
     battery = _plain(row)
     battery["chemistry"] = BATTERY_TYPES.get(row["battery_type"], "unknown")
     battery["holder"] = {
@@ -99,7 +108,7 @@ def battery_lifecycle(
     }
     battery["second_life"] = bool(row["derived_from"])
     flags = list(row["flags"])
-    if _is_overdue(row, now or datetime.now(UTC), overdue_days):
+    if channel is not None and _is_overdue(channel, now or datetime.now(UTC), overdue_days):
         flags.append(f"overdue (retired over {overdue_days} days ago, not taken in)")
     battery["flags"] = flags
     battery["manufacturer_name"] = names.get(row["manufacturer_id"])
@@ -128,12 +137,11 @@ def _names(connection: Connection, ids: set[str | None]) -> dict[str, str]:
     return {r.credit_code: r.name for r in connection.execute(query)}
 
 
-def _is_overdue(row: Any, now: datetime, days: int) -> bool:
-    return (
-        row["state"] == "retired"
-        and row["retired_at"] is not None
-        and row["retired_at"] < now - timedelta(days=days)
-    )
+def _is_overdue(channel: Any, now: datetime, days: int) -> bool:
+    """Retired more than ``days`` ago and not yet taken in by an outlet or a whitelisted
+    receiver (the same rule as the overdue report)."""
+    retired_at, channel_at = channel
+    return retired_at is not None and channel_at is None and retired_at < now - timedelta(days=days)
 
 
 def _link(connection: Connection, code: str) -> Any:

@@ -120,43 +120,58 @@ class ViewRunner:
         progress: Callable[[str, int], None] | None = None,
         stop: threading.Event | None = None,
     ) -> int:
-        """Process every event stored so far; return how many were applied (all views)."""
-        applied = 0
-        for name in names or list(self.views):
+        """Process every event stored so far; return how many were applied (summed over views).
+
+        Views that stand at the same position share each batch: it is read and decoded once and
+        applied to all of them in one transaction. A view that is behind (just rebuilt) runs
+        alone until it has caught up with the others."""
+        names = list(names or self.views)
+        for name in names:
             self._check_view(name)
-            while not (stop and stop.is_set()):
-                done = self.process_batch(name)
-                if not done:
-                    break
-                applied += done
-                if progress:
+        applied = 0
+        while not (stop and stop.is_set()):
+            at = {name: self.position(name) for name in names}
+            start = min(at.values())
+            group = [name for name in names if at[name] == start]
+            try:
+                done = self._process(group, start)
+            except PositionMoved as moved:
+                log.info("view %s was advanced by another runner; its batch was rolled back", moved)
+                continue
+            if not done:
+                break
+            applied += done * len(group)
+            if progress:
+                for name in group:
                     progress(name, done)
         return applied
 
     def process_batch(self, name: str) -> int:
         """Apply the next batch of events to one view; 0 when it is up to date."""
-        view = self.views[name]
-        for _attempt in range(5):
-            start = self.position(name)
-            notifications = self.app.recorder.select_notifications(start=start + 1, limit=self.batch_size)
-            if not notifications:
-                return 0
-            events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-            try:
-                with self.engine.begin() as connection:
-                    moved = connection.execute(
-                        update(positions)
-                        .where(positions.c.view == name, positions.c.position == start)
-                        .values(position=notifications[-1].id)
-                    )
-                    if moved.rowcount != 1:
-                        raise PositionMoved(name)
-                    view.apply(connection, events)
-            except PositionMoved:
-                log.info("view %s was advanced by another runner; re-reading", name)
-                continue
-            return len(events)
-        return 0
+        self._check_view(name)
+        try:
+            return self._process([name], self.position(name))
+        except PositionMoved:
+            return 0
+
+    def _process(self, names: list[str], start: int) -> int:
+        """One batch after ``start`` for views that all stand at ``start``: rows and positions
+        in one transaction, each position moved by compare-and-set."""
+        notifications = self.app.recorder.select_notifications(start=start + 1, limit=self.batch_size)
+        if not notifications:
+            return 0
+        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        with self.engine.begin() as connection:
+            for name in names:
+                moved = connection.execute(
+                    update(positions)
+                    .where(positions.c.view == name, positions.c.position == start)
+                    .values(position=notifications[-1].id)
+                )
+                if moved.rowcount != 1:
+                    raise PositionMoved(name)  # rolls back this transaction: nothing applied
+                self.views[name].apply(connection, events)
+        return len(events)
 
     def rebuild(
         self, names: Sequence[str] | None = None, *, progress: Callable[[str, int], None] | None = None

@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 from eventsourcing.utils import get_topic
 
+from batterytrace.events.api_key import ApiKey, IssuedKey, key_stream_id, parse_token
 from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware
 from batterytrace.events.battery import Battery, ProductionSpec, production_record
 from batterytrace.events.battery_code import parse_battery_code
@@ -26,6 +27,7 @@ from batterytrace.events.errors import (
     AlreadyExists,
     ConcurrentWrite,
     InvalidInput,
+    NotAuthenticated,
     NotAuthorised,
     NotFound,
 )
@@ -555,6 +557,33 @@ class BatteryTrace(Application[str]):
             return self._commit(battery)
 
         return self._retrying_once(request_id, act)
+
+    # --------------------------------------------------------------------------- API keys
+    def issue_api_key(self, *, actor_id: str | None, participant_id: str, label: str = "") -> IssuedKey:
+        """A new key for a participant, shown once. ``actor_id=None`` is the operator's CLI."""
+        participant = self.participant(participant_id)
+        by = self.participant(actor_id) if actor_id else None
+        key, issued = ApiKey.issue(participant, by=by, label=label)
+        self._commit(key)
+        return issued
+
+    def revoke_api_key(self, *, actor_id: str, key_id: str, reason: str = "") -> WriteResult:
+        key = self._load(ApiKey, key_stream_id(key_id), "API key", "list keys with 'participants keys'")
+        key.revoke(by=self.participant(actor_id), reason=reason)
+        return self._commit(key)
+
+    def authenticate(self, token: str) -> Participant:
+        """The participant a bearer token belongs to; every failure looks the same to the caller."""
+        try:
+            key_id, secret = parse_token(token)
+            key = self.repository.get(key_stream_id(key_id))
+        except (InvalidInput, AggregateNotFoundError):
+            raise NotAuthenticated("invalid or revoked API key") from None
+        except OperationalError as error:
+            raise StoreUnavailable(f"the event store is unavailable: {_first_line(error)}") from None
+        if not isinstance(key, ApiKey) or not key.matches(secret):
+            raise NotAuthenticated("invalid or revoked API key")
+        return self.participant(key.participant_id)
 
     # ---------------------------------------------------------------------------- queries
     def history(self, code: str) -> list[Any]:

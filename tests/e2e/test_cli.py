@@ -298,7 +298,7 @@ def test_a_handover_to_a_recycler_not_whitelisted_is_recorded_with_a_warning(
     assert f"handed over {B1} to {CAST.recycler}: recorded" in story["whitelisted handover"].stdout
 
     document = story["show B1 json"].json()
-    assert document["battery"]["flags"] == ["non-compliant handover"]
+    assert "non-compliant handover" in document["battery"]["flags"]  # (and "late report": --at is in the past)
     handovers = [e["details"] for e in document["timeline"] if e["event"] == "HandedOver"]
     assert [(h["receiver_id"], h["compliant"]) for h in handovers] == [
         (CAST.informal_recycler, False),
@@ -364,7 +364,7 @@ def test_show_as_a_table_prints_the_summary_and_the_timeline(story: dict[str, Re
 
     assert B1 in table and "lithium iron phosphate" in table and "61.4 kWh" in table
     assert "state: recycled" in table
-    assert "flags: non-compliant handover" in table
+    assert "flags:" in table and "non-compliant handover" in table
     for event_name in ("Produced", "Installed", "Retired", "Collected", "HandedOver", "Recycled"):
         assert event_name in table
     assert f"VIN {VIN}" in table

@@ -1,0 +1,106 @@
+"""P4 rebuild and P3 lookup: projection rebuild rate against reading the same events raw, and one
+battery's lifecycle lookup at two store sizes.
+
+    python -m bench.rebuild_rate [--batteries 100000] [--small 10000] [--store sqlite|postgres|both]
+
+The baseline reads every notification of the store in batches of the rebuild's size, without
+decoding or applying it. Lookups time ``queries.battery_lifecycle`` for random codes (median of
+many), at ``--small`` batteries and at ``--batteries``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from batterytrace.projections.queries import battery_lifecycle
+from batterytrace.projections.runner import DEFAULT_BATCH_SIZE, ViewRunner
+from batterytrace.projections.tables import lifecycle_batteries
+from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.demo import generate_demo
+from batterytrace.trace.settings import Settings
+from bench.stores import fresh_store
+
+
+@dataclass
+class StoreFigures:
+    store: str
+    batteries: int
+    events: int
+    raw_read_rate: float
+    rebuild_rate: float
+    lookup_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.rebuild_rate / self.raw_read_rate
+
+
+def raw_read_rate(app: BatteryTrace, batch_size: int = DEFAULT_BATCH_SIZE) -> float:
+    started = time.perf_counter()
+    count, start = 0, 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=batch_size)
+        if not page:
+            break
+        count += len(page)
+        start = page[-1].id + 1
+    return count / (time.perf_counter() - started)
+
+
+def lookup_ms(runner: ViewRunner, samples: int = 300, seed: int = 1) -> float:
+    with runner.engine.connect() as connection:
+        codes = list(connection.execute(select(lifecycle_batteries.c.code)).scalars())
+    rng = random.Random(seed)
+    picked = [rng.choice(codes) for _ in range(samples)]
+    timings = []
+    for code in picked:
+        started = time.perf_counter()
+        assert battery_lifecycle(runner.engine, code) is not None
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def measure(store: str, batteries: int) -> StoreFigures:
+    with fresh_store(store) as url:
+        app = BatteryTrace(Settings(database_url=url))
+        generate_demo(app, seed=11, batteries=batteries)
+        events = app.recorder.max_notification_id() or 0
+        raw = raw_read_rate(app)
+        runner = ViewRunner(app)
+        started = time.perf_counter()
+        runner.rebuild()
+        rebuild = events / (time.perf_counter() - started)
+        lookup = lookup_ms(runner)
+        runner.engine.dispose()
+        app.close()
+    return StoreFigures(store, batteries, events, raw, rebuild, lookup)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batteries", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
+    print(
+        f"{'store':<9} {'batteries':>9} {'events':>8} {'raw read ev/s':>13} {'rebuild ev/s':>12} "
+        f"{'ratio':>6} {'lookup ms':>9}"
+    )
+    for store in stores:
+        for size in (args.small, args.batteries):
+            f = measure(store, size)
+            print(
+                f"{f.store:<9} {f.batteries:>9} {f.events:>8} {f.raw_read_rate:>13,.0f} "
+                f"{f.rebuild_rate:>12,.0f} {f.ratio:>6.3f} {f.lookup_ms:>9.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
