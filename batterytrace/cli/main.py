@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from batterytrace.cli import bulk, lifecycle, participants, show, views
+from batterytrace.cli import bulk, lifecycle, participants, serve, show, views
 from batterytrace.cli.common import err_console, open_app
 from batterytrace.events.errors import DomainError
 from batterytrace.trace.settings import Settings, describe_database
@@ -30,6 +30,7 @@ app.add_typer(views.report_app, name="report")
 lifecycle.register(app)
 bulk.register(app)
 show.register(app)
+app.command()(serve.serve)
 
 
 @app.command()

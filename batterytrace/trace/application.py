@@ -76,6 +76,7 @@ class BatteryTrace(Application[str]):
     ) -> None:
         self.settings = settings or Settings.from_environment()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.recorded_listeners: list[Callable[[int], None]] = []
         env = eventsourcing_env(self.settings.database_url)
         if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
             check_postgres_reachable(self.settings.database_url)
@@ -87,6 +88,13 @@ class BatteryTrace(Application[str]):
                 f"{_first_line(error)}; check BATTERYTRACE_DATABASE_URL and that the database "
                 "server is running"
             ) from None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save, telling listeners (metrics) how many events were recorded."""
+        recordings = super().save(*objs, **kwargs)
+        for listener in self.recorded_listeners:
+            listener(len(recordings))
+        return recordings
 
     # ------------------------------------------------------------------------ loading helpers
     def _load(self, kind: type[A], stream_id: str, what: str, hint: str) -> A:

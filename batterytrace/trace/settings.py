@@ -21,6 +21,9 @@ from batterytrace.events.working_days import WorkingCalendar, parse_holidays
 
 DEFAULT_DATABASE_URL = "sqlite:///batterytrace.db"
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_MAX_BODY_MB = 64
+DEFAULT_READY_MAX_LAG = 10_000
 
 
 class ConfigurationError(DomainError):
@@ -65,6 +68,9 @@ class Settings:
     overdue_days: int = OVERDUE_AFTER_DAYS
     holidays: tuple[date, ...] = ()
     working_weekends: tuple[date, ...] = ()
+    public_url: str = DEFAULT_PUBLIC_URL
+    max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
+    ready_max_lag: int = DEFAULT_READY_MAX_LAG
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -74,6 +80,9 @@ class Settings:
             overdue_days=_whole_number("BATTERYTRACE_OVERDUE_DAYS", OVERDUE_AFTER_DAYS),
             holidays=_dates("BATTERYTRACE_HOLIDAYS"),
             working_weekends=_dates("BATTERYTRACE_WORKING_WEEKENDS"),
+            public_url=(os.environ.get("BATTERYTRACE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+            max_body_bytes=_whole_number("BATTERYTRACE_MAX_BODY_MB", DEFAULT_MAX_BODY_MB) * 1024 * 1024,
+            ready_max_lag=_whole_number("BATTERYTRACE_READY_MAX_LAG", DEFAULT_READY_MAX_LAG),
         )
 
     def working_calendar(self) -> WorkingCalendar:

@@ -1,0 +1,77 @@
+"""``serve``: run the HTTP service with uvicorn (optionally on fresh demo data)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from batterytrace.cli.common import console, open_app
+from batterytrace.events.participant import Role
+from batterytrace.trace.settings import Settings, describe_database
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    no_projections: Annotated[
+        bool,
+        typer.Option(
+            "--no-projections", help="Do not follow events in-process (run 'projections run' apart)."
+        ),
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Load demo data into an empty store and print demo API keys."),
+    ] = False,
+    demo_batteries: Annotated[int, typer.Option("--demo-batteries", help="Demo size.")] = 2000,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Start the HTTP API, the QR resolver and the pages."""
+    import uvicorn
+
+    if workers < 1:
+        raise typer.BadParameter("--workers must be 1 or more")
+    if demo:
+        _prepare_demo(demo_batteries)
+    settings = Settings.from_environment()
+    console.print(
+        f"batterytrace on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
+        f"store: {describe_database(settings.database_url)})"
+    )
+    if no_projections:
+        os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"
+    uvicorn.run(
+        "batterytrace.trace.api.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def _prepare_demo(batteries: int) -> None:
+    """Generate the demo data set if the store is empty; issue one fresh key per demo role."""
+    from batterytrace.trace.demo import generate_demo
+
+    app = open_app()
+    if not app.participants():
+        console.print(f"generating demo data ({batteries} batteries) …")
+        generate_demo(app, batteries=batteries)
+    table = Table("role", "participant", "API key (new, shown once)", title="demo API keys")
+    seen: set[str] = set()
+    for participant in app.participants():
+        role = next((r for r in participant.roles if r not in seen), None)
+        if role is None:
+            continue
+        seen.add(role)
+        issued = app.issue_api_key(actor_id=None, participant_id=participant.id, label="demo")
+        table.add_row(role, f"{participant.name} ({participant.id})", issued.token)
+        if len(seen) == len(Role):
+            break
+    console.print(table)

@@ -1,0 +1,105 @@
+"""The HTTP service: one FastAPI application over the same application service as the CLI.
+
+The lifespan opens the event store and the views once per process; unless told otherwise it also
+runs the projection follower in a background thread, so a single process is a whole deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from batterytrace.projections.runner import ViewRunner
+from batterytrace.trace.api import middleware, problems
+from batterytrace.trace.api.metrics import EVENTS_APPENDED
+from batterytrace.trace.api.routes import (
+    batteries,
+    lifecycle,
+    ops,
+    participants,
+    production,
+    reports,
+    resolver,
+    scan,
+)
+from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.settings import Settings
+
+log = logging.getLogger("batterytrace.api")
+
+DESCRIPTION = """
+Full-lifecycle traceability of EV power batteries (GB/T 34014 codes): production, installation,
+retirement, collection at recycling service outlets, handover, cascade use and recycling.
+
+Every write needs an API key (`Authorization: Bearer bt_…`) and is authorised for the caller's own
+codes and collection points. Writes answer with the notification id of their last event; pass it
+as `?after=ID` (or the `X-After-Notification` header) to a query to read your own write.
+Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: Settings | None = None, *, run_projections: bool = True) -> FastAPI:
+    settings = settings or Settings.from_environment()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = BatteryTrace(settings)
+        service.recorded_listeners.append(EVENTS_APPENDED.inc)
+        runner = ViewRunner(service)
+        runner.catch_up()
+        app.state.service = service
+        app.state.runner = runner
+        stop = threading.Event()
+        follower = None
+        if run_projections:
+            follower = threading.Thread(target=runner.follow, args=(stop,), name="projections", daemon=True)
+            follower.start()
+        log.info("batterytrace ready (projections %s)", "in-process" if run_projections else "external")
+        try:
+            yield
+        finally:
+            stop.set()
+            if follower is not None:
+                follower.join(timeout=10)
+            runner.engine.dispose()
+            service.close()
+
+    app = FastAPI(
+        title="batterytrace",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "production", "description": "Manufacturers record batteries, one or in bulk."},
+            {
+                "name": "lifecycle",
+                "description": "Install, remove, retire, cascade reuse, hand over, recycle.",
+            },
+            {"name": "scan", "description": "Collection points take batteries in by scanning them."},
+            {"name": "batteries", "description": "One battery's lifecycle and lineage."},
+            {"name": "reports", "description": "Network and regulator reports."},
+            {"name": "participants", "description": "Regulators register participants and manage keys."},
+            {"name": "resolver", "description": "QR codes and the public battery page."},
+            {"name": "operations", "description": "Health, readiness and metrics."},
+        ],
+    )
+    app.state.settings = settings
+    problems.install(app)
+    middleware.install(app, settings)
+    for module in (production, lifecycle, scan, batteries, reports, participants):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(resolver.router)
+    app.include_router(ops.router)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers (``--workers N``): settings from the environment; the
+    projection follower runs unless BATTERYTRACE_NO_PROJECTIONS is set."""
+    import os
+
+    return create_app(run_projections=not os.environ.get("BATTERYTRACE_NO_PROJECTIONS"))

@@ -1,0 +1,88 @@
+"""What a route needs, declared in its signature: the service, the views, and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from batterytrace.events.errors import NotAuthenticated, NotAuthorised
+from batterytrace.events.participant import Participant, Role
+from batterytrace.projections.runner import ViewRunner
+from batterytrace.trace.application import BatteryTrace
+
+_bearer = HTTPBearer(auto_error=False, description="API key issued by a regulator: bt_<key id>_<secret>")
+
+
+def get_service(request: Request) -> BatteryTrace:
+    return request.app.state.service
+
+
+def get_runner(request: Request) -> ViewRunner:
+    return request.app.state.runner
+
+
+Service = Annotated[BatteryTrace, Depends(get_service)]
+Runner = Annotated[ViewRunner, Depends(get_runner)]
+
+
+def optional_caller(
+    service: Service,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Participant | None:
+    """The participant behind the bearer token, or None for the public."""
+    if credentials is None:
+        return None
+    return service.authenticate(credentials.credentials)
+
+
+def caller(participant: Annotated[Participant | None, Depends(optional_caller)]) -> Participant:
+    if participant is None:
+        raise NotAuthenticated("this needs an API key: send 'Authorization: Bearer bt_…'")
+    return participant
+
+
+OptionalCaller = Annotated[Participant | None, Depends(optional_caller)]
+Caller = Annotated[Participant, Depends(caller)]
+
+
+def regulator(participant: Caller) -> Participant:
+    participant.require_role(Role.REGULATOR, to="use regulator endpoints")
+    return participant
+
+
+Regulator = Annotated[Participant, Depends(regulator)]
+
+
+def consistent_views(
+    runner: Runner,
+    after: Annotated[
+        int | None,
+        Query(ge=0, description="Wait until the views include this notification id (read your writes)."),
+    ] = None,
+    x_after: Annotated[int | None, Header(ge=0, alias="X-After-Notification")] = None,
+    timeout: Annotated[float, Query(gt=0, le=30, description="Seconds to wait for `after`.")] = 5.0,
+) -> Engine:
+    """The views' engine, once they include the caller's last write (when it says which)."""
+    wanted = after if after is not None else x_after
+    if wanted is not None and not runner.wait_until(wanted, timeout=timeout):
+        from batterytrace.trace.api.errors import ViewsBehind
+
+        raise ViewsBehind(
+            f"the views have not reached notification {wanted} within {timeout:g} s; retry shortly"
+        )
+    return runner.engine
+
+
+Views = Annotated[Engine, Depends(consistent_views)]
+
+
+def require(participant: Participant, *roles: Role, to: str) -> None:
+    """Role check inside a route (when the rule needs the request's data)."""
+    if not any(participant.has_role(r) for r in roles):
+        raise NotAuthorised(
+            f"{participant.name} ({participant.id}) cannot {to}: it needs the role "
+            f"{' or '.join(r.value for r in roles)}"
+        )

@@ -1,0 +1,103 @@
+"""Errors as RFC 9457 problem details: every refusal says what is wrong, as JSON, with a status
+that tells a program what to do (fix the request, authenticate, retry later …). No request may
+end in a 500: anything unexpected is logged and answered as a problem too."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from batterytrace.events import errors
+from batterytrace.trace.settings import ConfigurationError, StoreUnavailable
+
+log = logging.getLogger("batterytrace.api")
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_FOR: list[tuple[type[Exception], int]] = [
+    (errors.NotAuthenticated, 401),
+    (errors.NotAuthorised, 403),
+    (errors.NotFound, 404),
+    (errors.LifecycleViolation, 409),
+    (errors.ChronologyViolation, 409),
+    (errors.ConcurrentWrite, 409),
+    (errors.AlreadyExists, 409),
+    (errors.InvalidInput, 422),
+    (StoreUnavailable, 503),
+    (ConfigurationError, 503),
+]
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    503: "Service unavailable",
+    504: "Views not up to date yet",
+}
+
+
+def problem(status: int, detail: str, *, kind: str | None = None, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"/problems/{kind or status}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "5"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_of(error: Exception) -> int:
+    return next((status for kind, status in STATUS_FOR if isinstance(error, kind)), 500)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def domain_error(_request: Request, error: errors.DomainError) -> JSONResponse:
+        extra = {"segment": error.segment} if isinstance(error, errors.InvalidBatteryCode) else {}
+        return problem(status_of(error), error.message, kind=error.kind, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [
+            {
+                "field": ".".join(str(part) for part in e.get("loc", ()) if part != "body"),
+                "message": e.get("msg", "invalid"),
+            }
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields) or "invalid request"
+        return problem(422, detail, kind="invalid-request", errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, str(error.detail), kind=str(error.status_code))
+
+    @app.exception_handler(PersistenceError)
+    async def store_error(_request: Request, error: PersistenceError) -> JSONResponse:
+        log.warning("event store error: %s", error)
+        return problem(503, "the event store is unavailable; retry shortly", kind="store-unavailable")
+
+    @app.exception_handler(DBAPIError)
+    async def views_error(_request: Request, error: DBAPIError) -> JSONResponse:
+        log.warning("views database error: %s", str(error).splitlines()[0])
+        return problem(503, "the database is unavailable; retry shortly", kind="store-unavailable")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal error; it has been logged", kind="internal-error")

@@ -1,0 +1,7 @@
+"""Routes: lifecycle."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["lifecycle"])
