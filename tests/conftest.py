@@ -17,6 +17,7 @@ import pytest
 
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
+from tests.utils.api import Api
 from tests.utils.cast import NationalCast, register_cast
 
 POSTGRES_URL = os.environ.get("BATTERYTRACE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -91,3 +92,12 @@ def cast(app: BatteryTrace) -> NationalCast:
 @pytest.fixture
 def fixed_now() -> datetime:
     return datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[Api]:
+    """The HTTP API in-process on each store, with the cast registered and a key per member."""
+    from tests.utils.api import api_on
+
+    with api_on(database_url) as client:
+        yield client
