@@ -31,7 +31,7 @@ STATE_AFTER = {
 }
 FLAG_NON_COMPLIANT = "non-compliant handover"
 FLAG_LATE_REPORT = "late report"
-FLAG_BACKWARDS = "late correction (dates run backwards)"
+FLAG_BACKWARDS = "dates run backwards (late correction)"
 
 
 class LifecycleView:
@@ -82,7 +82,8 @@ class LifecycleView:
         _apply(row, kind, domain_event)
         if reported_late and FLAG_LATE_REPORT not in row["flags"]:
             row["flags"] = [*row["flags"], FLAG_LATE_REPORT]
-        if getattr(domain_event, "late_correction", False) and FLAG_BACKWARDS not in row["flags"]:
+        runs_backwards = domain_event.occurred_at < row["last_occurred_at"]
+        if runs_backwards and FLAG_BACKWARDS not in row["flags"]:
             row["flags"] = [*row["flags"], FLAG_BACKWARDS]
         row["version"] = domain_event.originator_version
         row["last_occurred_at"] = max(row["last_occurred_at"], domain_event.occurred_at)

@@ -9,7 +9,7 @@ indexes and small aggregated tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
@@ -49,7 +49,11 @@ class Filters:
         if not self.region:
             return None
         region = self.region.strip()
-        return region.rstrip("0")[:6] if len(region) == 6 else region
+        if len(region) == 6 and region[2:] == "0000":
+            return region[:2]  # a province
+        if len(region) == 6 and region[4:] == "00":
+            return region[:4]  # a prefecture
+        return region
 
 
 def _iso(value: Any) -> Any:
@@ -277,8 +281,8 @@ def flows(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------ reports
 def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Per manufacturer and month, with the recycling rate of the row (formal recycling or
-    second life, over retired)."""
+    """Per manufacturer and month, with the recycling rate of the month's retired batteries:
+    the share that has since reached a whitelisted recycler or a second life."""
     query = select(report_monthly).order_by(report_monthly.c.month, report_monthly.c.manufacturer_id)
     clauses = [
         report_monthly.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
@@ -301,7 +305,7 @@ def recycling_rate(row: dict[str, Any]) -> float | None:
     retired = row["retired"]
     if not retired:
         return None
-    return round((row["recycled_whitelisted"] + row["cascade_used"]) / retired, 3)
+    return round(row["retired_then_formal"] / retired, 3)
 
 
 def overdue(
@@ -333,13 +337,16 @@ def overdue(
     return rows
 
 
-def compliance(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+def compliance(
+    engine: Engine, filters: Filters = Filters(), *, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Every finding: non-compliant handovers, late reports, backwards dates, and outlets holding
-    more than their capacity."""
+    more than their capacity; ``kind`` keeps one kind (filtered in SQL, before the limit)."""
     query = select(report_findings).order_by(report_findings.c.occurred_at, report_findings.c.code)
     clauses = [
+        report_findings.c.kind == kind if kind else None,
         report_findings.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
-        report_findings.c.occurred_at >= datetime.combine(filters.since, datetime.min.time(), UTC)
+        report_findings.c.occurred_at >= datetime.combine(filters.since, time(0), CHINA_STANDARD_TIME)
         if filters.since
         else None,
         report_findings.c.occurred_at
@@ -351,12 +358,20 @@ def compliance(engine: Engine, filters: Filters = Filters()) -> list[dict[str, A
     if where is not None:
         query = query.where(where)
     with engine.connect() as connection:
-        findings = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+        findings = (
+            []
+            if kind == "outlet_over_capacity"
+            else [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+        )
         over = select(network_points).where(network_points.c.on_hand_kg > network_points.c.capacity_kg)
         clause = _region_clause(network_points.c.division_code, filters)
         if clause is not None:
             over = over.where(clause)
-        outlets = [dict(r) for r in connection.execute(over.order_by(network_points.c.id)).mappings()]
+        outlets = (
+            [dict(r) for r in connection.execute(over.order_by(network_points.c.id)).mappings()]
+            if kind in (None, "outlet_over_capacity")
+            else []
+        )
     for outlet in outlets:
         findings.append(
             {
@@ -374,3 +389,14 @@ def compliance(engine: Engine, filters: Filters = Filters()) -> list[dict[str, A
             }
         )
     return findings
+
+
+# --------------------------------------------------------------------------- collection points
+def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Registered collection points (the public list of where to hand batteries in), by id."""
+    query = select(lifecycle_points).order_by(lifecycle_points.c.id)
+    clause = _region_clause(lifecycle_points.c.division_code, filters)
+    if clause is not None:
+        query = query.where(clause)
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(_page(query, filters)).mappings()]

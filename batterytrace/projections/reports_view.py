@@ -2,13 +2,16 @@
 collected, cascade-used and recycled (and how much material came back); per battery, whether a
 retired battery reached the formal channel; and the compliance findings, one row each.
 
-Months are calendar months in China Standard Time. The recycling rate is computed by queries as
-(recycled after a compliant handover + cascade-used) / retired over the months asked for.
+Months are calendar months in China Standard Time. The recycling rate (domain.md) is a cohort
+share: of the batteries retired in a month, how many have since reached a whitelisted recycler or
+a second life; it is kept per retirement month (``retired_then_formal``) so that it never exceeds
+1, while ``recycled``/``cascade_used`` count what happened in the month itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -28,6 +31,7 @@ MONTH_COUNTERS = (
     "cascade_used",
     "recycled",
     "recycled_whitelisted",
+    "retired_then_formal",
     "recovered_li_kg",
     "recovered_ni_kg",
     "recovered_co_kg",
@@ -43,8 +47,23 @@ COUNTED = {
 }
 
 
+def _cst(moment: Any) -> str:
+    return moment.astimezone(CHINA_STANDARD_TIME).isoformat()
+
+
 def month_of(moment: Any) -> str:
     return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m")
+
+
+def _reaches_formal_channel(kind: str, battery: dict[str, Any]) -> bool:
+    """Recycled after a compliant handover for recycling, or taken into a second life."""
+    if kind == "CascadeReused":
+        return True
+    return (
+        kind == "Recycled"
+        and bool(battery["handover_compliant"])
+        and battery["handover_activity"] == "recycling"
+    )
 
 
 class ReportsView:
@@ -76,6 +95,9 @@ class ReportsView:
             battery = batteries[e.originator_id]
             month = self._month(months, battery["manufacturer_id"], e.occurred_at)
             self._count(kind, e, battery, month)
+            if battery["retired_at"] is not None and _reaches_formal_channel(kind, battery):
+                cohort = self._month(months, battery["manufacturer_id"], battery["retired_at"])
+                cohort["retired_then_formal"] += 1
             findings.extend(self._findings(kind, e, battery))
             battery["last_occurred_at"] = max(battery["last_occurred_at"], e.occurred_at)
         upsert(connection, report_batteries, list(batteries.values()), key=["code"])
@@ -160,15 +182,16 @@ class ReportsView:
                 finding(
                     "late_report",
                     f"{kind} on {e.occurred_at.astimezone(CHINA_STANDARD_TIME).date()} was due by "
-                    f"{due.date()} and reported on {e.timestamp.astimezone(CHINA_STANDARD_TIME).date()}",
+                    f"{(due - timedelta(days=1)).date()} and reported on "
+                    f"{e.timestamp.astimezone(CHINA_STANDARD_TIME).date()}",
                 )
             )
-        if getattr(e, "late_correction", False) or e.occurred_at < battery["last_occurred_at"]:
+        if e.occurred_at < battery["last_occurred_at"]:
             found.append(
                 finding(
                     "backwards_date",
-                    f"{kind} dated {e.occurred_at.isoformat()} is before the battery's previous "
-                    f"event at {battery['last_occurred_at'].isoformat()}",
+                    f"{kind} dated {_cst(e.occurred_at)} is before the battery's previous "
+                    f"event at {_cst(battery['last_occurred_at'])}",
                 )
             )
         return found

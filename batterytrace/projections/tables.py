@@ -213,6 +213,9 @@ report_monthly = Table(
     Column("cascade_used", Integer, nullable=False),
     Column("recycled", Integer, nullable=False),
     Column("recycled_whitelisted", Integer, nullable=False),
+    # Of the batteries retired in this month, how many have since reached a whitelisted recycler
+    # or a second life: the recycling rate's numerator (a cohort share, never above 1).
+    Column("retired_then_formal", Integer, nullable=False),
     Column("recovered_li_kg", Float, nullable=False),
     Column("recovered_ni_kg", Float, nullable=False),
     Column("recovered_co_kg", Float, nullable=False),

@@ -1,7 +1,393 @@
-"""Routes: participants."""
+"""Routes: participants, their whitelist status and API keys, and collection points.
+
+Regulators register enterprises and collection points, grant and revoke whitelist status and
+issue and revoke keys. A participant may read its own record, issue and revoke its own keys and
+register the collection points it operates. The list of collection points is public: it is where
+owners hand batteries in.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from batterytrace.events.credit_code import EXAMPLE_CREDIT_CODE, parse_credit_code
+from batterytrace.events.errors import NotAuthorised
+from batterytrace.events.participant import Participant, Role
+from batterytrace.projections import queries
+from batterytrace.trace.api.deps import Caller, Regulator, Service, Views
+from batterytrace.trace.api.routes.production import WriteResponse, problem_responses, write_fields
+from batterytrace.trace.api.routes.reports import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    Paged,
+    RegionFilter,
+    answer,
+)
+from batterytrace.trace.presenters import collection_point_record, participant_record
 
 router = APIRouter(tags=["participants"])
+
+EXAMPLE_RECYCLER = "91360700MA35000080"
+EXAMPLE_POINT = "CP-110105-0001"
+ROLES = ", ".join(r.value for r in Role)
+
+CreditCodePath = Annotated[
+    str, Path(description="Unified Social Credit Code (18 characters).", examples=[EXAMPLE_CREDIT_CODE])
+]
+
+
+# ------------------------------------------------------------------------------------- bodies
+class ParticipantRegistration(BaseModel):
+    """An enterprise or authority to register (as `batterytrace participants add`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "credit_code": EXAMPLE_RECYCLER,
+                    "name": "Ganzhou Recycling Co.",
+                    "roles": ["recycler", "outlet_operator"],
+                    "division_code": "360700",
+                },
+                {
+                    "credit_code": "91350900MA2YE00090",
+                    "name": "Ningde Cells Co.",
+                    "roles": ["manufacturer"],
+                    "manufacturer_codes": ["3CA", "3CB"],
+                    "issue_key": True,
+                    "key_label": "MES integration",
+                },
+            ]
+        },
+    )
+
+    credit_code: str = Field(max_length=40, description="Unified Social Credit Code (GB 32100).")
+    name: str = Field(min_length=1, max_length=200, description="Registered name.")
+    roles: list[str] = Field(min_length=1, max_length=7, description=f"One or more of: {ROLES}.")
+    manufacturer_codes: list[str] = Field(
+        default_factory=list, max_length=50, description="3-character GB/T 34014 codes the enterprise owns."
+    )
+    division_code: str | None = Field(None, max_length=6, description="The seat's 6-digit division code.")
+    override_check: bool = Field(
+        False, description="Accept a known early credit code that fails its check character."
+    )
+    issue_key: bool = Field(True, description="Issue an API key now; the token is shown once.")
+    key_label: str = Field("", max_length=200, description="What the key is for.")
+
+
+class WhitelistGrant(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"activity": "recycling", "effective_on": "2026-01-01"}]},
+    )
+
+    activity: str = Field(description="recycling or cascade_use.")
+    effective_on: date | None = Field(None, description="The day it takes effect (default today).")
+
+
+class WhitelistRevocation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"activity": "recycling", "reason": "failed the 2026 inspection"}]},
+    )
+
+    activity: str = Field(description="recycling or cascade_use.")
+    reason: str = Field(min_length=1, max_length=500, description="Why it is revoked.")
+    effective_on: date | None = Field(None, description="The first day it no longer holds (default today).")
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"label": "ERP upload"}]})
+
+    label: str = Field("", max_length=200, description="What the key is for.")
+
+
+class CollectionPointRegistration(BaseModel):
+    """A recycling service outlet (as `batterytrace collection-points add`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "point_id": EXAMPLE_POINT,
+                    "operator_id": EXAMPLE_RECYCLER,
+                    "name": "Chaoyang collection outlet",
+                    "division_code": "110105",
+                    "address": "1 Battery Road, Chaoyang, Beijing",
+                    "kind": "collection",
+                    "capacity_kg": 5000,
+                    "latitude": 39.92,
+                    "longitude": 116.44,
+                }
+            ]
+        },
+    )
+
+    point_id: str = Field(max_length=60, description="CP- followed by capital letters, digits, dashes.")
+    operator_id: str = Field(max_length=40, description="The operating enterprise's credit code.")
+    name: str = Field(min_length=1, max_length=200)
+    division_code: str = Field(max_length=6, description="6-digit GB/T 2260 division code.")
+    address: str = Field("", max_length=300)
+    kind: str = Field("collection", description="collection (≤ about 5 t) or central_storage (≥ 30 t).")
+    capacity_kg: float = Field(5000.0, gt=0, description="What it may hold, kg.")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
+# ------------------------------------------------------------------------------------ answers
+class WhitelistPeriod(BaseModel):
+    activity: str
+    granted_on: date
+    revoked_on: date | None
+
+
+class ParticipantRecord(BaseModel):
+    credit_code: str
+    name: str
+    roles: list[str]
+    manufacturer_codes: list[str]
+    division_code: str | None
+    whitelist: list[WhitelistPeriod]
+    check_override: bool = Field(description="Registered although its check character fails.")
+
+
+class IssuedKey(BaseModel):
+    key_id: str
+    participant_id: str
+    token: str = Field(description="The bearer token, shown this once; only its hash is stored.")
+
+
+class ParticipantRegistered(WriteResponse):
+    participant: ParticipantRecord
+    api_key: IssuedKey | None = Field(description="Present unless `issue_key` was false.")
+
+
+class ParticipantWritten(WriteResponse):
+    participant: ParticipantRecord
+
+
+class KeyRevoked(WriteResponse):
+    key_id: str
+
+
+class CollectionPointRecord(BaseModel):
+    id: str
+    name: str
+    operator_id: str
+    kind: str
+    capacity_kg: float
+    address: str
+    division_code: str
+    latitude: float | None
+    longitude: float | None
+
+
+class CollectionPointRegistered(WriteResponse):
+    collection_point: CollectionPointRecord
+
+
+class PublicCollectionPoint(BaseModel):
+    id: str
+    name: str
+    kind: str
+    capacity_kg: float
+    address: str
+    division_code: str
+    latitude: float | None
+    longitude: float | None
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _record(participant: Participant) -> dict[str, Any]:
+    return {**participant_record(participant), "division_code": participant.division_code}
+
+
+def _self_or_regulator(caller: Participant, credit_code: str, *, to: str) -> str:
+    """The normalised code, once the caller is a regulator or that participant itself."""
+    code = parse_credit_code(credit_code, allow_bad_check=True)
+    if not caller.is_regulator and caller.id != code:
+        raise NotAuthorised(
+            f"{caller.name} ({caller.id}) cannot {to} of {code}; a regulator can, or {code} itself"
+        )
+    return code
+
+
+# ----------------------------------------------------------------------------- participants
+@router.post(
+    "/participants",
+    summary="Register an enterprise (regulator)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantRegistered,
+    responses=problem_responses(401, 403, 409, 422),
+)
+def register_participant(
+    body: ParticipantRegistration, service: Service, caller: Regulator
+) -> dict[str, Any]:
+    """Answers the participant and, unless `issue_key` is false, a new API key shown once."""
+    result = service.register_participant(
+        actor_id=caller.id,
+        credit_code=body.credit_code,
+        name=body.name,
+        roles=body.roles,
+        manufacturer_codes=body.manufacturer_codes,
+        division_code=body.division_code,
+        allow_bad_check=body.override_check,
+    )
+    participant = service.participant(body.credit_code)
+    key = None
+    if body.issue_key:
+        issued = service.issue_api_key(
+            actor_id=caller.id, participant_id=participant.id, label=body.key_label
+        )
+        key = {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}
+    return {**write_fields(service, result), "participant": _record(participant), "api_key": key}
+
+
+@router.get(
+    "/participants",
+    summary="List participants (regulator)",
+    response_model=Page[ParticipantRecord],
+    responses=problem_responses(401, 403, 422),
+)
+def list_participants(
+    service: Service,
+    _caller: Regulator,
+    role: Annotated[Role | None, Query(description="Only participants with this role.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Roles, manufacturer codes and whitelist history, in order of registration."""
+    records = [_record(p) for p in service.participants() if role is None or p.has_role(role)]
+    page = records[offset : offset + limit]
+    return {"items": page, "limit": limit, "offset": offset, "count": len(page)}
+
+
+@router.get(
+    "/participants/{credit_code}",
+    summary="One participant (regulator, or the participant itself)",
+    response_model=ParticipantRecord,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_participant(credit_code: CreditCodePath, service: Service, caller: Caller) -> dict[str, Any]:
+    code = _self_or_regulator(caller, credit_code, to="read the record")
+    return _record(service.participant(code))
+
+
+@router.post(
+    "/participants/{credit_code}/whitelist",
+    summary="Grant whitelist status (regulator)",
+    response_model=ParticipantWritten,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def grant_whitelist(
+    credit_code: CreditCodePath, body: WhitelistGrant, service: Service, caller: Regulator
+) -> dict[str, Any]:
+    """For recycling or cascade use, from `effective_on`; handovers to the enterprise for that
+    activity on or after that day are compliant. Granting an open grant again changes nothing."""
+    result = service.grant_whitelist(
+        actor_id=caller.id, participant_id=credit_code, activity=body.activity, effective_on=body.effective_on
+    )
+    return {**write_fields(service, result), "participant": _record(service.participant(credit_code))}
+
+
+@router.post(
+    "/participants/{credit_code}/whitelist/revoke",
+    summary="Revoke whitelist status (regulator)",
+    response_model=ParticipantWritten,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_whitelist(
+    credit_code: CreditCodePath, body: WhitelistRevocation, service: Service, caller: Regulator
+) -> dict[str, Any]:
+    """From `effective_on` on, handovers to the enterprise for that activity are non-compliant."""
+    result = service.revoke_whitelist(
+        actor_id=caller.id,
+        participant_id=credit_code,
+        activity=body.activity,
+        reason=body.reason,
+        effective_on=body.effective_on,
+    )
+    return {**write_fields(service, result), "participant": _record(service.participant(credit_code))}
+
+
+# ----------------------------------------------------------------------------------- API keys
+@router.post(
+    "/participants/{credit_code}/keys",
+    summary="Issue an API key (regulator, or the participant for itself)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedKey,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def issue_key(
+    credit_code: CreditCodePath, service: Service, caller: Caller, body: KeyRequest | None = None
+) -> dict[str, Any]:
+    """The token is in this answer only; only its hash is stored."""
+    code = _self_or_regulator(caller, credit_code, to="issue API keys")
+    issued = service.issue_api_key(actor_id=caller.id, participant_id=code, label=body.label if body else "")
+    return {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}
+
+
+@router.delete(
+    "/keys/{key_id}",
+    summary="Revoke an API key (regulator, or the key's owner)",
+    response_model=KeyRevoked,
+    responses=problem_responses(401, 403, 404),
+)
+def revoke_key(
+    key_id: Annotated[str, Path(max_length=64, description="The key id (the part after bt_).")],
+    service: Service,
+    caller: Caller,
+    reason: Annotated[str, Query(max_length=500, description="Why it is revoked.")] = "",
+) -> dict[str, Any]:
+    """The next request with the key is refused (401). Revoking a revoked key changes nothing."""
+    result = service.revoke_api_key(actor_id=caller.id, key_id=key_id, reason=reason)
+    return {**write_fields(service, result), "key_id": key_id}
+
+
+# -------------------------------------------------------------------------- collection points
+@router.post(
+    "/collection-points",
+    summary="Register a collection point (regulator, or the operator for itself)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CollectionPointRegistered,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def register_collection_point(
+    body: CollectionPointRegistration, service: Service, caller: Caller
+) -> dict[str, Any]:
+    result = service.register_collection_point(
+        actor_id=caller.id,
+        point_id=body.point_id,
+        operator_id=body.operator_id,
+        name=body.name,
+        kind=body.kind,
+        capacity_kg=body.capacity_kg,
+        address=body.address,
+        division_code=body.division_code,
+        latitude=body.latitude,
+        longitude=body.longitude,
+    )
+    point = service.collection_point(body.point_id)
+    return {**write_fields(service, result), "collection_point": collection_point_record(point)}
+
+
+@router.get(
+    "/collection-points",
+    summary="Where batteries can be handed in (public)",
+    response_model=Page[PublicCollectionPoint],
+    responses=problem_responses(422),
+)
+def list_collection_points(views: Views, paging: Paged, region: RegionFilter) -> Any:
+    """Every registered collection point, by id; `region` narrows to a province (2 digits),
+    prefecture (4) or county (6). Pass `?after=ID` to include one just registered."""
+    rows = queries.collection_points(
+        views, queries.Filters(region=region, limit=paging.limit, offset=paging.offset)
+    )
+    return answer("collection-points", PublicCollectionPoint, rows, paging)

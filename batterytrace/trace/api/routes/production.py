@@ -1,7 +1,412 @@
-"""Routes: production."""
+"""Routes: production — a manufacturer records one battery, or a whole file of them (streamed).
+
+Also home of what every write route answers with (``WriteResponse``, ``BatterySummary``), the
+problem-details shape for the OpenAPI document, and ``limited_chunks``, the body reader that stops
+at the configured size whether or not the client sent a Content-Length.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import codecs
+import io
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import IO, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from batterytrace.events.battery import ProductionSpec
+from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.errors import InvalidInput
+from batterytrace.events.participant import Role
+from batterytrace.trace.api.deps import Caller, Service
+from batterytrace.trace.api.errors import PayloadTooLarge
+from batterytrace.trace.api.problems import problem
+from batterytrace.trace.application import BatteryTrace, WriteResult
+from batterytrace.trace.bulk_import import (
+    KNOWN_COLUMNS,
+    REQUIRED_COLUMNS,
+    ImportReport,
+    ProductionImporter,
+    read_rows,
+)
+from batterytrace.trace.presenters import battery_summary
 
 router = APIRouter(tags=["production"])
+
+EXAMPLE_MODULE = "3CAMB120A1B2C3R7F0000001"
+
+
+# ------------------------------------------------------------------------------ shared shapes
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, as every refusal is answered."""
+
+    type: str = Field(examples=["/problems/lifecycle-violation"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(
+        examples=[f"battery {EXAMPLE_CODE} is collected: cannot install; allowed now: hand over"]
+    )
+    segment: str | None = Field(None, description="For an invalid battery code: the segment that is wrong.")
+    errors: list[dict[str, str]] | None = Field(
+        None, description="For an invalid request: each field that is wrong and why."
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route can answer with."""
+    meaning = {
+        400: "The body cannot be read.",
+        401: "No valid API key.",
+        403: "The caller's participant may not do this (role, code owner, holder, operator).",
+        404: "The battery, participant or collection point is not registered.",
+        409: "The battery's state or history does not allow this now, or the code is taken.",
+        413: "The body is over the configured size.",
+        415: "The body's content type is not accepted.",
+        422: "A field is missing or malformed; `errors` names each field, `segment` the code's part.",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": meaning[status],
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+class BatteryHolder(BaseModel):
+    kind: str | None = Field(description="manufacturer, pack, vehicle, site, enterprise, collection_point …")
+    id: str | None = Field(description="VIN, site, credit code, pack code or collection point id.")
+    responsible_id: str | None = Field(description="The participant answerable for the battery now.")
+
+
+class BatterySummary(BaseModel):
+    """What a battery is and where it stands now."""
+
+    code: str = Field(examples=[EXAMPLE_CODE])
+    level: str = Field(examples=["pack"])
+    battery_type: str = Field(examples=["B"])
+    chemistry: str = Field(examples=["lithium iron phosphate"])
+    manufacturer_id: str
+    manufacturer_code: str = Field(examples=["3CA"])
+    production_date: str = Field(examples=["2024-07-15"])
+    rated_capacity_ah: float
+    nominal_voltage_v: float
+    energy_kwh: float
+    mass_kg: float
+    state: str = Field(examples=["produced"])
+    holder: BatteryHolder
+    vin: str | None
+    second_life: bool
+    flags: list[str]
+    version: int
+    last_occurred_at: str | None
+
+
+class WriteResponse(BaseModel):
+    """What a write did."""
+
+    events: list[str] = Field(
+        description="Recorded events as 'stream:EventName'; empty for a replayed request.",
+        examples=[[f"{EXAMPLE_CODE}:Produced"]],
+    )
+    notification_id: int | None = Field(
+        description="Position of the write's last event in the store's notification log (for a replay, "
+        "the store head, which includes the original write). Pass it as `?after=` to a query to read "
+        "your own write.",
+        examples=[1042],
+    )
+    replayed: bool = Field(
+        description="True when the same request had already been applied: nothing new was recorded.",
+        examples=[False],
+    )
+
+
+class BatteryWriteResponse(WriteResponse):
+    battery: BatterySummary = Field(description="The battery as it stands after the write.")
+
+
+def write_fields(service: BatteryTrace, result: WriteResult) -> dict[str, Any]:
+    """``events``, ``notification_id`` and ``replayed`` of a write; a replay reports the store head."""
+    position = result.notification_id
+    if position is None and result.replayed:
+        position = service.recorder.max_notification_id() or 0
+    return {"events": list(result.events), "notification_id": position, "replayed": result.replayed}
+
+
+def battery_write(service: BatteryTrace, result: WriteResult, code: str) -> dict[str, Any]:
+    return {**write_fields(service, result), "battery": battery_summary(service.battery(code))}
+
+
+# ------------------------------------------------------------------------------ body streaming
+async def limited_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body chunk by chunk, raising ``PayloadTooLarge`` as soon as more than ``limit`` bytes
+    have arrived (a chunked body has no Content-Length for the middleware to check)."""
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(
+                f"the body is larger than the limit of {limit} bytes ({received} bytes had arrived when "
+                "it was stopped); split the file, or raise BATTERYTRACE_MAX_BODY_MB"
+            )
+        if chunk:
+            yield chunk
+
+
+def too_large(error: PayloadTooLarge) -> Response:
+    return problem(413, str(error), kind="payload-too-large")
+
+
+def media_type(request: Request) -> tuple[str, dict[str, str]]:
+    """The Content-Type's media type (lower case) and its parameters."""
+    header = request.headers.get("content-type", "")
+    kind, _, rest = header.partition(";")
+    params = {}
+    for part in rest.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            params[name.strip().lower()] = value.strip().strip('"')
+    return kind.strip().lower(), params
+
+
+# ------------------------------------------------------------------------------- production
+class ProductFacts(BaseModel):
+    """What a maker declares about a battery, besides its code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rated_capacity_ah: float = Field(gt=0, description="Rated capacity, Ah.", examples=[150])
+    nominal_voltage_v: float = Field(gt=0, description="Nominal voltage, V.", examples=[100])
+    energy_kwh: float = Field(
+        gt=0, description="Rated energy, kWh (within 20% of capacity × voltage).", examples=[15]
+    )
+    mass_kg: float = Field(gt=0, description="Mass, kg.", examples=[110])
+    level: str | None = Field(
+        None, max_length=20, description="pack, module or cell; must match the code.", examples=["pack"]
+    )
+    chemistry: str | None = Field(
+        None, max_length=60, description="Must match the code's battery type (e.g. LFP).", examples=["LFP"]
+    )
+    production_date: date | None = Field(
+        None, description="Must match the code's date characters.", examples=["2024-07-15"]
+    )
+    occurred_at: datetime | None = Field(
+        None,
+        description="When it was made (ISO 8601; no zone = China Standard Time); default: the start "
+        "of the code's production date.",
+        examples=["2024-07-15T08:30:00+08:00"],
+    )
+    request_id: str | None = Field(
+        None, min_length=1, max_length=100, description="Client's id for this request.", examples=["prod-001"]
+    )
+
+    def spec(self, code: str, components: list[str]) -> ProductionSpec:
+        return ProductionSpec(
+            code=code,
+            rated_capacity_ah=self.rated_capacity_ah,
+            nominal_voltage_v=self.nominal_voltage_v,
+            energy_kwh=self.energy_kwh,
+            mass_kg=self.mass_kg,
+            level=self.level,
+            chemistry=self.chemistry,
+            production_date=self.production_date,
+            components=tuple(components),
+            occurred_at=self.occurred_at,
+            request_id=self.request_id,
+        )
+
+
+class ProductionRequest(ProductFacts):
+    """One production: a pack, module or cell under a manufacturer code the caller owns."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": EXAMPLE_CODE,
+                    "rated_capacity_ah": 150,
+                    "nominal_voltage_v": 100,
+                    "energy_kwh": 15,
+                    "mass_kg": 110,
+                    "level": "pack",
+                    "chemistry": "LFP",
+                    "production_date": "2024-07-15",
+                    "components": [EXAMPLE_MODULE],
+                    "occurred_at": "2024-07-15T08:30:00+08:00",
+                    "request_id": "prod-3CAPB120A1B2C3R7F0000123",
+                }
+            ]
+        },
+    )
+
+    code: str = Field(
+        min_length=1, max_length=64, description="GB/T 34014 code, 24 characters.", examples=[EXAMPLE_CODE]
+    )
+    components: list[str] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Codes of the modules or cells built in (already recorded).",
+        examples=[[EXAMPLE_MODULE]],
+    )
+
+
+@router.post(
+    "/batteries",
+    status_code=201,
+    response_model=BatteryWriteResponse,
+    summary="Record the production of one battery",
+    description="The caller must own the code's manufacturer code. Components are linked in the same "
+    "transaction. The same production sent again is answered (200, `replayed`), not recorded twice; "
+    "different data under an existing code is a conflict.",
+    responses={
+        200: {"model": BatteryWriteResponse, "description": "The same production was already recorded."},
+        **problem_responses(401, 403, 404, 409, 413, 422),
+    },
+)
+def produce(body: ProductionRequest, service: Service, caller: Caller, response: Response) -> dict[str, Any]:
+    spec = body.spec(body.code, body.components)
+    result = service.produce(actor_id=caller.id, spec=spec)
+    answer = battery_write(service, result, body.code)
+    if result.replayed:
+        response.status_code = 200
+    else:
+        response.headers["Location"] = f"/api/v1/batteries/{answer['battery']['code']}"
+    return answer
+
+
+# ------------------------------------------------------------------------------ bulk import
+BULK_FORMATS = {
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "text/csv": "csv",
+}
+_CSV_EXAMPLE = (
+    ",".join(REQUIRED_COLUMNS)
+    + "\n"
+    + f"{EXAMPLE_CODE},150,100,15,110\n"
+    + "3CAPB120A1B2C3R7F0000124,150,100,15,110\n"
+)
+_JSONL_EXAMPLE = (
+    f'{{"code": "{EXAMPLE_CODE}", "rated_capacity_ah": 150, "nominal_voltage_v": 100, '
+    '"energy_kwh": 15, "mass_kg": 110}\n'
+    '{"code": "3CAPB120A1B2C3R7F0000124", "rated_capacity_ah": 150, "nominal_voltage_v": 100, '
+    '"energy_kwh": 15, "mass_kg": 110, "level": "pack"}\n'
+)
+_BULK_BODY = {
+    "required": True,
+    "description": "One production per line (JSON lines) or row (CSV with a header). Columns/fields: "
+    f"{', '.join(KNOWN_COLUMNS)}; required: {', '.join(REQUIRED_COLUMNS)}. CSV components are "
+    "separated by ';'. UTF-8 (a byte-order mark is fine).",
+    "content": {
+        **{
+            kind: {"schema": {"type": "string"}, "examples": {"two packs": {"value": _JSONL_EXAMPLE}}}
+            for kind, fmt in BULK_FORMATS.items()
+            if fmt == "jsonl"
+        },
+        "text/csv": {"schema": {"type": "string"}, "examples": {"two packs": {"value": _CSV_EXAMPLE}}},
+    },
+}
+
+
+class RefusedRow(BaseModel):
+    line: int = Field(description="Line of the file (CSV: counting the header as line 1).", examples=[3])
+    code: str | None = Field(examples=["3CAPB120A1B2C3R7F0000124"])
+    reason: str = Field(examples=["rated_capacity_ah must be a number, got 'abc'"])
+
+
+class BulkImportResponse(BaseModel):
+    """Per-row results of an import."""
+
+    rows: int = Field(description="Rows read (blank JSON lines are skipped).", examples=[2])
+    stored: int = Field(description="New productions recorded.", examples=[1])
+    already_present: int = Field(description="Rows identical to a production already recorded.", examples=[0])
+    refused_count: int = Field(description="Rows refused, all counted.", examples=[1])
+    refused: list[RefusedRow] = Field(description="Refused rows by line (the first 10,000).")
+    notification_id: int = Field(
+        description="The store head after the import; pass it as `?after=` to read the imported batteries.",
+        examples=[1042],
+    )
+    seconds: float = Field(description="Time the import took.", examples=[0.12])
+
+
+@router.post(
+    "/batteries/bulk",
+    response_model=BulkImportResponse,
+    summary="Record many productions from a JSON-lines or CSV body (streamed)",
+    description="The body is streamed to a temporary file (never held in memory), then imported row by row "
+    "with the same rules as a single production, in transactions of the configured batch size. Refused "
+    "rows are reported by line with the reason; the other rows are stored. A repeated file stores nothing "
+    "twice. A CSV header that lacks a required column refuses the whole body before anything is stored. "
+    "Content-Type: `application/x-ndjson` or `application/jsonl` (JSON lines) or `text/csv`.",
+    openapi_extra={"requestBody": _BULK_BODY},
+    responses=problem_responses(401, 403, 413, 415, 422),
+)
+async def bulk_produce(request: Request, service: Service, caller: Caller) -> Any:
+    kind, params = media_type(request)
+    fmt = BULK_FORMATS.get(kind)
+    charset = params.get("charset", "utf-8").lower().replace("_", "-")
+    if fmt is None or charset not in ("utf-8", "utf8"):
+        why = f"charset {charset}" if fmt else f"content type {kind or '(none)'!r}"
+        return problem(
+            415,
+            f"a bulk production body cannot be {why}: send UTF-8 JSON lines (Content-Type: "
+            "application/x-ndjson or application/jsonl) or CSV (Content-Type: text/csv)",
+            kind="unsupported-media-type",
+        )
+    caller.require_role(Role.MANUFACTURER, Role.CASCADE_USER, to="record the production of batteries")
+    limit = request.app.state.settings.max_body_bytes
+    with tempfile.TemporaryFile() as spool:
+        try:
+            await _spool(request, limit, spool)
+        except PayloadTooLarge as error:
+            return too_large(error)
+        spool.seek(0)
+        report, store_head = await run_in_threadpool(_import_spooled, service, caller.id, spool, fmt)
+    return BulkImportResponse(
+        rows=report.rows,
+        stored=report.stored,
+        already_present=report.already_present,
+        refused_count=report.refused_count,
+        refused=[RefusedRow(line=r.line, code=r.code, reason=r.reason) for r in report.refused],
+        notification_id=store_head,
+        seconds=round(report.seconds, 4),
+    )
+
+
+async def _spool(request: Request, limit: int, spool: IO[bytes]) -> None:
+    """Write the body to ``spool`` while counting it and checking that it is UTF-8, so that a
+    body that is too large or not text is refused before any row is stored."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        async for chunk in limited_chunks(request, limit):
+            decoder.decode(chunk)
+            spool.write(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"the body is not UTF-8 text (bad byte near offset {offset + error.start}); save the file "
+            "as UTF-8 and send it again"
+        ) from None
+
+
+def _import_spooled(
+    service: BatteryTrace, actor_id: str, spool: IO[bytes], fmt: str
+) -> tuple[ImportReport, int]:
+    """Import the spooled body (in a worker thread); the report and the store head after it."""
+    importer = ProductionImporter(service, actor_id)
+    text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+    try:
+        report = importer.run(read_rows(text, fmt))
+    finally:
+        text.detach()
+    return report, service.recorder.max_notification_id() or 0

@@ -1,7 +1,334 @@
-"""Routes: scan."""
+"""Routes: the scan — a collection point's operator takes a battery in by scanning its label.
+
+The scanner posts what it read (the QR text: the resolver URL ``…/b/{code}`` or the bare code) as
+JSON, or a photo of the label as multipart/form-data, decoded here with zxing-cpp (QR code or Data
+Matrix). The scan records ``Collected`` at that point through the same application service as every
+other write; the scanner's own ``client_scan_id`` is the request id, so a scan retried after a lost
+answer is answered again instead of being recorded twice.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.errors import InvalidInput
+from batterytrace.events.participant import Participant
+from batterytrace.trace.api.deps import Caller, Service
+from batterytrace.trace.api.errors import PayloadTooLarge
+from batterytrace.trace.api.problems import problem
+from batterytrace.trace.api.routes.production import (
+    BatterySummary,
+    WriteResponse,
+    limited_chunks,
+    media_type,
+    problem_responses,
+    too_large,
+    write_fields,
+)
+from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.presenters import battery_summary
+from batterytrace.trace.scanning import code_from_text, codes_from_image
 
 router = APIRouter(tags=["scan"])
+
+PointId = Annotated[
+    str,
+    Path(
+        description="The collection point's id; the caller must be its operator.", examples=["CP-110105-0001"]
+    ),
+]
+MAX_FORM_FIELDS = 20
+MAX_JSON_SCAN_BYTES = 64 * 1024  # a scan as text is a few hundred bytes
+
+
+class ScanFields(BaseModel):
+    """What comes with a scan besides the label itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_scan_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The scanner's own id for this scan (e.g. a UUID). A retry with the same id is "
+        "answered again (200, `replayed: true`), not recorded twice.",
+        examples=["6f1c2b9e-4d3a-4c55-9a7e-0b8f2d1e7c11"],
+    )
+    mass_kg: float | None = Field(
+        None, gt=0, description="Weighed mass at intake, kg; default: the declared mass.", examples=[108.5]
+    )
+    condition: str = Field(
+        "intact",
+        min_length=1,
+        max_length=200,
+        description="State on arrival, e.g. intact, damaged, swollen, leaking.",
+        examples=["intact"],
+    )
+    source_vin: str | None = Field(
+        None,
+        max_length=40,
+        description="VIN of the vehicle it came from; default: the VIN it was installed in.",
+        examples=["LSVAU2180N2183294"],
+    )
+    scanned_by: str | None = Field(
+        None, max_length=100, description="Who or which device scanned.", examples=["handheld-07"]
+    )
+    occurred_at: datetime | None = Field(
+        None,
+        description="When it was scanned (ISO 8601; no zone = China Standard Time); default: now. "
+        "Scanners that queue scans offline send the time of the scan.",
+        examples=["2026-05-20T10:15:00+08:00"],
+    )
+
+
+class ScanRequest(ScanFields):
+    """A scan as text: what the scanner decoded from the label."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": f"https://trace.example.cn/b/{EXAMPLE_CODE}",
+                    "client_scan_id": "6f1c2b9e-4d3a-4c55-9a7e-0b8f2d1e7c11",
+                    "mass_kg": 108.5,
+                    "condition": "intact",
+                    "scanned_by": "handheld-07",
+                },
+                {"text": EXAMPLE_CODE, "client_scan_id": "scan-0002"},
+            ]
+        },
+    )
+
+    text: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="The QR text: the resolver URL http(s)://…/b/{code}, or the bare 24-character code.",
+        examples=[f"https://trace.example.cn/b/{EXAMPLE_CODE}"],
+    )
+
+
+class ScanForm(ScanFields):
+    """The form fields of a photo scan (the photo itself is the file field ``photo``)."""
+
+    text: str | None = Field(None, max_length=2048, description="Instead of a photo: the QR text.")
+
+
+def _multipart_schema() -> dict[str, Any]:
+    schema = ScanForm.model_json_schema()
+    schema.pop("additionalProperties", None)
+    schema["properties"]["photo"] = {
+        "type": "string",
+        "format": "binary",
+        "contentMediaType": "image/png",
+        "description": "A PNG or JPEG photo of the label (QR code or Data Matrix).",
+    }
+    schema["title"] = "ScanPhoto"
+    schema["description"] = "A scan as a photo of the label, with the same fields as form fields."
+    return schema
+
+
+_SCAN_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ScanRequest.model_json_schema()},
+        "multipart/form-data": {
+            "schema": _multipart_schema(),
+            "encoding": {"photo": {"contentType": "image/png, image/jpeg"}},
+            "examples": {
+                "photo": {
+                    "summary": "a photo of the label",
+                    "value": {"photo": "(binary PNG or JPEG)", "client_scan_id": "scan-0003"},
+                }
+            },
+        },
+    },
+}
+
+
+class Maker(BaseModel):
+    id: str = Field(description="Credit code of the maker.")
+    name: str = Field(examples=["Ningde Cells Co."])
+    manufacturer_code: str = Field(examples=["3CA"])
+
+
+class PointRef(BaseModel):
+    id: str = Field(examples=["CP-110105-0001"])
+    name: str = Field(examples=["Chaoyang collection outlet"])
+
+
+class ScanResponse(WriteResponse):
+    """The battery that was taken in, as the scanner's screen shows it."""
+
+    code: str = Field(examples=[EXAMPLE_CODE])
+    level: str = Field(examples=["pack"])
+    chemistry: str = Field(examples=["lithium iron phosphate"])
+    maker: Maker
+    state: str = Field(examples=["collected"])
+    collection_point: PointRef = Field(description="Where it was collected.")
+    collected_at: str = Field(
+        description="When the scan's collection happened (real world, China Standard Time).",
+        examples=["2026-05-20T10:15:00+08:00"],
+    )
+    mass_kg: float = Field(description="Mass recorded at intake, kg.", examples=[108.5])
+    condition: str = Field(examples=["intact"])
+    read_from: Literal["text", "photo"] = Field(description="What the code was read from.")
+    battery: BatterySummary
+
+
+@router.post(
+    "/collection-points/{point_id}/scans",
+    status_code=201,
+    response_model=ScanResponse,
+    summary="Take a battery in at a collection point by scanning its label",
+    description="Send the QR text as JSON, or a photo of the label (PNG/JPEG; QR code or Data Matrix) as "
+    "multipart/form-data with the same fields as form fields. Records `Collected` at this point by its "
+    "operator and answers with the battery. A retry with the same `client_scan_id` is answered again "
+    "(200, `replayed: true`) and records nothing.",
+    openapi_extra={"requestBody": _SCAN_BODY},
+    responses={
+        200: {"model": ScanResponse, "description": "The same scan was already recorded."},
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
+async def scan(
+    point_id: PointId, request: Request, response: Response, service: Service, caller: Caller
+) -> Any:
+    kind, _ = media_type(request)
+    if kind not in ("application/json", "multipart/form-data"):
+        return problem(
+            415,
+            f"a scan cannot be sent as {kind or '(no content type)'!r}: send JSON (application/json) "
+            "with the QR text, or a photo as multipart/form-data",
+            kind="unsupported-media-type",
+        )
+    point = await run_in_threadpool(_operated_point, service, caller, point_id)
+    limit = request.app.state.settings.max_body_bytes
+    try:
+        if kind == "application/json":
+            fields: ScanFields = await _json_scan(request, min(limit, MAX_JSON_SCAN_BYTES))
+            photo = None
+        else:
+            fields, photo = await _photo_scan(request, limit)
+    except PayloadTooLarge as error:
+        return too_large(error)
+    except MultiPartException as error:
+        return problem(400, f"the multipart body cannot be read: {error.message}", kind="bad-multipart")
+    answer = await run_in_threadpool(_record, service, caller, point, fields, photo)
+    if answer["replayed"]:
+        response.status_code = 200
+    return answer
+
+
+async def _json_scan(request: Request, limit: int) -> ScanRequest:
+    raw = b"".join([chunk async for chunk in limited_chunks(request, limit)])
+    try:
+        return ScanRequest.model_validate_json(raw)
+    except ValidationError as error:
+        raise _invalid(error) from None
+
+
+async def _photo_scan(request: Request, limit: int) -> tuple[ScanForm, bytes | None]:
+    parser = MultiPartParser(
+        request.headers, limited_chunks(request, limit), max_files=1, max_fields=MAX_FORM_FIELDS
+    )
+    form = await parser.parse()
+    fields: dict[str, str] = {}
+    photo: bytes | None = None
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != "photo":
+                    raise _field_error(name, "only the photo may be a file")
+                photo = await value.read()
+            elif name == "photo":
+                raise _field_error("photo", "send the photo as a file (PNG or JPEG), not as text")
+            elif value != "" and name not in fields:  # an empty form input means "not given"
+                fields[name] = value
+    finally:
+        await form.close()
+    try:
+        parsed = ScanForm.model_validate(fields)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    if photo is None and not parsed.text:
+        raise _field_error("photo", "send a photo of the label (a file field named photo) or the QR text")
+    if photo is not None and parsed.text:
+        raise _field_error("text", "send either a photo or the QR text, not both")
+    return parsed, photo
+
+
+def _invalid(error: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e.get("loc", ()))} for e in error.errors(include_url=False)]
+    )
+
+
+def _field_error(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body", name), "msg": message}])
+
+
+def _operated_point(service: BatteryTrace, caller: Participant, point_id: str) -> Any:
+    point = service.collection_point(point_id)
+    point.require_operator(caller)
+    return point
+
+
+def _record(
+    service: BatteryTrace, caller: Participant, point: Any, fields: ScanFields, photo: bytes | None
+) -> dict[str, Any]:
+    today = service.today()
+    if photo is not None:
+        codes = codes_from_image(photo, today=today)
+        if len(codes) > 1:
+            raise InvalidInput(
+                f"the photo shows {len(codes)} different battery codes ({', '.join(codes)}); "
+                "photograph one label at a time"
+            )
+        code = codes[0]
+    else:
+        assert isinstance(fields, ScanRequest | ScanForm) and fields.text
+        code = code_from_text(fields.text, today=today)
+    request_id = f"scan:{fields.client_scan_id}"
+    result = service.collect(
+        actor_id=caller.id,
+        code=code,
+        collection_point_id=point.id,
+        mass_kg=fields.mass_kg,
+        condition=fields.condition,
+        source_vin=fields.source_vin,
+        scanned_by=fields.scanned_by,
+        occurred_at=fields.occurred_at,
+        request_id=request_id,
+    )
+    battery = service.battery(code)
+    collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
+    collected = next((e for e in collections if e.request_id == request_id), collections[-1])
+    maker = service.participant(battery.manufacturer_id)
+    where = point if collected.collection_point_id == point.id else None
+    return {
+        **write_fields(service, result),
+        "code": battery.code,
+        "level": battery.level,
+        "chemistry": battery.chemistry,
+        "maker": {"id": maker.id, "name": maker.name, "manufacturer_code": battery.manufacturer_code},
+        "state": str(battery.state),
+        "collection_point": {
+            "id": collected.collection_point_id,
+            "name": where.name if where else service.collection_point(collected.collection_point_id).name,
+        },
+        "collected_at": collected.occurred_at.astimezone(CHINA_STANDARD_TIME).isoformat(),
+        "mass_kg": collected.mass_kg,
+        "condition": collected.condition,
+        "read_from": "photo" if photo is not None else "text",
+        "battery": battery_summary(battery),
+    }
