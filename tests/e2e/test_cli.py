@@ -298,7 +298,7 @@ def test_a_handover_to_a_recycler_not_whitelisted_is_recorded_with_a_warning(
     assert f"handed over {B1} to {CAST.recycler}: recorded" in story["whitelisted handover"].stdout
 
     document = story["show B1 json"].json()
-    assert "non-compliant handover" in document["battery"]["flags"]  # (and "late report": --at is in the past)
+    assert "non-compliant handover" in document["battery"]["flags"]  # also "late report": --at is past
     handovers = [e["details"] for e in document["timeline"] if e["event"] == "HandedOver"]
     assert [(h["receiver_id"], h["compliant"]) for h in handovers] == [
         (CAST.informal_recycler, False),
