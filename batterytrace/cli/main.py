@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 
 import typer
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy.exc import DBAPIError
 
 from batterytrace.cli import bulk, lifecycle, participants, serve, show, views
 from batterytrace.cli.common import err_console, open_app
@@ -51,6 +53,12 @@ def run() -> None:
         app()
     except DomainError as refusal:
         err_console.print(f"error: {refusal.message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_REFUSED)
+    except (PersistenceError, DBAPIError) as failure:
+        first = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
+        err_console.print(
+            f"error: the database failed: {first}", markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(EXIT_REFUSED)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ from batterytrace.cli.common import check_format, console, err_console, open_app
 from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
 from batterytrace.projections.runner import ViewRunner
+from batterytrace.trace.tabular import write_csv
 
 projections_app = typer.Typer(
     help="Status, rebuild and follow the read models (views).", no_args_is_help=True
@@ -72,6 +72,8 @@ def rebuild(
     """Drop views and rebuild them from the events (batched, bounded memory)."""
     runner = ViewRunner(open_app())
     names = [view] if view else list(runner.views)
+    if view and view not in runner.views:
+        raise InvalidInput(f"unknown view {view!r}; the views are {', '.join(runner.views)}")
     total = runner.head() * len(names)
     applied = _with_progress(
         runner,
@@ -104,9 +106,7 @@ def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None
         return
     columns = list(rows[0]) if rows else []
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(sys.stdout, rows, columns)
         return
     table = Table(*columns, title=title)
     for row in rows:
@@ -125,6 +125,8 @@ def _cell(value: Any) -> str:
 def _filters(
     manufacturer: str | None, region: str | None, since: str | None, until: str | None, limit: int | None
 ) -> queries.Filters:
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit {limit} must be 1 or more")
     if region and not (region.isdigit() and len(region) in (2, 4, 6)):
         raise InvalidInput(
             f"--region {region!r} must be 2, 4 or 6 digits of a division code, e.g. 44 or 440305"
@@ -252,6 +254,8 @@ def report_overdue(
 ) -> None:
     """Retired batteries no collection point or whitelisted enterprise has taken in."""
     runner = up_to_date_runner()
+    if days is not None and days < 1:
+        raise InvalidInput(f"--days {days} must be 1 or more")
     limit_days = days if days is not None else runner.app.settings.overdue_days
     rows = queries.overdue(
         runner.engine,
@@ -279,9 +283,9 @@ def report_compliance(
 ) -> None:
     """Non-compliant handovers, late reports, backwards dates, outlets over capacity."""
     runner = up_to_date_runner()
-    rows = queries.compliance(runner.engine, _filters(manufacturer, region, since, until, limit))
-    if kind:
-        rows = [r for r in rows if r["kind"] == kind]
+    if kind and kind not in queries.FINDING_KINDS:
+        raise InvalidInput(f"--kind {kind!r} is unknown; use one of {', '.join(queries.FINDING_KINDS)}")
+    rows = queries.compliance(runner.engine, _filters(manufacturer, region, since, until, limit), kind=kind)
     if fmt == "table":
         columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
         rows = [{c: r.get(c) for c in columns} for r in rows]

@@ -337,58 +337,77 @@ def overdue(
     return rows
 
 
+FINDING_KINDS = ("non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity")
+
+
 def compliance(
     engine: Engine, filters: Filters = Filters(), *, kind: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every finding: non-compliant handovers, late reports, backwards dates, and outlets holding
-    more than their capacity; ``kind`` keeps one kind (filtered in SQL, before the limit)."""
-    query = select(report_findings).order_by(report_findings.c.occurred_at, report_findings.c.code)
-    clauses = [
+    """Every finding: outlets holding more than their capacity (a state of now, listed first and
+    left out when the report is narrowed to a manufacturer or to dates), then non-compliant
+    handovers, late reports and backwards dates by real-world time. ``kind`` keeps one kind;
+    paging applies to the whole list."""
+    with engine.connect() as connection:
+        outlets = _over_capacity(connection, filters) if kind in (None, "outlet_over_capacity") else []
+        skip = min(filters.offset, len(outlets))
+        shown = outlets[skip:]
+        if filters.limit is not None:
+            shown = shown[: filters.limit]
+        remaining = None if filters.limit is None else filters.limit - len(shown)
+        findings: list[dict[str, Any]] = []
+        if kind != "outlet_over_capacity" and remaining != 0:
+            query = _findings_query(filters, kind).offset(filters.offset - skip)
+            if remaining is not None:
+                query = query.limit(remaining)
+            findings = [_plain(r) for r in connection.execute(query).mappings()]
+    return shown + findings
+
+
+def _findings_query(filters: Filters, kind: str | None) -> Any:
+    query = select(report_findings).order_by(
+        report_findings.c.occurred_at,
+        report_findings.c.code,
+        report_findings.c.version,
+        report_findings.c.kind,
+    )
+    since = datetime.combine(filters.since, time(0), CHINA_STANDARD_TIME) if filters.since else None
+    until = (
+        datetime.combine(filters.until + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
+        if filters.until
+        else None
+    )
+    where = _where(
         report_findings.c.kind == kind if kind else None,
         report_findings.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
-        report_findings.c.occurred_at >= datetime.combine(filters.since, time(0), CHINA_STANDARD_TIME)
-        if filters.since
-        else None,
-        report_findings.c.occurred_at
-        < datetime.combine(filters.until + timedelta(days=1), datetime.min.time(), UTC)
-        if filters.until
-        else None,
+        report_findings.c.occurred_at >= since if since else None,
+        report_findings.c.occurred_at < until if until else None,
+    )
+    return query.where(where) if where is not None else query
+
+
+def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, Any]]:
+    if filters.manufacturer or filters.since or filters.until:
+        return []
+    query = select(network_points).where(network_points.c.on_hand_kg > network_points.c.capacity_kg)
+    clause = _region_clause(network_points.c.division_code, filters)
+    if clause is not None:
+        query = query.where(clause)
+    return [
+        {
+            "code": None,
+            "version": None,
+            "kind": "outlet_over_capacity",
+            "manufacturer_id": None,
+            "event": None,
+            "actor_id": outlet["operator_id"],
+            "occurred_at": None,
+            "recorded_at": None,
+            "detail": f"{outlet['id']} ({outlet['name']}) holds {outlet['on_hand_kg']:.0f} kg, "
+            f"capacity {outlet['capacity_kg']:.0f} kg",
+            "collection_point_id": outlet["id"],
+        }
+        for outlet in connection.execute(query.order_by(network_points.c.id)).mappings()
     ]
-    where = _where(*clauses)
-    if where is not None:
-        query = query.where(where)
-    with engine.connect() as connection:
-        findings = (
-            []
-            if kind == "outlet_over_capacity"
-            else [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
-        )
-        over = select(network_points).where(network_points.c.on_hand_kg > network_points.c.capacity_kg)
-        clause = _region_clause(network_points.c.division_code, filters)
-        if clause is not None:
-            over = over.where(clause)
-        outlets = (
-            [dict(r) for r in connection.execute(over.order_by(network_points.c.id)).mappings()]
-            if kind in (None, "outlet_over_capacity")
-            else []
-        )
-    for outlet in outlets:
-        findings.append(
-            {
-                "code": None,
-                "version": None,
-                "kind": "outlet_over_capacity",
-                "manufacturer_id": None,
-                "event": None,
-                "actor_id": outlet["operator_id"],
-                "occurred_at": None,
-                "recorded_at": None,
-                "detail": f"{outlet['id']} ({outlet['name']}) holds {outlet['on_hand_kg']:.0f} kg, "
-                f"capacity {outlet['capacity_kg']:.0f} kg",
-                "collection_point_id": outlet["id"],
-            }
-        )
-    return findings
 
 
 # --------------------------------------------------------------------------- collection points

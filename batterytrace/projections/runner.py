@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import create_view_engine
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
-from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions
+from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
 from batterytrace.trace.application import BatteryTrace
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,29 @@ class ViewRunner:
 
     # ------------------------------------------------------------------------------ tables
     def ensure_tables(self) -> None:
-        metadata.create_all(self.engine)
+        """Create what is missing, and reset any view whose tables this release defines
+        differently (it is then rebuilt from the events by the next catch-up). One transaction
+        under a lock, so that runners starting together do not race each other."""
         with self.engine.begin() as connection:
-            known = {row.view for row in connection.execute(select(positions.c.view))}
-            missing = [{"view": name, "position": 0} for name in VIEWS if name not in known]
-            if missing:
-                connection.execute(insert(positions), missing)
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            if not _has_current_positions_table(connection):
+                positions.drop(connection, checkfirst=True)
+            metadata.create_all(connection)
+            known = {
+                row.view: row.schema
+                for row in connection.execute(select(positions.c.view, positions.c.schema))
+            }
+            for name in VIEWS:
+                fingerprint = schema_fingerprint(name)
+                if name not in known:  # no position: whatever its tables hold is unknown; empty them
+                    connection.execute(
+                        insert(positions), [{"view": name, "position": 0, "schema": fingerprint}]
+                    )
+                    _reset_view(connection, name, fingerprint)
+                elif known[name] != fingerprint or not _columns_match(connection, name):
+                    log.warning("view %s has tables of an older release; rebuilding it", name)
+                    _reset_view(connection, name, fingerprint)
 
     def _check_view(self, name: str) -> None:
         if name not in self.views:
@@ -176,15 +193,16 @@ class ViewRunner:
     def rebuild(
         self, names: Sequence[str] | None = None, *, progress: Callable[[str, int], None] | None = None
     ) -> int:
-        """Drop the views' tables and rebuild them from the first event."""
+        """Empty the views and rebuild them from the first event. Emptying is one transaction
+        (drop, create, position 0), so a crash never leaves empty tables at an old position."""
         names = list(names or self.views)
         for name in names:
             self._check_view(name)
-            tables = VIEW_TABLES[name]
-            metadata.drop_all(self.engine, tables=tables)
-            metadata.create_all(self.engine, tables=tables)
+        for name in names:
             with self.engine.begin() as connection:
-                connection.execute(update(positions).where(positions.c.view == name).values(position=0))
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                _reset_view(connection, name, schema_fingerprint(name))
         return self.catch_up(names, progress=progress)
 
     # --------------------------------------------------------------------------- following
@@ -214,6 +232,38 @@ class ViewRunner:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating and resetting view tables
+
+
+def _has_current_positions_table(connection: Connection) -> bool:
+    names = {c["name"] for c in _columns(connection, positions.name)}
+    return not names or "schema" in names
+
+
+def _columns(connection: Connection, table: str) -> list[dict[str, Any]]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    return inspector.get_columns(table) if inspector.has_table(table) else []
+
+
+def _columns_match(connection: Connection, view: str) -> bool:
+    """The view's tables in the database have the columns this release defines."""
+    return all(
+        {c["name"] for c in _columns(connection, table.name)} == {c.name for c in table.columns}
+        for table in VIEW_TABLES[view]
+    )
+
+
+def _reset_view(connection: Connection, name: str, fingerprint: str) -> None:
+    tables = VIEW_TABLES[name]
+    metadata.drop_all(connection, tables=tables)
+    metadata.create_all(connection, tables=tables)
+    connection.execute(
+        update(positions).where(positions.c.view == name).values(position=0, schema=fingerprint)
+    )
 
 
 class _NotificationWaiter:
@@ -252,9 +302,12 @@ class _NotificationWaiter:
         if self.connection is None:
             stop.wait(seconds)
             return
+        deadline = time.monotonic() + seconds
         try:
-            for _ in self.connection.notifies(timeout=seconds, stop_after=1):
-                break
+            while not stop.is_set() and time.monotonic() < deadline:  # short slices: stop is seen soon
+                slice_seconds = min(0.25, max(deadline - time.monotonic(), 0.0))
+                if any(True for _ in self.connection.notifies(timeout=slice_seconds, stop_after=1)):
+                    return
         except Exception:
             stop.wait(seconds)
 

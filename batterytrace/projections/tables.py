@@ -52,6 +52,9 @@ positions = Table(
     metadata,
     Column("view", String(40), primary_key=True),
     Column("position", BigInteger, nullable=False),
+    # A fingerprint of the view's table definitions: when a new release changes them, the view
+    # is rebuilt from the events instead of failing on a missing column.
+    Column("schema", String(64), nullable=False, default=""),
 )
 
 # ---------------------------------------------------------------------------------- lifecycle
@@ -245,3 +248,13 @@ VIEW_TABLES: dict[str, list[Table]] = {
     "reports": [report_batteries, report_monthly, report_findings],
 }
 VIEWS = tuple(VIEW_TABLES)
+
+
+def schema_fingerprint(view: str) -> str:
+    """A short digest of the view's tables as this release defines them."""
+    import hashlib
+
+    from sqlalchemy.schema import CreateTable
+
+    text = "\n".join(str(CreateTable(table)) for table in VIEW_TABLES[view])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -6,7 +6,6 @@ and a filter it does not take is refused rather than silently ignored.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -20,6 +19,7 @@ from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Service, Views, regulator
 from batterytrace.trace.api.routes.production import problem_responses
+from batterytrace.trace.tabular import write_csv
 
 Row = TypeVar("Row", bound=BaseModel)
 DEFAULT_LIMIT = 100
@@ -246,9 +246,7 @@ def answer(name: str, model: type[BaseModel], rows: list[dict[str, Any]], paging
         return {"items": rows, "limit": paging.limit, "offset": paging.offset, "count": len(rows)}
     columns = list(model.model_fields)
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(text, rows, columns)
     return Response(
         text.getvalue(),
         media_type="text/csv; charset=utf-8",
