@@ -62,7 +62,11 @@ def _prepare_demo(batteries: int) -> None:
     app = open_app()
     if not app.participants():
         console.print(f"generating demo data ({batteries} batteries) …")
-        generate_demo(app, batteries=batteries)
+        summary = generate_demo(app, batteries=batteries)
+        examples = Table("stage", "battery code to try", title="demo batteries")
+        for stage, code in summary.examples.items():
+            examples.add_row(stage, code)
+        console.print(examples)
     table = Table("role", "participant", "API key (new, shown once)", title="demo API keys")
     seen: set[str] = set()
     for participant in app.participants():
