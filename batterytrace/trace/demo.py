@@ -1,12 +1,16 @@
 """``batterytrace demo``: a deterministic, realistic national data set to explore the platform.
 
-The same seed, battery count and batch size give the same events (apart from when they were
-recorded) on the same calendar day: real-world history runs from 2017 up to yesterday, relative
-to the application's clock, and second-life products are assembled within a batch.
+The same seed, battery count and batch size give the same events on the same calendar day:
+real-world history runs from 2017 up to yesterday, relative to the application's clock, and
+second-life products are assembled within a batch. Recording times are simulated too (see
+``ReportClock``): each report reaches the platform a short, seeded delay after its event, within
+the working-day deadline, but never after the application's clock, so they are the same when the
+clock reads the same moment (reports of the last days are the ones a later reading could change).
 
 The generator plants one of each case a regulator looks for (an overdue retired battery, a
-handover to a non-whitelisted recycler, a late correction, an outlet over capacity) so that every
-report has something to show even in a small demo.
+handover to a non-whitelisted recycler, a late correction dated before its predecessor, a report
+recorded past its deadline, an outlet over capacity) so that every report has something to show
+even in a small demo; apart from the planted late report, every event is reported on time.
 
 Speed: the cast and outlets are registered first; then each battery's whole life is built in
 memory with the domain's commands and ``batch_size`` batteries are saved per transaction, so the
@@ -22,13 +26,14 @@ from datetime import date
 
 from eventsourcing.persistence import IntegrityError
 
-from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.base import CHINA_STANDARD_TIME, recording_clock
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, ConcurrentWrite, InvalidInput
 from batterytrace.events.lifecycle import State
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.demo_cast import CAST, DemoCast, DemoPoints, register_cast, register_points
 from batterytrace.trace.demo_life import NO_TWIST, LifeWriter, Twist
+from batterytrace.trace.demo_reports import ReportClock
 
 MIN_BATTERIES = 40  # room for every planted case
 EARLIEST_TODAY = date(2020, 1, 1)  # history starts in 2017 and needs a few years to unfold
@@ -51,7 +56,8 @@ PLANTED: tuple[tuple[str, str, Twist], ...] = (
     ("cascade_reused", "cascade_reused", Twist(lfp=True)),
     ("overdue", "overdue", PLAIN),
     ("non_compliant_handover", "handed_over", Twist(non_compliant=True)),
-    ("late_report", "collected", Twist(late=True)),
+    ("backwards_date", "collected", Twist(backwards=True)),
+    ("late_report", "collected", Twist(reported_late=True)),
     ("pack_with_modules", "installed", Twist(modules=True)),
 )
 EXPECTED_STATE = {
@@ -61,6 +67,7 @@ EXPECTED_STATE = {
     "retired": State.RETIRED,
     "overdue": State.RETIRED,
     "collected": State.COLLECTED,
+    "backwards_date": State.COLLECTED,
     "late_report": State.COLLECTED,
     "handed_over": State.HANDED_OVER,
     "non_compliant_handover": State.HANDED_OVER,
@@ -109,27 +116,30 @@ def generate_demo(
 
     ``progress(n)`` is called after each saved batch with the packs it finished.
     """
-    today = app.clock().astimezone(CHINA_STANDARD_TIME).date()
+    now = app.clock()
+    today = now.astimezone(CHINA_STANDARD_TIME).date()
     _check_arguments(batteries, batch_size, today)
     _require_empty(app)
     rng = random.Random(seed)
-    cast = register_cast(app, rng)
-    points = register_points(app, cast, rng, batteries)
-    writer = LifeWriter(rng, cast, points, today)
-    cases = _cases(writer, points)
-    events = cast.events + points.events
-    done = 0
-    while done < batteries:
-        size = min(batch_size, batteries - done)
-        for _ in range(size):
-            key, stage, twist = next(cases)
-            battery = writer.pack(stage, twist)
-            if key and battery.state == EXPECTED_STATE.get(key, battery.state):
-                writer.examples.setdefault(key, battery.code)
-        events += _save(app, writer.flush())
-        done += size
-        if progress:
-            progress(size)
+    reports = ReportClock(seed, now)
+    with recording_clock(reports):  # every event is stamped with the report time set before it
+        cast = register_cast(app, rng, reports)
+        points = register_points(app, cast, rng, batteries, reports)
+        writer = LifeWriter(rng, cast, points, today, reports)
+        cases = _cases(writer, points)
+        events = cast.events + points.events
+        done = 0
+        while done < batteries:
+            size = min(batch_size, batteries - done)
+            for _ in range(size):
+                key, stage, twist = next(cases)
+                battery = writer.pack(stage, twist)
+                if key and battery.state == EXPECTED_STATE.get(key, battery.state):
+                    writer.examples.setdefault(key, battery.code)
+            events += _save(app, writer.flush())
+            done += size
+            if progress:
+                progress(size)
     return _summary(cast, points, writer, events)
 
 

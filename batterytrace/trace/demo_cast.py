@@ -1,22 +1,27 @@
 """The demo's national cast: enterprises, whitelist grants and collection points.
 
 Registered once, before any battery is generated, so that every battery command later runs
-against participants and outlets that the store really holds. The cast is a small table rather
-than random names: a demo is easier to explore when the same recognisable enterprises appear in
-every run. Only the organisation-code part of each credit code comes from the seed.
+against participants and outlets that the store really holds. They are recorded as if the platform
+had opened a few weeks before the first battery was made (``PLATFORM_OPENS``), one registration a
+minute, and each whitelist grant on its effective day (or now, for one announced in advance). The
+cast is a small table rather than random names: a demo is easier to explore when the same
+recognisable enterprises appear in every run. Only the organisation-code part of each credit code
+comes from the seed.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
+from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.collection_point import CollectionPoint, CollectionPointKind
 from batterytrace.events.credit_code import ALPHABET, credit_code_check_character
 from batterytrace.events.participant import Activity, Participant
 from batterytrace.events.regions import Division, prefectures, provinces
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.demo_reports import PLATFORM_OPENS, ReportClock
 
 COLLECTION_CAPACITY_KG = 5_000  # collection-type outlet: about 5 t at most (domain.md)
 CENTRAL_STORAGE_CAPACITY_KG = 30_000  # central storage: at least 30 t
@@ -101,6 +106,7 @@ CAST: tuple[Enterprise, ...] = (
     Enterprise("informal-1", "Linyi Backstreet Metals Workshop", REC, "371300"),
     Enterprise("informal-2", "Baoding Smelting Works Co.", REC, "130600"),
 )  # fmt: skip
+GRANTS_RECORDED_AT = time(10, 0, tzinfo=CHINA_STANDARD_TIME)  # on the grant's effective day
 REGULATOR_NAME = "MIIT Power Battery Traceability Office"
 REGULATOR_DIVISION = "110000"
 
@@ -177,17 +183,19 @@ def make_credit_code(rng: random.Random, division_code: str, prefix: str = "91")
     return first17 + credit_code_check_character(first17)
 
 
-def register_cast(app: BatteryTrace, rng: random.Random) -> DemoCast:
+def register_cast(app: BatteryTrace, rng: random.Random, reports: ReportClock) -> DemoCast:
     """Register the regulator (bootstrap), every enterprise, and the whitelist grants."""
     regulator_id = make_credit_code(rng, REGULATOR_DIVISION, prefix="11")
+    reports.at(PLATFORM_OPENS)
     events = len(
         app.register_participant(
             actor_id=None, credit_code=regulator_id, name=REGULATOR_NAME, roles=["regulator"]
         ).events
     )
     ids: dict[str, str] = {}
-    for row in CAST:
+    for number, row in enumerate(CAST, start=1):
         ids[row.key] = make_credit_code(rng, row.division_code)
+        reports.at(PLATFORM_OPENS + timedelta(minutes=number))
         result = app.register_participant(
             actor_id=regulator_id,
             credit_code=ids[row.key],
@@ -198,6 +206,7 @@ def register_cast(app: BatteryTrace, rng: random.Random) -> DemoCast:
         )
         events += len(result.events)
         for activity, batch in row.whitelist:
+            reports.at(datetime.combine(WHITELIST_BATCHES[batch], GRANTS_RECORDED_AT))
             granted = app.grant_whitelist(
                 actor_id=regulator_id,
                 participant_id=ids[row.key],
@@ -218,20 +227,25 @@ def point_count(batteries: int) -> int:
     return min(MAX_COLLECTION_POINTS, max(len(prefectures()), batteries // BATTERIES_PER_POINT))
 
 
-def register_points(app: BatteryTrace, cast: DemoCast, rng: random.Random, batteries: int) -> DemoPoints:
+def register_points(
+    app: BatteryTrace, cast: DemoCast, rng: random.Random, batteries: int, reports: ReportClock
+) -> DemoPoints:
     """Register one collection outlet per prefecture, extra ones in populous provinces, and one
     central storage per province (in its capital, the province's first prefecture).
 
     Each operator registers its own outlets with the domain command that
     ``BatteryTrace.register_collection_point`` runs, saved ``POINT_BATCH`` per transaction:
-    thousands of one-outlet transactions would dominate a small demo's run time.
+    thousands of one-outlet transactions would dominate a small demo's run time. They are
+    recorded after the cast, one a minute.
     """
     points = DemoPoints()
     layout = _layout(rng, point_count(batteries))
     operators = cast.outlet_operators
     weights = [3 if "vehicle_maker" in p.roles else 2 for p in operators]
     batch: list[CollectionPoint] = []
-    for prefecture, kind in layout:
+    opened = PLATFORM_OPENS + timedelta(minutes=len(CAST) + 1)
+    for number, (prefecture, kind) in enumerate(layout):
+        reports.at(opened + timedelta(minutes=number))
         operator = rng.choices(operators, weights)[0]
         point = _point(rng, points, prefecture, kind, operator)
         points.by_id[point.id] = point

@@ -8,13 +8,17 @@ is bounded by the calendar (serial counters per maker code and day), not by the 
 
 Each life is planned before it is played: the final stage is drawn first, then dates that leave
 room for the steps that stage needs, so real-world times never run backwards or into the future.
+
+Each command runs after ``ReportClock.report`` has set when its report reaches the platform (a
+short delay after the event, within its deadline), so that the events' recording times are as
+simulated as their real-world times; the caller runs the writer under ``recording_clock``.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from batterytrace.events.battery import Battery, ProductionSpec
 from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
@@ -32,6 +36,7 @@ from batterytrace.trace.demo_parts import (
     pack_models,
     recovered_materials,
 )
+from batterytrace.trace.demo_reports import LATE_REPORT_DAYS, ReportClock
 
 # Final stage of a first-life pack: weights for LFP (B) and NCM (E). Cascade use takes mostly
 # LFP (long cycle life, safe); NCM goes to recycling for its nickel and cobalt.
@@ -55,7 +60,8 @@ class Twist:
     lfp: bool = False
     modules: bool = False
     non_compliant: bool | None = None  # None: drawn (3 % of recycling handovers); else forced
-    late: bool = False  # collection reported as a late correction dated before retirement
+    backwards: bool = False  # collection reported as a late correction dated before retirement
+    reported_late: bool = False  # the life's last event (a collection) reported past its deadline
 
 
 NO_TWIST = Twist()
@@ -64,8 +70,10 @@ NO_TWIST = Twist()
 class LifeWriter:
     """Plays battery lives into the current batch; ``flush`` hands the batch over for saving."""
 
-    def __init__(self, rng: random.Random, cast: DemoCast, points: DemoPoints, today: date) -> None:
-        self.rng, self.cast, self.points, self.today = rng, cast, points, today
+    def __init__(
+        self, rng: random.Random, cast: DemoCast, points: DemoPoints, today: date, reports: ReportClock
+    ) -> None:
+        self.rng, self.cast, self.points, self.today, self.reports = rng, cast, points, today, reports
         self.last_day = today.toordinal() - 1  # every real-world time lies before today
         self.models, self.model_weights = pack_models(rng, cast)
         self.vehicle_makers = cast.role("vehicle-maker")
@@ -93,7 +101,7 @@ class LifeWriter:
             if point_id is None:
                 stage = "recycled"  # every outlet nearby is full: it went on to a recycler
         collect = stage == "collected" or (stage in CHAINED and rng.random() < 0.7)
-        days = self._schedule(stage, collect)
+        days = self._schedule(stage, collect, LATE_REPORT_DAYS[1] + 1 if twist.reported_late else 0)
         battery = self._produce(model, days["produce"], mass, twist.modules)
         self.packs += 1
         if "install" not in days:
@@ -101,21 +109,23 @@ class LifeWriter:
         vehicle_maker = rng.choices(self.vehicle_makers, VEHICLE_SHARE)[0]
         self._first_life(battery, vehicle_maker, days)
         if stage == "removed":
-            battery.remove(actor=vehicle_maker, reason="repair", occurred_at=self.labels.at(days["remove"]))
+            self._remove(battery, vehicle_maker, "repair", self.labels.at(days["remove"]))
         if "retire" not in days:
             return battery
         holder = self._retire(battery, vehicle_maker, days["retire"])
         if collect:
             point_id = point_id or self.points.any(self.rng, region.code)
-            holder = self._collect(battery, point_id, days, twist.late)
+            late = twist.reported_late and stage == "collected"  # its last event: nothing waits
+            holder = self._collect(battery, point_id, days, twist.backwards, late)
             if stage == "collected":
                 self.points.hold(point_id, battery.mass_kg)
         if "hand_over" in days:
             self._dispose(battery, holder, stage, days, twist.non_compliant)
         return battery
 
-    def _schedule(self, stage: str, collect: bool) -> dict[str, int]:
-        """Day numbers (ordinals) of each step, leaving room for the steps the stage needs."""
+    def _schedule(self, stage: str, collect: bool, quiet_days: int = 0) -> dict[str, int]:
+        """Day numbers (ordinals) of each step, leaving room for the steps the stage needs (and,
+        for a chained stage, ``quiet_days`` after the last step: a report still to come)."""
         rng, last = self.rng, self.last_day
         start = FIRST_PRODUCTION.toordinal()
         install_gap = rng.randint(10, 120)
@@ -140,7 +150,7 @@ class LifeWriter:
         elif stage == "overdue":
             low, high = last - 700, last - OVERDUE_AFTER_DAYS - 5
         else:
-            low, high = start, last - sum(after.values())
+            low, high = start, last - sum(after.values()) - quiet_days
         produce = rng.randint(start, high - 365 - install_gap)
         install = produce + install_gap
         days = {"produce": produce, "install": install}
@@ -159,45 +169,66 @@ class LifeWriter:
 
     def _first_life(self, battery: Battery, vehicle_maker: Participant, days: dict[str, int]) -> None:
         vin = self.labels.vin(vehicle_maker, days["install"])
-        battery.install(actor=vehicle_maker, vin=vin, occurred_at=self.labels.at(days["install"]))
+        self._install(battery, vehicle_maker, vin, self.labels.at(days["install"]))
         if "repair" in days:
-            battery.remove(actor=vehicle_maker, reason="repair", occurred_at=self.labels.at(days["repair"]))
-            battery.install(actor=vehicle_maker, vin=vin, occurred_at=self.labels.at(days["reinstall"]))
+            self._remove(battery, vehicle_maker, "repair", self.labels.at(days["repair"]))
+            self._install(battery, vehicle_maker, vin, self.labels.at(days["reinstall"]))
+
+    def _install(self, battery: Battery, vehicle_maker: Participant, vin: str, when: datetime) -> None:
+        self.reports.report(when, battery)
+        battery.install(actor=vehicle_maker, vin=vin, occurred_at=when)
+
+    def _remove(self, battery: Battery, actor: Participant, reason: str, when: datetime) -> None:
+        self.reports.report(when, battery)
+        battery.remove(actor=actor, reason=reason, occurred_at=when)
 
     def _retire(self, battery: Battery, vehicle_maker: Participant, day: int) -> Participant:
         """A scrapped vehicle's pack is retired by a dismantler; a worn pack replaced by the
         vehicle maker's service network is removed and retired by the vehicle maker."""
         health = round(self.rng.uniform(62, 80), 1)
         if self.rng.random() < 0.4:
-            battery.remove(actor=vehicle_maker, reason="replacement", occurred_at=self.labels.at(day, 9))
+            self._remove(battery, vehicle_maker, "replacement", self.labels.at(day, 9))
+            when = self.labels.at(day, 11)
+            self.reports.report(when, battery)
             battery.retire(
                 actor=vehicle_maker,
                 reason="capacity below 80%, replaced under warranty",
                 state_of_health_pct=health,
-                occurred_at=self.labels.at(day, 11),
+                occurred_at=when,
             )
             return vehicle_maker
         dismantler = self.rng.choice(self.dismantlers)
+        when = self.labels.at(day)
+        self.reports.report(when, battery)
         battery.retire(
-            actor=dismantler,
-            reason="vehicle scrapped",
-            state_of_health_pct=health,
-            occurred_at=self.labels.at(day),
+            actor=dismantler, reason="vehicle scrapped", state_of_health_pct=health, occurred_at=when
         )
         return dismantler
 
-    def _collect(self, battery: Battery, point_id: str, days: dict[str, int], late: bool) -> Participant:
+    def _collect(
+        self,
+        battery: Battery,
+        point_id: str,
+        days: dict[str, int],
+        backwards: bool = False,
+        reported_late: bool = False,
+    ) -> Participant:
+        """``backwards``: the outlet's scan predates the retirement paperwork and is reported
+        afterwards as a late correction; ``reported_late``: reported long after its deadline."""
         point = self.points.by_id[point_id]
         operator = self.cast.by_id[point.operator_id]
-        when = days["collect"]
-        if late:  # the outlet's scan predates the retirement paperwork; reported afterwards
-            when = days["retire"] - self.rng.randint(3, 12)
+        day = days["collect"]
+        if backwards:
+            day = days["retire"] - self.rng.randint(3, 12)
+        when = self.labels.at(day)
+        condition = self.rng.choice(("intact", "intact", "intact", "damaged casing"))
+        self.reports.report(when, battery, late=reported_late)
         battery.collect(
             actor=operator,
             collection_point=point,
-            occurred_at=self.labels.at(when),
-            condition=self.rng.choice(("intact", "intact", "intact", "damaged casing")),
-            late_correction=late,
+            occurred_at=when,
+            condition=condition,
+            late_correction=backwards,
         )
         return operator
 
@@ -225,15 +256,16 @@ class LifeWriter:
             receiver = rng.choice(self.cast.role("informal"))
         else:
             receiver = rng.choice([p for p, a, d in self.grants if a == activity and d <= day])
-        battery.hand_over(actor=holder, receiver=receiver, activity=activity, occurred_at=self.labels.at(day))
+        when = self.labels.at(day)
+        self.reports.report(when, battery)
+        battery.hand_over(actor=holder, receiver=receiver, activity=activity, occurred_at=when)
         if stage == "cascade_reused":
             self._pool(receiver, battery)
         elif stage == "recycled" and not informal:  # an informal workshop reports nothing more
-            battery.recycle(
-                actor=receiver,
-                recovered_kg=recovered_materials(rng, battery),
-                occurred_at=self.labels.at(days["recycle"] + shift),
-            )
+            recovered = recovered_materials(rng, battery)
+            when = self.labels.at(days["recycle"] + shift)
+            self.reports.report(when, battery)
+            battery.recycle(actor=receiver, recovered_kg=recovered, occurred_at=when)
 
     # ---------------------------------------------------------------------------- second life
     def _pool(self, enterprise: Participant, original: Battery) -> None:
@@ -267,6 +299,8 @@ class LifeWriter:
             mass_kg=round(sum(o.mass_kg for o in originals) * 1.06, 1),
             occurred_at=self.labels.at(day),
         )
+        assert spec.occurred_at is not None
+        self.reports.report(spec.occurred_at, *originals)  # one report makes and links them
         product = Battery.produce(
             spec, actor=enterprise, code_owner_id=enterprise.id, originals=originals,
             today=self.today,
@@ -285,27 +319,33 @@ class LifeWriter:
         if rng.random() >= 0.8 or install > last:
             return
         place = self.regions(rng)
+        site = f"{place.name}{'5G基站' if telecom else '储能电站'}{rng.randint(1, 999)}号"
+        when = self.labels.at(install)
+        self.reports.report(when, product)
         product.install(
             actor=enterprise,
-            site=f"{place.name}{'5G基站' if telecom else '储能电站'}{rng.randint(1, 999)}号",
+            site=site,
             application="telecom base station backup" if telecom else "energy storage",
-            occurred_at=self.labels.at(install),
+            occurred_at=when,
         )
         gaps = [rng.randint(1, 45), rng.randint(5, 90), rng.randint(10, 120)]
         if rng.random() >= 0.15 or install + 365 > last - sum(gaps):
             return
         retire = rng.randint(install + 365, last - sum(gaps))
+        health = round(rng.uniform(45, 60), 1)
+        when = self.labels.at(retire)
+        self.reports.report(when, product)
         product.retire(
             actor=enterprise,
             reason="second life ended: capacity below 60%",
-            state_of_health_pct=round(rng.uniform(45, 60), 1),
-            occurred_at=self.labels.at(retire),
+            state_of_health_pct=health,
+            occurred_at=when,
         )
         home = division(enterprise.division_code) or place
         days = {"retire": retire, "collect": retire + gaps[0]}
         days["hand_over"] = days["collect"] + gaps[1]
         days["recycle"] = days["hand_over"] + gaps[2]
-        holder = self._collect(product, self.points.any(self.rng, home.code), days, late=False)
+        holder = self._collect(product, self.points.any(self.rng, home.code), days)
         self._dispose(product, holder, "recycled", days, informal=None)
         if product.state == State.RECYCLED:
             self.examples.setdefault("second_life_recycled", product.code)
@@ -350,6 +390,8 @@ class LifeWriter:
             mass_kg=mass,
             occurred_at=self.labels.at(day),
         )
+        assert spec.occurred_at is not None
+        self.reports.report(spec.occurred_at, *modules)  # one report makes and links them
         pack = Battery.produce(
             spec, actor=model.maker, code_owner_id=model.maker.id, components=modules,
             today=self.today,
@@ -373,6 +415,8 @@ class LifeWriter:
                 mass_kg=round(pack_mass * 0.85 / count, 1),
                 occurred_at=self.labels.at(made),
             )
+            assert spec.occurred_at is not None
+            self.reports.report(spec.occurred_at)
             modules.append(
                 Battery.produce(spec, actor=model.maker, code_owner_id=model.maker.id, today=self.today)
             )

@@ -3,7 +3,9 @@
 The demo is the first thing a new user runs, and each example is a command they will type next
 (``batterytrace battery show CODE``); an example in the wrong state would teach them the wrong
 thing. The generator writes through the domain's commands in batches, so these tests also check
-that what it saved reads back as valid aggregates.
+that what it saved reads back as valid aggregates. Recording times are simulated like real-world
+times: each report comes shortly after its event, so that a regulator's late-report check finds
+the planted late report and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from eventsourcing.utils import get_topic
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, InvalidInput
 from batterytrace.events.participant import Activity
+from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.demo import DemoSummary, generate_demo
 from batterytrace.trace.demo_parts import vin_check_digit
@@ -37,8 +40,13 @@ REQUIRED_EXAMPLES = {
     "pack_with_modules": "installed",
     "non_compliant_handover": "handed over",
     "overdue": "retired",
+    "backwards_date": "collected",
     "late_report": "collected",
 }
+BATTERY_EVENTS = {
+    "Produced", "AssembledInto", "Installed", "Removed", "Retired", "Collected", "HandedOver",
+    "CascadeReused", "Recycled",
+}  # fmt: skip
 ACTOR_ROLES = {
     "regulator": "regulator",
     "manufacturer": "manufacturer",
@@ -111,9 +119,13 @@ def test_planted_compliance_cases(app: BatteryTrace, demo: DemoSummary) -> None:
     assert not receiver.is_whitelisted(Activity.RECYCLING, handover.occurred_at.date())
     assert receiver.whitelist == []
 
-    history = app.history(demo.examples["late_report"])
+    history = app.history(demo.examples["backwards_date"])
     late = [e for e in history if getattr(e, "late_correction", False)]
     assert late and late[0].occurred_at < history[late[0].originator_version - 2].occurred_at
+    assert late[0].recorded_at > history[late[0].originator_version - 2].recorded_at
+
+    (reported,) = [e for e in app.history(demo.examples["late_report"]) if type(e).__name__ == "Collected"]
+    assert reported.recorded_at - reported.occurred_at >= timedelta(days=60)
 
     outlet = app.collection_point(demo.examples["over_capacity_outlet"])
     held = 0.0
@@ -137,6 +149,26 @@ def test_real_world_times_run_forward_and_never_into_the_future(app: BatteryTrac
         last[event.originator_id] = max(occurred, previous or occurred)
 
 
+def test_reports_are_recorded_shortly_after_the_events(app: BatteryTrace, demo: DemoSummary) -> None:
+    """Every battery event is recorded after it happened, in its stream's order, and not in the
+    future; only the planted late report misses its working-day deadline."""
+    calendar, now = WorkingCalendar(), app.clock()
+    late, seen, last = set(), set(), {}
+    for event in stored_events(app):
+        name = type(event).__name__
+        previous = last.get(event.originator_id, event.recorded_at)
+        assert previous <= event.recorded_at <= now, event
+        last[event.originator_id] = event.recorded_at
+        if name not in BATTERY_EVENTS:
+            continue
+        seen.add(name)
+        assert event.occurred_at <= event.recorded_at, event
+        if calendar.is_late(name, event.occurred_at, event.recorded_at):
+            late.add((event.originator_id, name))
+    assert seen == BATTERY_EVENTS
+    assert late == {(demo.examples["late_report"], "Collected")}
+
+
 def test_recovered_metals_follow_the_chemistry(app: BatteryTrace, demo: DemoSummary) -> None:
     recycled = stored_events(app, get_topic(Battery.Recycled))
     assert recycled
@@ -150,14 +182,14 @@ def test_recovered_metals_follow_the_chemistry(app: BatteryTrace, demo: DemoSumm
 
 
 def test_same_seed_gives_the_same_events(database_url: str, tmp_path, fixed_now) -> None:
-    """Two fresh stores, one seed, one calendar day: the same events but for recording times."""
+    """Two fresh stores, one seed, one pinned clock: the same events, recording times included."""
 
     def generate(url: str) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
         app = BatteryTrace(Settings(database_url=url), clock=lambda: fixed_now)
         try:
             summary = generate_demo(app, seed=11, batteries=120, batch_size=50)
             return summary.examples, [
-                (type(e).__name__, e.originator_id, e.originator_version, _without_time(e))
+                (type(e).__name__, e.originator_id, e.originator_version, e.__dict__)
                 for e in stored_events(app)
             ]
         finally:
@@ -166,10 +198,8 @@ def test_same_seed_gives_the_same_events(database_url: str, tmp_path, fixed_now)
     first = generate(database_url)
     second = generate(f"sqlite:///{tmp_path / 'second.db'}")
     assert first == second
-
-
-def _without_time(event: Any) -> dict[str, Any]:
-    return {k: v for k, v in event.__dict__.items() if k != "timestamp"}
+    recorded = [fields["timestamp"] for *_, fields in first[1]]
+    assert min(recorded) < fixed_now - timedelta(days=365 * 3)  # simulated, not the clock's now
 
 
 def test_progress_reports_every_batch(app: BatteryTrace) -> None:
