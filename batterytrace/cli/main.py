@@ -13,7 +13,7 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import DBAPIError
 
-from batterytrace.cli import bulk, lifecycle, participants, serve, show, views
+from batterytrace.cli import bulk, lifecycle, participants, qr, serve, show, views
 from batterytrace.cli.common import err_console, open_app
 from batterytrace.events.errors import DomainError
 from batterytrace.trace.settings import Settings, describe_database
@@ -33,6 +33,7 @@ lifecycle.register(app)
 bulk.register(app)
 show.register(app)
 app.command()(serve.serve)
+app.command()(qr.qr)
 
 
 @app.command()

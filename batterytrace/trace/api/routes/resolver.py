@@ -1,7 +1,441 @@
-"""Routes: resolver."""
+"""Routes: the resolver, where a battery's QR code leads.
+
+``GET /b/{code}`` is the battery's public page: what it is, who made it and when, its state, its
+second life, and where to hand it in (the nearest collection points). Browsers get a small
+server-rendered HTML page (no external assets, everything escaped); programs that ask for JSON
+(``Accept: application/json`` or ``?format=json``) get the same public fields as JSON. Only the
+public subset is shown, whoever asks: no VIN, no participant ids (the maker appears by name), no
+events or actors.
+
+``GET /b/{code}/qr.png`` and ``/b/{code}/qr.svg`` draw the QR code of ``{public_url}/b/{code}``
+with the code printed under it, for any recorded battery.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import hashlib
+import html
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Engine, select
+
+from batterytrace.events import regions
+from batterytrace.events.battery_code import EXAMPLE_CODE, BatteryCode, parse_battery_code
+from batterytrace.events.errors import DomainError, InvalidInput, NotFound
+from batterytrace.projections.queries import battery_lifecycle
+from batterytrace.projections.tables import lifecycle_participants, lifecycle_points
+from batterytrace.trace.api.deps import Service, Views
+from batterytrace.trace.api.errors import ViewsBehind
+from batterytrace.trace.api.problems import TITLES, status_of
+from batterytrace.trace.api.routes.production import problem_responses
+from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.qr import qr_png, qr_svg, resolver_url
 
 router = APIRouter(tags=["resolver"])
+
+NEAREST_LIMIT = 5
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
+SEARCH_RADII_DEGREES = (0.5, 2.0, 8.0, 32.0)  # widened until the nearest points are certain
+QR_CACHE = "public, max-age=86400"
+
+CodePath = Annotated[
+    str, Path(description="GB/T 34014 battery code (24 characters).", examples=[EXAMPLE_CODE])
+]
+
+# What each state means to someone holding the battery.
+STATE_MEANING = {
+    "produced": "made, not in use yet",
+    "assembled": "built into a pack",
+    "installed": "in use (in a vehicle or at a site)",
+    "removed": "taken out for repair or replacement",
+    "retired": "retired: hand it in at a collection point below",
+    "collected": "at a recycling service outlet",
+    "handed over": "with a recycler or a cascade-use enterprise",
+    "cascade-reused": "lives on in a second-life product",
+    "recycled": "recycled: its materials were recovered",
+}
+
+
+# ------------------------------------------------------------------------------------ models
+class ReturnPoint(BaseModel):
+    name: str
+    address: str
+    distance_km: float | None = Field(description="Great-circle distance; null when no reference.")
+
+
+class PublicPage(BaseModel):
+    """The battery's public page: what anyone who scans its QR code may see."""
+
+    code: str
+    url: str = Field(description="The resolver URL the battery's QR code carries.")
+    level: str = Field(description="pack, module or cell")
+    chemistry: str
+    manufacturer_name: str | None
+    production_month: str = Field(description="YYYY-MM", examples=["2024-07"])
+    state: str
+    second_life: bool = Field(description="This battery is a second-life product made from retired ones.")
+    second_life_product: str | None = Field(
+        description="The code of the second-life product this battery was cascade-reused into."
+    )
+    collection_points: list[ReturnPoint] = Field(description="Where to hand it in, nearest first.")
+    collection_points_near: Literal["your location", "last collection point", "manufacturer's region"] | None
+
+
+# ------------------------------------------------------------------------------------ routes
+@router.get(
+    "/b/{code}",
+    summary="A battery's public page (HTML, or JSON when asked)",
+    response_model=None,
+    responses={
+        200: {
+            "model": PublicPage,
+            "description": "HTML for browsers; JSON with `Accept: application/json` or `?format=json`.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404, 422),
+    },
+)
+def battery_page(
+    request: Request,
+    code: CodePath,
+    service: Service,
+    views: Views,
+    lat: Annotated[
+        float | None, Query(ge=-90, le=90, description="Your latitude: collection points near you.")
+    ] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180, description="Your longitude.")] = None,
+    fmt: Annotated[
+        Literal["html", "json"] | None,
+        Query(alias="format", description="Override the Accept header."),
+    ] = None,
+) -> Response:
+    """What anyone may see about the battery, from the lifecycle view: type, chemistry, maker,
+    production month, state, second life, and the nearest collection points (to `lat`/`lon` when
+    given, else to the battery's last collection point, else to its maker's region)."""
+    as_json = fmt == "json" if fmt else _prefers_json(request.headers.get("accept", ""))
+    try:
+        page = public_page(service, views, code, near=_location(lat, lon))
+    except DomainError as error:
+        if as_json or not _prefers_html(request.headers.get("accept", "")):
+            raise
+        status = status_of(error)
+        return HTMLResponse(_error_html(status, error.message), status_code=status, headers=_HTML_HEADERS)
+    if as_json:
+        return JSONResponse(page, headers={"Vary": "Accept"})
+    return HTMLResponse(page_html(page), headers=_HTML_HEADERS)
+
+
+@router.get(
+    "/b/{code}/qr.png",
+    summary="The battery's QR code as PNG",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422)},
+)
+def battery_qr_png(
+    code: CodePath,
+    service: Service,
+    box: Annotated[int, Query(ge=2, le=40, description="Pixels per module.")] = 8,
+) -> Response:
+    """The QR code of the battery's resolver URL, with the code printed under it."""
+    parsed = _recorded(service, code)
+    image = qr_png(resolver_url(service.settings.public_url, parsed.code), parsed.code, box_size=box)
+    return Response(image, media_type="image/png", headers={"Cache-Control": QR_CACHE})
+
+
+@router.get(
+    "/b/{code}/qr.svg",
+    summary="The battery's QR code as SVG",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **problem_responses(404, 422)},
+)
+def battery_qr_svg(code: CodePath, service: Service) -> Response:
+    """The QR code of the battery's resolver URL as SVG, with the code as text under it."""
+    parsed = _recorded(service, code)
+    image = qr_svg(resolver_url(service.settings.public_url, parsed.code), parsed.code)
+    return Response(image, media_type="image/svg+xml", headers={"Cache-Control": QR_CACHE})
+
+
+# ----------------------------------------------------------------------------------- the page
+def public_page(
+    service: BatteryTrace, views: Engine, code: str, *, near: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """The public fields of a battery, with the collection points nearest to ``near`` (or to the
+    battery's last collection point, or to its maker's region)."""
+    parsed = parse_battery_code(code, today=service.today())
+    document = battery_lifecycle(
+        views, parsed.code, now=service.clock(), overdue_days=service.settings.overdue_days
+    )
+    if document is None:
+        if service.exists(parsed.code):
+            raise ViewsBehind(f"battery {parsed.code} is recorded but its page is not up to date yet; retry")
+        raise NotFound(f"battery {parsed.code}: no battery with this code has been recorded")
+    battery = document["battery"]
+    with views.connect() as connection:
+        reference, reason = near, "your location" if near else None
+        if reference is None:
+            reference = _last_point_location(connection, document["timeline"])
+            reason = "last collection point" if reference else None
+        if reference is None:
+            reference = _maker_location(connection, battery["manufacturer_id"])
+            reason = "manufacturer's region" if reference else None
+        points = nearest_points(connection, reference)
+    return {
+        "code": parsed.code,
+        "url": resolver_url(service.settings.public_url, parsed.code),
+        "level": battery["level"],
+        "chemistry": battery["chemistry"],
+        "manufacturer_name": battery["manufacturer_name"],
+        "production_month": str(battery["production_date"])[:7],
+        "state": battery["state"],
+        "second_life": bool(battery["second_life"]),
+        "second_life_product": battery["second_life_product"],
+        "collection_points": points,
+        "collection_points_near": reason,
+    }
+
+
+def _recorded(service: BatteryTrace, code: str) -> BatteryCode:
+    """A valid code of a recorded battery (from the event store: no wait for the views)."""
+    parsed = parse_battery_code(code, today=service.today())
+    if not service.exists(parsed.code):
+        raise NotFound(f"battery {parsed.code}: no battery with this code has been recorded")
+    return parsed
+
+
+def _location(lat: float | None, lon: float | None) -> tuple[float, float] | None:
+    if (lat is None) != (lon is None):
+        raise InvalidInput("give both lat and lon (decimal degrees), or neither")
+    return None if lat is None or lon is None else (lat, lon)
+
+
+# ------------------------------------------------------------------------- collection points
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance between two (latitude, longitude) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def nearest_points(
+    connection: Connection, reference: tuple[float, float] | None, *, limit: int = NEAREST_LIMIT
+) -> list[dict[str, Any]]:
+    """The ``limit`` collection points with coordinates nearest to ``reference``; without a
+    reference, the first ``limit`` points by id, with no distance.
+
+    A box around the reference is searched first and widened until every point outside it is
+    certainly farther than the last one kept, so a page never reads the whole national table."""
+    p = lifecycle_points.c
+    columns = select(p.id, p.name, p.address, p.latitude, p.longitude)
+    if reference is None:
+        rows = connection.execute(columns.order_by(p.id).limit(limit))
+        return [{"name": r.name, "address": r.address, "distance_km": None} for r in rows]
+    lat, lon = reference
+    located = columns.where(p.latitude.is_not(None), p.longitude.is_not(None))
+    ranked: list[tuple[float, str, Any]] = []
+    for radius in (*SEARCH_RADII_DEGREES, None):
+        query = located
+        if radius is not None:
+            query = query.where(
+                p.latitude.between(lat - radius, lat + radius),
+                p.longitude.between(lon - radius, lon + radius),
+            )
+        ranked = sorted(
+            (distance_km(reference, (r.latitude, r.longitude)), r.id, r) for r in connection.execute(query)
+        )[:limit]
+        if radius is None:
+            break
+        # Any point outside the box is at least this far away (a degree of longitude shrinks
+        # towards the poles).
+        certain = radius * KM_PER_DEGREE * math.cos(math.radians(min(89.9, abs(lat) + radius)))
+        if len(ranked) == limit and ranked[-1][0] <= certain:
+            break
+    return [
+        {"name": row.name, "address": row.address, "distance_km": round(distance, 1)}
+        for distance, _id, row in ranked
+    ]
+
+
+def _point_location(connection: Connection, point_id: str) -> tuple[float, float] | None:
+    row = connection.execute(
+        select(lifecycle_points.c.latitude, lifecycle_points.c.longitude).where(
+            lifecycle_points.c.id == point_id
+        )
+    ).first()
+    if row is None or row.latitude is None or row.longitude is None:
+        return None
+    return row.latitude, row.longitude
+
+
+def _last_point_location(
+    connection: Connection, timeline: list[dict[str, Any]]
+) -> tuple[float, float] | None:
+    """Where the battery was last handed in, if that collection point has coordinates."""
+    for entry in reversed(timeline):
+        point_id = entry["details"].get("collection_point_id") if entry["event"] == "Collected" else None
+        if point_id:
+            return _point_location(connection, point_id)
+    return None
+
+
+def _maker_location(connection: Connection, manufacturer_id: str | None) -> tuple[float, float] | None:
+    """The centre of the maker's prefecture (or province): its registered division, else the
+    division in its Unified Social Credit Code (positions 3-8, GB 32100)."""
+    if not manufacturer_id:
+        return None
+    registered = connection.execute(
+        select(lifecycle_participants.c.division_code).where(
+            lifecycle_participants.c.credit_code == manufacturer_id
+        )
+    ).scalar()
+    for code in (registered, manufacturer_id[2:8]):
+        if not code:
+            continue
+        place = regions.prefecture_of(code) or regions.division(code) or regions.province_of(code)
+        if place is not None:
+            return place.latitude, place.longitude
+    return None
+
+
+# ------------------------------------------------------------------------ content negotiation
+def _accepted(accept: str) -> dict[str, float]:
+    """Media types of an Accept header with their quality."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if not media:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        weights[media.lower()] = max(weights.get(media.lower(), 0.0), quality)
+    return weights
+
+
+def _prefers_json(accept: str) -> bool:
+    """JSON only when asked for by name and preferred to HTML; ``*/*`` gets the page."""
+    weights = _accepted(accept)
+    as_json = max(weights.get("application/json", 0.0), weights.get("application/*", 0.0))
+    as_html = max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0))
+    return as_json > 0 and as_json > as_html
+
+
+def _prefers_html(accept: str) -> bool:
+    """A browser: errors as a page rather than problem JSON."""
+    weights = _accepted(accept)
+    return max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0)) > 0
+
+
+# ------------------------------------------------------------------------------------- HTML
+_STYLE = """
+body{margin:0;background:#f3f5f4;color:#1b1f1d;
+font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif}
+main{max-width:40rem;margin:0 auto;padding:1rem}
+h1{font-size:1.15rem;margin:.3rem 0 1rem}h2{font-size:1rem;margin:0 0 .5rem}
+.code{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+section{background:#fff;border-radius:.6rem;padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}dt{color:#59625e}dd{margin:0}
+.state{display:inline-block;padding:0 .5rem;border-radius:1rem;background:#dff0e5;font-weight:600}
+ol{padding-left:1.3rem;margin:.4rem 0}li{margin:.5rem 0}.muted{color:#59625e;font-size:.9rem}
+button{font:inherit;padding:.4rem .8rem;border-radius:.4rem;border:1px solid #8a9590;background:#fff}
+img{width:10rem;max-width:100%;height:auto}a{color:#0b5f3a}
+""".strip()
+
+_SCRIPT = (
+    "(function(){var b=document.getElementById('near');if(!b||!navigator.geolocation)return;"
+    "b.hidden=false;b.onclick=function(){b.disabled=true;navigator.geolocation.getCurrentPosition("
+    "function(p){var q=new URLSearchParams(location.search);q.set('lat',p.coords.latitude.toFixed(4));"
+    "q.set('lon',p.coords.longitude.toFixed(4));location.search=q.toString();},"
+    "function(){b.disabled=false;});};})();"
+)
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+_HTML_HEADERS = {
+    "Vary": "Accept",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        f"default-src 'none'; img-src 'self'; style-src {_csp_hash(_STYLE)}; "
+        f"script-src {_csp_hash(_SCRIPT)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main><script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def page_html(page: dict[str, Any]) -> str:
+    """The public page, every value escaped; links are relative to ``/b/{code}``."""
+    e = html.escape
+    code = e(page["code"])
+    state = page["state"]
+    if page["second_life"]:
+        second = "This is a second-life product, made from retired batteries."
+    else:
+        second = "No: this is an original battery."
+    if page["second_life_product"]:
+        product = e(page["second_life_product"])
+        second += f' It lives on in second-life product <a class="code" href="{product}">{product}</a>.'
+    near = {
+        "your location": "Nearest to your location.",
+        "last collection point": "Nearest to where this battery was last handed in.",
+        "manufacturer's region": "Nearest to the maker's region.",
+    }.get(page["collection_points_near"] or "", "Collection points:")
+    points = "".join(
+        f"<li><strong>{e(p['name'])}</strong><br>{e(p['address'])}"
+        + (
+            f'<br><span class="muted">{p["distance_km"]:.1f} km</span>'
+            if p["distance_km"] is not None
+            else ""
+        )
+        + "</li>"
+        for p in page["collection_points"]
+    )
+    points = f"<ol>{points}</ol>" if points else "<p>No collection point is registered yet.</p>"
+    body = (
+        f'<h1>Battery 电池 <span class="code">{code}</span></h1>'
+        '<section aria-labelledby="what"><h2 id="what">What it is</h2><dl>'
+        f"<dt>Type</dt><dd>{e(page['level'])}</dd>"
+        f"<dt>Chemistry</dt><dd>{e(page['chemistry'])}</dd>"
+        f"<dt>Maker</dt><dd>{e(page['manufacturer_name'] or 'not known')}</dd>"
+        f"<dt>Produced</dt><dd>{e(page['production_month'])}</dd>"
+        f'<dt>Status</dt><dd><span class="state">{e(state)}</span> '
+        f'<span class="muted">{e(STATE_MEANING.get(state, ""))}</span></dd>'
+        f"<dt>Second life</dt><dd>{second}</dd></dl></section>"
+        '<section aria-labelledby="return"><h2 id="return">Where to return it 回收服务网点</h2>'
+        f'<p class="muted">{e(near)}</p>{points}'
+        '<button id="near" type="button" hidden>Use my location</button></section>'
+        '<section aria-labelledby="qr"><h2 id="qr">QR code</h2>'
+        f'<img src="{code}/qr.svg" alt="QR code of this page">'
+        f'<p class="muted"><a href="{code}/qr.png">PNG</a> · <a href="{code}/qr.svg">SVG</a> · '
+        '<a href="?format=json">JSON</a></p></section>'
+        '<p class="muted">The public record of this battery under China\'s power-battery traceability '
+        "rules. Hand retired batteries in at a recycling service outlet, never to informal workshops.</p>"
+    )
+    return _document(f"Battery {page['code']}", body)
+
+
+def _error_html(status: int, message: str) -> str:
+    title = TITLES.get(status, "Error")
+    body = f"<h1>{html.escape(title)}</h1><section><p>{html.escape(message)}</p></section>"
+    return _document(title, body)
