@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -44,6 +46,9 @@ def serve(
     )
     if no_projections:
         os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"
+    # uvicorn drains on SIGTERM, then raises the signal again with the handler it found: with
+    # Python's default one a clean shutdown would still end as "killed by SIGTERM" (exit -15).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "batterytrace.trace.api.app:create_app_from_environment",
         factory=True,

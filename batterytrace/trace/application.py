@@ -88,6 +88,7 @@ class BatteryTrace(Application[str]):
                 f"{_first_line(error)}; check BATTERYTRACE_DATABASE_URL and that the database "
                 "server is running"
             ) from None
+        _bound_pool_wait(self.recorder)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's save, telling listeners (metrics) how many events were recorded."""
@@ -616,6 +617,19 @@ class BatteryTrace(Application[str]):
         rebuilt = self.repository.get(battery.id, version=version)
         assert isinstance(rebuilt, Battery)
         return rebuilt
+
+
+POOL_WAIT_SECONDS = 0.5
+
+
+def _bound_pool_wait(recorder: Any) -> None:
+    """With PostgreSQL down, each store call waits for a pooled connection (the library's wait is
+    POSTGRES_CONNECT_TIMEOUT, whole seconds) and is retried 10 times, so a request would hang ~50 s
+    before its 503. Half a second per wait bounds that at ~7 s; under load the retries still ride
+    out a briefly exhausted pool."""
+    pool = getattr(getattr(recorder, "datastore", None), "pool", None)
+    if pool is not None and hasattr(pool, "timeout"):
+        pool.timeout = POOL_WAIT_SECONDS
 
 
 def _activity(value: str) -> Activity:

@@ -1,0 +1,434 @@
+"""P2: scan throughput and latency of the real service over HTTP, against a bare FastAPI app.
+
+The service runs as it is deployed (uvicorn, the factory ``create_app_from_environment``, the
+projection follower in-process) on a fresh store with a few thousand batteries produced, installed
+and retired beforehand; an outlet operator's scanners (``--clients`` concurrent tasks of one async
+httpx client) then scan a distinct battery each time, as JSON (``{"text": code,
+"client_scan_id": …}``), for ``--seconds``. The baseline, measured in the same run with the same
+uvicorn settings and the same client, is a bare FastAPI app (this module's ``bare_app``) with one
+POST endpoint that parses a body of the same shape and answers a small JSON: the ratio says what
+authentication, decoding the code, loading and saving the battery and building the answer cost on
+top of the web stack.
+
+    python -m bench.scan_rate [--store sqlite|postgres|both] [--clients 16] [--seconds 10]
+                              [--workers 1] [--batteries N] [--json]
+
+Goals: scans at least half the bare app's request rate; p99 latency at most 50 ms. Server CPU is
+the server processes' (workers included) CPU time over the run, in cores (1.0 = one core busy);
+client CPU is this process's, to tell when the load generator itself was the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench.stores import fresh_store, register_manufacturer
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_FACTORY = "batterytrace.trace.api.app:create_app_from_environment"
+BARE_FACTORY = "bench.scan_rate:bare_app"
+POINT = "CP-110105-0001"
+VIN = "LSVAU2180N2183294"
+WARMUP_SECONDS = 1.0
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 50.0
+
+
+# ------------------------------------------------------------------------------ the baseline
+class BareScan(BaseModel):
+    """The scan body's shape, as the real endpoint's (``ScanRequest``) declares it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2048)
+    client_scan_id: str = Field(min_length=1, max_length=100)
+    mass_kg: float | None = Field(None, gt=0)
+    condition: str = Field("intact", min_length=1, max_length=200)
+    source_vin: str | None = Field(None, max_length=40)
+    scanned_by: str | None = Field(None, max_length=100)
+    occurred_at: datetime | None = None
+
+
+def bare_app() -> FastAPI:
+    """A FastAPI app with one POST endpoint: parse a scan-shaped JSON body, answer a small JSON."""
+    app = FastAPI()
+
+    @app.post("/api/v1/collection-points/{point_id}/scans", status_code=201)
+    async def scan(point_id: str, body: BareScan) -> dict[str, Any]:
+        return {"code": body.text[-24:], "state": "collected", "collection_point": point_id}
+
+    return app
+
+
+# ------------------------------------------------------------------------------ the store
+def prepare(database_url: str, batteries: int) -> tuple[list[str], str]:
+    """Produce (bulk importer), install and retire ``batteries`` packs; register an outlet and its
+    operator. Returns the codes and an API key of the operator."""
+    from batterytrace.events.credit_code import credit_code_check_character
+    from batterytrace.trace.application import BatteryTrace
+    from batterytrace.trace.bulk_import import ProductionImporter
+    from batterytrace.trace.sample_data import production_rows
+    from batterytrace.trace.settings import Settings
+
+    def credit(first17: str) -> str:
+        return first17 + credit_code_check_character(first17)
+
+    app = BatteryTrace(Settings(database_url=database_url))
+    try:
+        maker = register_manufacturer(app)
+        regulator = credit("11100000000013127")
+        vehicle_maker, operator = credit("91440300MA5F00003"), credit("91110105MA0000004")
+        for code, name, role in (
+            (vehicle_maker, "Bench Motors", "vehicle_maker"),
+            (operator, "Bench Outlets", "outlet_operator"),
+        ):
+            app.register_participant(actor_id=regulator, credit_code=code, name=name, roles=[role])
+        app.register_collection_point(
+            actor_id=regulator,
+            point_id=POINT,
+            operator_id=operator,
+            name="Bench outlet",
+            kind="collection",
+            capacity_kg=10_000_000,
+            address="1 Battery Road, Chaoyang, Beijing",
+            division_code="110105",
+        )
+        rows = list(production_rows("3CA", batteries, seed=5))
+        report = ProductionImporter(app, maker).run(enumerate(rows, start=2))
+        assert report.stored == batteries, report.refused[:3]
+        installer = app.participant(vehicle_maker)
+        now = app.clock()
+        codes = [row["code"] for row in rows]
+        for start in range(0, batteries, 500):
+            batch = [app.battery(code) for code in codes[start : start + 500]]
+            for battery in batch:
+                battery.install(actor=installer, vin=VIN, occurred_at=now - timedelta(days=2))
+                battery.retire(actor=installer, reason="worn", occurred_at=now - timedelta(days=1))
+            app.save(*batch)
+        key = app.issue_api_key(actor_id=None, participant_id=operator, label="bench").token
+    finally:
+        app.close()
+    return codes, key
+
+
+# ------------------------------------------------------------------------------ servers
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def uvicorn_server(
+    factory: str, workers: int, env: dict[str, str], ready_path: str
+) -> Iterator[tuple[str, int]]:
+    """``python -m uvicorn FACTORY --factory`` on a free port; yields its URL and pid."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "20",
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{factory} exited: {log.read().decode(errors='replace')}")
+                try:
+                    if httpx.get(url + ready_path, timeout=2).status_code < 500:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{factory} did not start within 60 s")
+                time.sleep(0.1)
+            yield url, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    queue.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes, from /proc/<pid>/stat."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------ the load
+@dataclass
+class RunFigures:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    server_cpu: float
+    client_cpu: float
+    exhausted: bool
+    first_error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, share: float) -> float:
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0] if self.latencies_ms else float("nan")
+        return statistics.quantiles(self.latencies_ms, n=1000, method="inclusive")[round(share * 1000) - 1]
+
+
+async def drive(
+    url: str, key: str, codes: Iterator[str], clients: int, seconds: float, server_pid: int
+) -> RunFigures:
+    """``clients`` tasks scanning the next battery each, for ``seconds``, after a warm-up."""
+    path = f"/api/v1/collection-points/{POINT}/scans"
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {key}"}
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    state: dict[str, Any] = {"errors": 0, "exhausted": False, "first_error": None}
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30.0) as client:
+
+        async def scanner(until: float, record: bool) -> None:
+            while loop.time() < until:
+                code = next(codes, None)
+                if code is None:
+                    state["exhausted"] = True
+                    return
+                body = {"text": code, "client_scan_id": uuid.uuid4().hex}
+                started = time.perf_counter()
+                try:
+                    answer = await client.post(path, json=body)
+                    failed = answer.status_code not in (200, 201)
+                    why = f"{answer.status_code} {answer.text[:200]}"
+                except httpx.HTTPError as error:
+                    failed, why = True, repr(error)
+                if not record:
+                    continue
+                latencies.append((time.perf_counter() - started) * 1000)
+                if failed:
+                    state["errors"] += 1
+                    state["first_error"] = state["first_error"] or why
+
+        warm_until = loop.time() + WARMUP_SECONDS
+        await asyncio.gather(*(scanner(warm_until, False) for _ in range(clients)))
+        pids = process_tree(server_pid)
+        cpu_before, client_before = cpu_seconds(pids), time.process_time()
+        started = time.perf_counter()
+        until = loop.time() + seconds
+        await asyncio.gather(*(scanner(until, True) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        server_cpu = (cpu_seconds(pids) - cpu_before) / elapsed
+        client_cpu = (time.process_time() - client_before) / elapsed
+    return RunFigures(
+        requests=len(latencies),
+        errors=state["errors"],
+        seconds=elapsed,
+        latencies_ms=latencies,
+        server_cpu=server_cpu,
+        client_cpu=client_cpu,
+        exhausted=state["exhausted"],
+        first_error=state["first_error"],
+    )
+
+
+# ------------------------------------------------------------------------------ one store
+@dataclass
+class StoreFigures:
+    store: str
+    scan: RunFigures
+    bare: RunFigures
+
+    @property
+    def ratio(self) -> float:
+        return self.scan.rate / self.bare.rate
+
+
+def measure(store: str, clients: int, seconds: float, workers: int, batteries: int) -> StoreFigures:
+    with fresh_store(store) as database_url:
+        prepared = time.perf_counter()
+        codes, key = prepare(database_url, batteries)
+        print(
+            f"[{store}] {batteries} batteries produced, installed and retired in "
+            f"{time.perf_counter() - prepared:.1f} s",
+            file=sys.stderr,
+        )
+        env = {"BATTERYTRACE_DATABASE_URL": database_url}
+        with uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid):
+            scan = asyncio.run(drive(url, key, iter(codes), clients, seconds, pid))
+        fake = (f"3CAPB{n:019d}" for n in range(10**9))  # the bare app does not look codes up
+        with uvicorn_server(BARE_FACTORY, workers, {}, "/docs") as (url, pid):
+            bare = asyncio.run(drive(url, key, fake, clients, seconds, pid))
+    if scan.exhausted:
+        print(
+            f"[{store}] note: all {batteries} batteries were scanned before the time was up", file=sys.stderr
+        )
+    if scan.first_error:
+        print(f"[{store}] first scan error: {scan.first_error}", file=sys.stderr)
+    return StoreFigures(store, scan, bare)
+
+
+def json_rows(figures: list[StoreFigures]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for f in figures:
+        scan, bare = f.scan, f.bare
+        p99, bare_p99 = scan.percentile(0.99), bare.percentile(0.99)
+        rows += [
+            {
+                "metric": "scan_rate",
+                "store": f.store,
+                "value": round(scan.rate, 1),
+                "unit": "req/s",
+                "baseline": round(bare.rate, 1),
+                "ratio": round(f.ratio, 3),
+                "goal": f">= {GOAL_RATIO} x baseline",
+                "ok": f.ratio >= GOAL_RATIO,
+            },
+            {
+                "metric": "scan_p99",
+                "store": f.store,
+                "value": round(p99, 2),
+                "unit": "ms",
+                "baseline": round(bare_p99, 2),
+                "ratio": round(p99 / bare_p99, 3),
+                "goal": f"<= {GOAL_P99_MS:g} ms",
+                "ok": p99 <= GOAL_P99_MS,
+            },
+            {
+                "metric": "scan_p50",
+                "store": f.store,
+                "value": round(scan.percentile(0.5), 2),
+                "unit": "ms",
+                "baseline": round(bare.percentile(0.5), 2),
+                "ratio": round(scan.percentile(0.5) / bare.percentile(0.5), 3),
+                "goal": None,
+                "ok": None,
+            },
+            {
+                "metric": "scan_errors",
+                "store": f.store,
+                "value": scan.errors,
+                "unit": "requests",
+                "baseline": bare.errors,
+                "ratio": None,
+                "goal": "0",
+                "ok": scan.errors == 0,
+            },
+            {
+                "metric": "scan_server_cpu",
+                "store": f.store,
+                "value": round(scan.server_cpu, 3),
+                "unit": "cores",
+                "baseline": round(bare.server_cpu, 3),
+                "ratio": round(scan.server_cpu / bare.server_cpu, 3) if bare.server_cpu else None,
+                "goal": None,
+                "ok": None,
+            },
+        ]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--batteries", type=int, default=0, help="Retired batteries to prepare (default: enough for the run)."
+    )
+    parser.add_argument("--json", action="store_true", help="Print the figures as a JSON array last.")
+    args = parser.parse_args()
+    stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
+    batteries = args.batteries or int(600 * args.workers * (args.seconds + WARMUP_SECONDS)) + 1000
+    figures = [measure(s, args.clients, args.seconds, args.workers, batteries) for s in stores]
+    print(
+        f"{args.clients} clients, {args.seconds:g} s each, {args.workers} worker(s); "
+        f"goals: scan/bare >= {GOAL_RATIO}, scan p99 <= {GOAL_P99_MS:g} ms"
+    )
+    print(
+        f"{'store':<9} {'app':<5} {'requests':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+        f"{'server cpu':>10} {'client cpu':>10}"
+    )
+    for f in figures:
+        for name, run in (("scan", f.scan), ("bare", f.bare)):
+            print(
+                f"{f.store:<9} {name:<5} {run.requests:>8} {run.rate:>8,.0f} {run.percentile(0.5):>7.1f} "
+                f"{run.percentile(0.99):>7.1f} {run.errors:>6} {run.server_cpu:>10.2f} "
+                f"{run.client_cpu:>10.2f}"
+            )
+        p99 = f.scan.percentile(0.99)
+        verdict = "ok" if f.ratio >= GOAL_RATIO and p99 <= GOAL_P99_MS and not f.scan.errors else "MISSED"
+        print(f"{f.store:<9} ratio scan/bare {f.ratio:.2f}  scan p99 {p99:.1f} ms  -> {verdict}")
+    if args.json:
+        print(json.dumps(json_rows(figures)))
+
+
+if __name__ == "__main__":
+    main()
