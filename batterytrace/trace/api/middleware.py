@@ -15,6 +15,7 @@ from batterytrace.trace.api.problems import problem
 from batterytrace.trace.settings import Settings
 
 access_log = logging.getLogger("batterytrace.access")
+API_PREFIX = "/api/v1"
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -36,6 +37,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
+        if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+            template = API_PREFIX + template  # routers included with a prefix report their own path
         REQUEST_LATENCY.labels(request.method, template, str(response.status_code)).observe(elapsed)
         response.headers["X-Request-ID"] = request_id
         access_log.info(
