@@ -413,6 +413,33 @@ class BatteryTrace(Application[str]):
             return self.compare_with_stored(made)
 
     # ------------------------------------------------------------------ lifecycle commands
+    def _on_battery(
+        self,
+        code: str,
+        actor_id: str,
+        command: str,
+        *,
+        occurred_at: datetime | None,
+        request_id: str | None,
+        late_correction: bool,
+        **arguments: Any,
+    ) -> WriteResult:
+        """Run one of the battery's commands as ``actor_id`` and save it; a request that lost a
+        race is retried once, so that a client's replay of it is answered, not refused."""
+
+        def act() -> WriteResult:
+            battery = self.battery(code)
+            getattr(battery, command)(
+                actor=self.participant(actor_id),
+                occurred_at=self.when(occurred_at),
+                request_id=request_id,
+                late_correction=late_correction,
+                **arguments,
+            )
+            return self._commit(battery)
+
+        return self._retrying_once(request_id, act)
+
     def install(
         self,
         *,
@@ -425,20 +452,17 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.install(
-                actor=self.participant(actor_id),
-                vin=vin,
-                site=site,
-                application=application,
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "install",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            vin=vin,
+            site=site,
+            application=application,
+        )
 
     def remove(
         self,
@@ -450,18 +474,15 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.remove(
-                actor=self.participant(actor_id),
-                reason=reason,
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "remove",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            reason=reason,
+        )
 
     def retire(
         self,
@@ -474,19 +495,16 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.retire(
-                actor=self.participant(actor_id),
-                reason=reason,
-                state_of_health_pct=state_of_health_pct,
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "retire",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            reason=reason,
+            state_of_health_pct=state_of_health_pct,
+        )
 
     def collect(
         self,
@@ -502,22 +520,19 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.collect(
-                actor=self.participant(actor_id),
-                collection_point=self.collection_point(collection_point_id),
-                mass_kg=mass_kg,
-                condition=condition,
-                source_vin=source_vin,
-                scanned_by=scanned_by,
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "collect",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            collection_point=self.collection_point(collection_point_id),
+            mass_kg=mass_kg,
+            condition=condition,
+            source_vin=source_vin,
+            scanned_by=scanned_by,
+        )
 
     def hand_over(
         self,
@@ -530,19 +545,16 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.hand_over(
-                actor=self.participant(actor_id),
-                receiver=self.participant(receiver_id),
-                activity=_activity(activity),
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "hand_over",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            receiver=self.participant(receiver_id),
+            activity=_activity(activity),
+        )
 
     def recycle(
         self,
@@ -554,18 +566,15 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
-        def act() -> WriteResult:
-            battery = self.battery(code)
-            battery.recycle(
-                actor=self.participant(actor_id),
-                recovered_kg=recovered_kg,
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-            )
-            return self._commit(battery)
-
-        return self._retrying_once(request_id, act)
+        return self._on_battery(
+            code,
+            actor_id,
+            "recycle",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            recovered_kg=recovered_kg,
+        )
 
     # --------------------------------------------------------------------------- API keys
     def issue_api_key(self, *, actor_id: str | None, participant_id: str, label: str = "") -> IssuedKey:

@@ -6,37 +6,19 @@ always agree (the seam the ``eventsourcing`` cargo-shipping example calls its in
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from batterytrace.events.battery import Battery
 from batterytrace.events.collection_point import CollectionPoint
 from batterytrace.events.participant import Participant
+from batterytrace.projections.event_data import event_details, plain
 from batterytrace.trace.application import BatteryTrace
-
-# Event attributes that are bookkeeping rather than facts about the battery.
-_HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-_COMMON = ("actor_id", "occurred_at", "request_id", "late_correction")
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready form of an event attribute."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(v) for v in value]
-    return value
 
 
 def event_record(stored_event: Any) -> dict[str, Any]:
     """One timeline entry: what happened, when (real world and recorded), who, and the details."""
-    details = {
-        key: plain(value)
-        for key, value in vars(stored_event).items()
-        if key not in _HIDDEN and key not in _COMMON and value is not None
-    }
+    details = event_details(stored_event)
     return {
         "version": stored_event.originator_version,
         "event": type(stored_event).__name__,
