@@ -131,9 +131,7 @@ def check(table: list[dict[str, str]]) -> None:
         problems.append(f"{len(provinces)} provinces, expected 31")
     true_prefectures = [r for r in prefectures if r["code"][2:4] != "90"]
     if len(true_prefectures) != EXPECTED_PREFECTURES:
-        problems.append(
-            f"{len(true_prefectures)} xxyy00 prefectures, expected {EXPECTED_PREFECTURES}"
-        )
+        problems.append(f"{len(true_prefectures)} xxyy00 prefectures, expected {EXPECTED_PREFECTURES}")
     for municipality in MUNICIPALITIES:
         own = [r["code"] for r in prefectures if r["province_code"][:2] == municipality]
         if own != [municipality + "0100"]:

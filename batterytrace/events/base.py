@@ -22,6 +22,7 @@ from eventsourcing.domain import (
     MetaDomainEvent,
 )
 
+from batterytrace.events.conventions import EARLIEST_EVENT_DATE, MEASUREMENT_LIMITS
 from batterytrace.events.errors import InvalidInput
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
@@ -66,18 +67,43 @@ class TraceAggregate(BaseAggregate[str]):
 
 
 def as_aware(moment: datetime) -> datetime:
-    """Real-world times without a zone are China Standard Time (UTC+8), the platform's convention."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=CHINA_STANDARD_TIME)
-    return moment
+    """Real-world times without a zone are China Standard Time (UTC+8), the platform's convention.
+
+    A time before the platform's earliest date, or so close to the ends of the calendar that it
+    cannot be expressed in UTC or CST, is refused here, so that no later step (deadlines, reports,
+    the database) meets it."""
+    aware = moment.replace(tzinfo=CHINA_STANDARD_TIME) if moment.tzinfo is None else moment
+    try:
+        aware.astimezone(UTC)
+        day_in_china = aware.astimezone(CHINA_STANDARD_TIME).date()
+    except OverflowError:
+        raise InvalidInput(
+            f"time {moment.isoformat()} is not a date that can be recorded; check the date"
+        ) from None
+    if day_in_china < EARLIEST_EVENT_DATE:
+        raise InvalidInput(
+            f"time {moment.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest "
+            "date batterytrace records (battery codes begin in 2010); check the date"
+        )
+    return aware
 
 
-def require_positive(name: str, value: float) -> float:
-    """Measurements must be positive numbers; a zero mass or capacity is always a data error."""
+def require_positive(name: str, value: float, at_most: float | None = None) -> float:
+    """Measurements must be positive, finite numbers; a zero mass or capacity is always a data
+    error, and one above ``at_most`` is a unit mistake."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{name} must be a number, got {value!r}") from None
     if not number > 0 or number != number or number == float("inf"):
         raise InvalidInput(f"{name} must be a positive number, got {value!r}")
+    if at_most is not None and number > at_most:
+        raise InvalidInput(
+            f"{name} {number:g} is more than {at_most:g}, the largest plausible value; check the units"
+        )
     return number
+
+
+def require_measurement(name: str, value: float) -> float:
+    """A positive measurement within its plausible limit (``MEASUREMENT_LIMITS``)."""
+    return require_positive(name, value, at_most=MEASUREMENT_LIMITS[name])

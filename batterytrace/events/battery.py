@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
-from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware, require_positive
+from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware, require_measurement
 from batterytrace.events.battery_code import BatteryCode, parse_battery_code
 from batterytrace.events.collection_point import CollectionPoint
 from batterytrace.events.conventions import (
@@ -125,10 +125,10 @@ class Battery(TraceAggregate):
                 f"{', '.join(actor.manufacturer_codes) or 'no manufacturer code'}"
             )
         _check_declared_matches_code(spec, parsed)
-        capacity = require_positive("rated_capacity_ah", spec.rated_capacity_ah)
-        voltage = require_positive("nominal_voltage_v", spec.nominal_voltage_v)
-        energy = require_positive("energy_kwh", spec.energy_kwh)
-        mass = require_positive("mass_kg", spec.mass_kg)
+        capacity = require_measurement("rated_capacity_ah", spec.rated_capacity_ah)
+        voltage = require_measurement("nominal_voltage_v", spec.nominal_voltage_v)
+        energy = require_measurement("energy_kwh", spec.energy_kwh)
+        mass = require_measurement("mass_kg", spec.mass_kg)
         expected_energy = capacity * voltage / 1000
         if abs(energy - expected_energy) > ENERGY_TOLERANCE * expected_energy:
             raise InvalidInput(
@@ -217,6 +217,7 @@ class Battery(TraceAggregate):
         self.handover_activity: str | None = None
         self.weighed_kg: float | None = None
         self.request_ids: dict[str, str] = {}
+        self.produced_at = occurred_at
         self._happened(occurred_at, request_id)
 
     # ----------------------------------------------------------------------------- queries
@@ -271,6 +272,11 @@ class Battery(TraceAggregate):
 
     def _check_when(self, action: Action, occurred_at: datetime, late_correction: bool) -> datetime:
         moment = as_aware(occurred_at)
+        if moment < self.produced_at:
+            raise ChronologyViolation(
+                f"cannot {action} battery {self.code} at {moment.isoformat()}: that is before it was "
+                f"produced at {self.produced_at.isoformat()}, even as a late correction; fix the date"
+            )
         if moment < self.last_occurred_at and not late_correction:
             raise ChronologyViolation(
                 f"cannot {action} battery {self.code} at {moment.isoformat()}: that is before its "
@@ -479,7 +485,7 @@ class Battery(TraceAggregate):
         self._collected(
             collection_point_id=collection_point.id,
             operator_id=actor.id,
-            mass_kg=require_positive("mass_kg", mass_kg if mass_kg is not None else self.mass_kg),
+            mass_kg=require_measurement("mass_kg", mass_kg if mass_kg is not None else self.mass_kg),
             energy_kwh=self.energy_kwh,
             condition=condition.strip() or "intact",
             source_vin=parse_vin(source_vin) if source_vin else self.vin,

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from eventsourcing.domain import event
 
-from batterytrace.events.base import TraceAggregate, require_positive
+from batterytrace.events.base import TraceAggregate, require_measurement
 from batterytrace.events.errors import InvalidInput, NotAuthorised
 from batterytrace.events.participant import OUTLET_ROLES, Participant, Role
 from batterytrace.events.regions import check_division_code
@@ -111,7 +111,7 @@ class CollectionPoint(TraceAggregate):
             operator_id=operator.id,
             name=name.strip(),
             kind=kind_value.value,
-            capacity_kg=require_positive("capacity_kg", capacity_kg),
+            capacity_kg=require_measurement("capacity_kg", capacity_kg),
             address=address.strip(),
             division_code=division,
             latitude=latitude,

@@ -6,6 +6,7 @@ compliance thresholds.
 
 from __future__ import annotations
 
+from datetime import date
 from types import MappingProxyType
 
 # GB/T 34014 position 4.
@@ -78,3 +79,22 @@ OVERDUE_AFTER_DAYS = 90
 
 # Materials a recycler must report at least (kg recovered).
 REQUIRED_RECOVERED_MATERIALS = ("Li", "Ni", "Co", "Mn")
+
+# Nothing traced happened before this day: the code's year characters begin at A = 2010. An event
+# dated earlier is a typing mistake (year 0001 or 1970 from an empty field), refused at once rather
+# than stored and carried into deadlines and reports.
+EARLIEST_EVENT_DATE = date(2010, 1, 1)
+
+# Upper limits of declared measurements. They are far beyond any real product (the largest traction
+# packs hold about 1 MWh, containerised second-life storage a few MWh, a collection point stores
+# some hundred tonnes) and exist to catch unit mistakes and numbers that would overflow the sums in
+# the regulator's reports.
+MEASUREMENT_LIMITS = MappingProxyType(
+    {
+        "rated_capacity_ah": 100_000.0,
+        "nominal_voltage_v": 10_000.0,
+        "energy_kwh": 100_000.0,
+        "mass_kg": 1_000_000.0,
+        "capacity_kg": 100_000_000.0,
+    }
+)

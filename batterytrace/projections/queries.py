@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
-from batterytrace.events.conventions import BATTERY_TYPES
+from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
 from batterytrace.events.regions import division
 from batterytrace.projections.tables import (
     lifecycle_batteries,
@@ -54,6 +54,26 @@ class Filters:
         if len(region) == 6 and region[4:] == "00":
             return region[:4]  # a prefecture
         return region
+
+    @property
+    def since_moment(self) -> datetime | None:
+        """The start of ``since`` (CST) as an instant; None where it excludes nothing."""
+        if self.since is None or self.since <= EARLIEST_EVENT_DATE:
+            return None
+        return datetime.combine(self.since, time(0), CHINA_STANDARD_TIME)
+
+    @property
+    def until_moment(self) -> datetime | None:
+        """The end of ``until`` (CST) as an instant, exclusive; None where it excludes nothing (the
+        calendar's last days, which no real-world time reaches and whose end cannot be computed)."""
+        if self.until is None or self.until >= date.max - timedelta(days=2):
+            return None
+        return datetime.combine(self.until + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
+
+
+def _month(day: date) -> str:
+    """The month key of the monthly report ("2026-03"), zero-padded for every year."""
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def _iso(value: Any) -> Any:
@@ -286,8 +306,8 @@ def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]
     query = select(report_monthly).order_by(report_monthly.c.month, report_monthly.c.manufacturer_id)
     clauses = [
         report_monthly.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
-        report_monthly.c.month >= filters.since.strftime("%Y-%m") if filters.since else None,
-        report_monthly.c.month <= filters.until.strftime("%Y-%m") if filters.until else None,
+        report_monthly.c.month >= _month(filters.since) if filters.since else None,
+        report_monthly.c.month <= _month(filters.until) if filters.until else None,
     ]
     where = _where(*clauses)
     if where is not None:
@@ -370,12 +390,7 @@ def _findings_query(filters: Filters, kind: str | None) -> Any:
         report_findings.c.version,
         report_findings.c.kind,
     )
-    since = datetime.combine(filters.since, time(0), CHINA_STANDARD_TIME) if filters.since else None
-    until = (
-        datetime.combine(filters.until + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
-        if filters.until
-        else None
-    )
+    since, until = filters.since_moment, filters.until_moment
     where = _where(
         report_findings.c.kind == kind if kind else None,
         report_findings.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,

@@ -9,6 +9,7 @@ version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -44,9 +45,9 @@ from batterytrace.trace.settings import (
     ConfigurationError,
     Settings,
     StoreUnavailable,
-    check_postgres_reachable,
     describe_database,
     eventsourcing_env,
+    postgres_setup_lock,
 )
 
 A = TypeVar("A", bound=TraceAggregate)
@@ -78,10 +79,11 @@ class BatteryTrace(Application[str]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.recorded_listeners: list[Callable[[int], None]] = []
         env = eventsourcing_env(self.settings.database_url)
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-            check_postgres_reachable(self.settings.database_url)
+        on_postgres = env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+        setup_lock = postgres_setup_lock(self.settings.database_url) if on_postgres else nullcontext()
         try:
-            super().__init__(env=env)
+            with setup_lock:
+                super().__init__(env=env)
         except (PersistenceError, OSError) as error:
             raise ConfigurationError(
                 f"cannot open the event store at {describe_database(self.settings.database_url)}: "

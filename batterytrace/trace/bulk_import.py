@@ -90,14 +90,25 @@ def read_rows(stream: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any] |
     if fmt != "csv":
         return _read_jsonl(stream)
     reader = csv.DictReader(stream)
-    header = [name.strip() for name in reader.fieldnames or []]
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as error:
+        raise InvalidInput(f"the CSV header cannot be read: {error}") from None
     _check_columns(header)
     reader.fieldnames = header
     return _read_csv(reader, len(header))
 
 
 def _read_csv(reader: csv.DictReader[str], columns: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a field over the csv module's size limit, a NUL byte …
+            # line_num still counts the lines before the bad record, which starts on the next one
+            yield reader.line_num + 1, f"is not valid CSV ({error})"
+            continue
         if None in row:
             extra = len(row[None])  # type: ignore[index]
             yield reader.line_num, f"has {columns + extra} fields, the header {columns}"

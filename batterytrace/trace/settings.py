@@ -8,6 +8,8 @@ this module turns the one URL a user writes into those keys, so nobody has to le
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,27 +40,44 @@ class StoreUnavailable(ConfigurationError):
     kind = "store-unavailable"
 
 
-def check_postgres_reachable(database_url: str) -> None:
-    """Connect once, directly, so that the server's own reason (no such database, password
-    refused, connection refused) reaches the user instead of a connection pool's time-out."""
+@contextmanager
+def postgres_setup_lock(database_url: str) -> Iterator[None]:
+    """Connect once, directly, and hold a session advisory lock while the event store creates its
+    tables.
+
+    The direct connection lets the server's own reason (no such database, password refused,
+    connection refused) reach the user instead of a connection pool's time-out. The lock matters
+    when several processes start at once (workers of one server, a CLI beside the service): their
+    concurrent ``CREATE TABLE IF NOT EXISTS`` would otherwise race in PostgreSQL's catalogue and
+    fail with "tuple concurrently updated".
+    """
     import psycopg
 
     env = eventsourcing_env(database_url)
     try:
-        psycopg.connect(
+        connection = psycopg.connect(
             host=env["POSTGRES_HOST"],
             port=int(env["POSTGRES_PORT"]),
             user=env["POSTGRES_USER"],
             password=env["POSTGRES_PASSWORD"] or None,
             dbname=env["POSTGRES_DBNAME"],
             connect_timeout=5,
-        ).close()
+            autocommit=True,
+        )
     except psycopg.Error as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigurationError(
             f"cannot open the event store at {describe_database(database_url)}: {reason}; check "
             "BATTERYTRACE_DATABASE_URL and that the database server is running"
         ) from None
+    try:
+        connection.execute("SELECT pg_advisory_lock(%s)", (STORE_SETUP_LOCK_KEY,))
+        yield
+    finally:
+        connection.close()  # ends the session, which releases the lock
+
+
+STORE_SETUP_LOCK_KEY = 7_117_000  # pg_advisory_lock key for creating the event store's tables
 
 
 @dataclass(frozen=True)

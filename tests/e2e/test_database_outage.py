@@ -35,8 +35,9 @@ from batterytrace.trace.bulk_import import ProductionImporter
 from batterytrace.trace.sample_data import production_rows
 from batterytrace.trace.settings import Settings, parse_database_url
 from tests.conftest import IN_CI, POSTGRES_URL
-from tests.e2e.test_service_over_http import VIN, cast_with_keys, running_server
+from tests.e2e.test_service_over_http import VIN
 from tests.utils.cast import NationalCast
+from tests.utils.server import cast_with_keys, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -241,6 +241,33 @@ def test_two_writer_threads_with_their_own_applications_exactly_one_wins_each_ro
     check_rounds(app, code, start_version, answers)
 
 
+# -------------------------------------------------------------------------- opening the store
+def test_many_applications_opening_one_store_at_once_all_open(database_url: str) -> None:
+    """Server workers and a CLI start together: each creates the store's tables if missing. On
+    PostgreSQL their concurrent catalogue changes once failed with "tuple concurrently updated";
+    an advisory lock now serialises them, so every one of them opens, in every round."""
+    openers = 6
+    for _ in range(5):
+        barrier = threading.Barrier(openers)
+        outcomes: queue.Queue[str] = queue.Queue()
+
+        def open_store(barrier: threading.Barrier = barrier, outcomes: queue.Queue[str] = outcomes) -> None:
+            barrier.wait(timeout=WAIT_SECONDS)
+            try:
+                BatteryTrace(Settings(database_url=database_url)).close()
+            except Exception as error:
+                outcomes.put(f"{type(error).__name__}: {error}")
+            else:
+                outcomes.put("opened")
+
+        threads = [threading.Thread(target=open_store) for _ in range(openers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert [outcomes.get_nowait() for _ in range(openers)] == ["opened"] * openers
+
+
 # --------------------------------------------------------------------------- the public API
 def pause_after_first_load(app: BatteryTrace, barrier: threading.Barrier) -> dict[str, bool]:
     """Make ``app``'s next battery load wait at ``barrier`` (re-arm through the returned dict), so

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from batterytrace.events.battery import Battery
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.sample_data import production_rows, write_production_file
 from tests.utils.cast import NationalCast
+from tests.utils.server import batterytrace_command
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +34,6 @@ SUMMARY = re.compile(
 )
 MEMORY_GROWTH_FACTOR = 1.3
 MEMORY_SLACK_KB = 20 * 1024
-
-
-def batterytrace_command() -> str:
-    beside_python = Path(sys.executable).with_name("batterytrace")
-    found = str(beside_python) if beside_python.exists() else shutil.which("batterytrace")
-    assert found, "the batterytrace console script is not installed (pip install -e .)"
-    return found
 
 
 def cli_env(database_url: str) -> dict[str, str]:

@@ -175,6 +175,7 @@ class Planner:
         self.keys = itertools.count()
         self.last: dict[int, datetime] = {}  # latest nominal time of each battery (the order)
         self.latest: dict[int, datetime] = {}  # latest real-world time each battery reported
+        self.born: dict[int, datetime] = {}  # when each battery was produced
         self.ready: list[tuple[int, int]] = []  # (battery, depth) held by the cascade user
         # A crowded history: heavy (bus) packs, mostly left at the Chaoyang outlet, whose 5 t
         # capacity they soon exceed.
@@ -194,13 +195,17 @@ class Planner:
 
     def add(self, key: int, action: str, nominal: datetime, *, backdate: bool = True, **params: Any) -> None:
         occurred, late = nominal, False
-        if backdate and key in self.latest and self.chance(1) and self.chance(5):
-            # Really backwards: before the latest real-world time the battery has reported.
+        can_go_back = key in self.latest and self.latest[key] > self.born[key]
+        if backdate and can_go_back and self.chance(1) and self.chance(5):
+            # Really backwards: before the latest real-world time the battery has reported, but
+            # never before it was produced (the domain refuses that even as a late correction).
             # (A flag on a date that is not backwards: test_a_late_correction_dated_forwards_...)
-            occurred = self.latest[key] - timedelta(days=self.draw(st.integers(1, 40)), minutes=1)
+            back = timedelta(days=self.draw(st.integers(1, 40)), minutes=1)
+            occurred = max(self.born[key], self.latest[key] - back)
             late = True
         self.steps.append(Step(key, action, nominal, occurred, self.delay(), params, late))
         self.last[key] = nominal
+        self.born.setdefault(key, occurred)
         self.latest[key] = max(self.latest.get(key, occurred), occurred)
 
     # -------------------------------------------------------------------------- lives

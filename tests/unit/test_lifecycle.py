@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -532,6 +532,28 @@ def test_nothing_happens_to_a_battery_before_it_is_made(world: World) -> None:
     with pytest.raises(ChronologyViolation):
         world.install(battery, occurred_at=datetime(2024, 7, 14, 15, 59, tzinfo=UTC))
     world.install(battery, occurred_at=datetime(2024, 7, 14, 16, 0, tzinfo=UTC))  # 00:00 CST
+
+
+def test_a_late_correction_cannot_date_an_event_before_the_battery_was_made(world: World) -> None:
+    battery = world.produce()  # 15 July 2024
+    with pytest.raises(ChronologyViolation, match="before it was produced"):
+        world.retire(battery, occurred_at=cst(2024, 7, 1), late_correction=True)
+    assert battery.collect_events()[-1].__class__.__name__ == "Produced"
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        datetime(1, 1, 1),
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+        datetime(2009, 12, 31, 23, 59),
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))),
+    ],
+)
+def test_a_time_outside_the_platform_calendar_is_invalid_input(world: World, occurred_at: datetime) -> None:
+    battery = world.produce()
+    with pytest.raises(InvalidInput, match="check the date"):
+        world.retire(battery, occurred_at=occurred_at, late_correction=True)
 
 
 def test_times_without_a_zone_are_china_standard_time(world: World) -> None:
@@ -1128,6 +1150,24 @@ def test_energy_within_twenty_percent_of_capacity_times_voltage_is_accepted(
 @pytest.mark.parametrize("field_name", ["rated_capacity_ah", "nominal_voltage_v", "energy_kwh", "mass_kg"])
 @pytest.mark.parametrize("value", [0, -1, float("nan"), "heavy"])
 def test_measurements_must_be_positive_numbers(world: World, field_name: str, value: object) -> None:
+    with pytest.raises(InvalidInput, match=field_name):
+        world.produce(**{field_name: value})
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value"),
+    [
+        ("rated_capacity_ah", 1e308),
+        ("nominal_voltage_v", 20_000),
+        ("energy_kwh", 150_000),
+        ("mass_kg", float("inf")),
+        ("mass_kg", 2_000_000),
+    ],
+)
+def test_measurements_beyond_any_real_battery_are_refused(
+    world: World, field_name: str, value: float
+) -> None:
+    """Capacity × voltage of 1e308 × 1e308 once overflowed to inf and passed the energy check."""
     with pytest.raises(InvalidInput, match=field_name):
         world.produce(**{field_name: value})
 

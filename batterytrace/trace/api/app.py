@@ -27,6 +27,7 @@ from batterytrace.trace.api.routes import (
     scan,
 )
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.pages import routes as pages
 from batterytrace.trace.settings import Settings
 
 log = logging.getLogger("batterytrace.api")
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(resolver.router)
     app.include_router(ops.router)
+    app.include_router(pages.router)
     return app
 
 

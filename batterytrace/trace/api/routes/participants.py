@@ -23,6 +23,7 @@ from batterytrace.trace.api.routes.production import WriteResponse, problem_resp
 from batterytrace.trace.api.routes.reports import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    MAX_OFFSET,
     Page,
     Paged,
     RegionFilter,
@@ -261,12 +262,24 @@ def list_participants(
     _caller: Regulator,
     role: Annotated[Role | None, Query(description="Only participants with this role.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Roles, manufacturer codes and whitelist history, in order of registration."""
     records = [_record(p) for p in service.participants() if role is None or p.has_role(role)]
     page = records[offset : offset + limit]
     return {"items": page, "limit": limit, "offset": offset, "count": len(page)}
+
+
+@router.get(
+    "/me",
+    summary="The participant behind the API key",
+    response_model=ParticipantRecord,
+    responses=problem_responses(401),
+)
+def who_am_i(caller: Caller) -> dict[str, Any]:
+    """Roles, manufacturer codes and whitelist history of the caller: what a page shows after
+    sign-in, and how a program checks its key."""
+    return _record(caller)
 
 
 @router.get(

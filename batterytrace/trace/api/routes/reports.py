@@ -24,6 +24,7 @@ from batterytrace.trace.tabular import write_csv
 Row = TypeVar("Row", bound=BaseModel)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000  # far beyond any view; larger numbers cannot be bound as 64-bit integers
 FindingKind = Literal["non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity"]
 
 
@@ -123,7 +124,7 @@ class Paging(BaseModel):
 
 def _paging(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")] = "json",
 ) -> Paging:
     return Paging(limit=limit, offset=offset, csv=fmt == "csv")

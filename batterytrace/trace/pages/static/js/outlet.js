@@ -1,0 +1,3 @@
+"use strict";
+// outlet page
+BT.ready.then(() => {});

@@ -1,0 +1,3 @@
+"use strict";
+// regulator page
+BT.ready.then(() => {});
