@@ -40,9 +40,13 @@ def serve(
     if demo:
         _prepare_demo(demo_batteries)
     settings = Settings.from_environment()
+    address = f"http://{host}:{port}"
     console.print(
-        f"batterytrace on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
-        f"store: {describe_database(settings.database_url)})"
+        f"batterytrace on {address}  (store: {describe_database(settings.database_url)})\n"
+        f"  outlet scanning page  {address}/outlet     (sign in with an outlet_operator key)\n"
+        f"  regulator dashboard   {address}/regulator  (sign in with a regulator key)\n"
+        f"  a battery's QR page   {address}/b/<battery code>\n"
+        f"  API documentation     {address}/docs"
     )
     if no_projections:
         os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"

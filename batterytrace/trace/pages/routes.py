@@ -73,4 +73,15 @@ def static_file(path: str) -> Response:
 
 
 page("/outlet", "outlet", "outlet.title", ("vendor/zxing-wasm/zxing-reader.js", "js/outlet.js"))
-page("/regulator", "regulator", "regulator.title", ("vendor/echarts/echarts.min.js", "js/regulator.js"))
+page(
+    "/regulator",
+    "regulator",
+    "regulator.title",
+    (
+        "vendor/echarts/echarts.min.js",
+        "js/regulator-data.js",
+        "js/regulator-charts.js",
+        "js/regulator-tables.js",
+        "js/regulator.js",
+    ),
+)
