@@ -25,7 +25,11 @@ from tests.utils.cast import credit_code
 
 PUBLIC_URL = "https://trace.example.cn"
 VIN = "LSVAU2180N2183294"
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+# A browser set to English (the page speaks Chinese by default; tests/browser covers both).
+HTML = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en-US,en;q=0.9",
+}
 JSON = {"Accept": "application/json"}
 PUBLIC_FIELDS = {
     "code",

@@ -2,10 +2,11 @@
 
 ``GET /b/{code}`` is the battery's public page: what it is, who made it and when, its state, its
 second life, and where to hand it in (the nearest collection points). Browsers get a small
-server-rendered HTML page (no external assets, everything escaped); programs that ask for JSON
-(``Accept: application/json`` or ``?format=json``) get the same public fields as JSON. Only the
-public subset is shown, whoever asks: no VIN, no participant ids (the maker appears by name), no
-events or actors.
+server-rendered HTML page in Chinese or English (``?lang=``, the language cookie, else
+``Accept-Language``, as on the other pages; rendered by ``trace.pages.public_page`` from our own
+static files only); programs that ask for JSON (``Accept: application/json`` or ``?format=json``)
+get the same public fields as JSON, language-neutral. Only the public subset is shown, whoever
+asks: no VIN, no participant ids (the maker appears by name), no events or actors.
 
 ``GET /b/{code}/qr.png`` and ``/b/{code}/qr.svg`` draw the QR code of ``{public_url}/b/{code}``
 with the code printed under it, for any recorded battery.
@@ -13,9 +14,6 @@ with the code printed under it, for any recorded battery.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import math
 from typing import Annotated, Any, Literal
 
@@ -31,9 +29,12 @@ from batterytrace.projections.queries import battery_lifecycle
 from batterytrace.projections.tables import lifecycle_participants, lifecycle_points
 from batterytrace.trace.api.deps import Service, Views
 from batterytrace.trace.api.errors import ViewsBehind
-from batterytrace.trace.api.problems import TITLES, status_of
+from batterytrace.trace.api.problems import status_of
 from batterytrace.trace.api.routes.production import problem_responses
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, choose_language
+from batterytrace.trace.pages.public_page import render_error_page, render_public_page
+from batterytrace.trace.pages.routes import AcceptLanguage, LangCookie, LangQuery
 from batterytrace.trace.qr import qr_png, qr_svg, resolver_url
 
 router = APIRouter(tags=["resolver"])
@@ -43,23 +44,22 @@ EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 SEARCH_RADII_DEGREES = (0.5, 2.0, 8.0, 32.0)  # widened until the nearest points are certain
 QR_CACHE = "public, max-age=86400"
+LANGUAGE_COOKIE_AGE = 365 * 86400
+
+# The page uses only our own stylesheets, script and QR image: nothing inline, nothing foreign.
+_HTML_HEADERS = {
+    "Vary": "Accept, Accept-Language, Cookie",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
 
 CodePath = Annotated[
     str, Path(description="GB/T 34014 battery code (24 characters).", examples=[EXAMPLE_CODE])
 ]
-
-# What each state means to someone holding the battery.
-STATE_MEANING = {
-    "produced": "made, not in use yet",
-    "assembled": "built into a pack",
-    "installed": "in use (in a vehicle or at a site)",
-    "removed": "taken out for repair or replacement",
-    "retired": "retired: hand it in at a collection point below",
-    "collected": "at a recycling service outlet",
-    "handed over": "with a recycler or a cascade-use enterprise",
-    "cascade-reused": "lives on in a second-life product",
-    "recycled": "recycled: its materials were recovered",
-}
 
 
 # ------------------------------------------------------------------------------------ models
@@ -114,21 +114,33 @@ def battery_page(
         Literal["html", "json"] | None,
         Query(alias="format", description="Override the Accept header."),
     ] = None,
+    lang: LangQuery = None,
+    cookie: LangCookie = None,
+    accept_language: AcceptLanguage = None,
 ) -> Response:
     """What anyone may see about the battery, from the lifecycle view: type, chemistry, maker,
     production month, state, second life, and the nearest collection points (to `lat`/`lon` when
-    given, else to the battery's last collection point, else to its maker's region)."""
+    given, else to the battery's last collection point, else to its maker's region). The HTML
+    page speaks Chinese or English (`lang`, remembered in a cookie); JSON is language-neutral."""
     as_json = fmt == "json" if fmt else _prefers_json(request.headers.get("accept", ""))
+    language = choose_language(lang, cookie, accept_language)
     try:
-        page = public_page(service, views, code, near=_location(lat, lon))
+        near = _location(lat, lon)
+        page = public_page(service, views, code, near=near)
     except DomainError as error:
         if as_json or not _prefers_html(request.headers.get("accept", "")):
             raise
         status = status_of(error)
-        return HTMLResponse(_error_html(status, error.message), status_code=status, headers=_HTML_HEADERS)
-    if as_json:
-        return JSONResponse(page, headers={"Vary": "Accept"})
-    return HTMLResponse(page_html(page), headers=_HTML_HEADERS)
+        response: Response = HTMLResponse(
+            render_error_page(status, error.message, language), status_code=status, headers=_HTML_HEADERS
+        )
+    else:
+        if as_json:
+            return JSONResponse(page, headers={"Vary": "Accept"})
+        response = HTMLResponse(render_public_page(page, language, near=near), headers=_HTML_HEADERS)
+    if lang and lang.lower()[:2] in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_AGE, samesite="lax")
+    return response
 
 
 @router.get(
@@ -334,108 +346,3 @@ def _prefers_html(accept: str) -> bool:
     """A browser: errors as a page rather than problem JSON."""
     weights = _accepted(accept)
     return max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0)) > 0
-
-
-# ------------------------------------------------------------------------------------- HTML
-_STYLE = """
-body{margin:0;background:#f3f5f4;color:#1b1f1d;
-font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif}
-main{max-width:40rem;margin:0 auto;padding:1rem}
-h1{font-size:1.15rem;margin:.3rem 0 1rem}h2{font-size:1rem;margin:0 0 .5rem}
-.code{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
-section{background:#fff;border-radius:.6rem;padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}dt{color:#59625e}dd{margin:0}
-.state{display:inline-block;padding:0 .5rem;border-radius:1rem;background:#dff0e5;font-weight:600}
-ol{padding-left:1.3rem;margin:.4rem 0}li{margin:.5rem 0}.muted{color:#59625e;font-size:.9rem}
-button{font:inherit;padding:.4rem .8rem;border-radius:.4rem;border:1px solid #8a9590;background:#fff}
-img{width:10rem;max-width:100%;height:auto}a{color:#0b5f3a}
-""".strip()
-
-_SCRIPT = (
-    "(function(){var b=document.getElementById('near');if(!b||!navigator.geolocation)return;"
-    "b.hidden=false;b.onclick=function(){b.disabled=true;navigator.geolocation.getCurrentPosition("
-    "function(p){var q=new URLSearchParams(location.search);q.set('lat',p.coords.latitude.toFixed(4));"
-    "q.set('lon',p.coords.longitude.toFixed(4));location.search=q.toString();},"
-    "function(){b.disabled=false;});};})();"
-)
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-_HTML_HEADERS = {
-    "Vary": "Accept",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        f"default-src 'none'; img-src 'self'; style-src {_csp_hash(_STYLE)}; "
-        f"script-src {_csp_hash(_SCRIPT)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-}
-
-
-def _document(title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{body}</main><script>{_SCRIPT}</script></body></html>\n"
-    )
-
-
-def page_html(page: dict[str, Any]) -> str:
-    """The public page, every value escaped; links are relative to ``/b/{code}``."""
-    e = html.escape
-    code = e(page["code"])
-    state = page["state"]
-    if page["second_life"]:
-        second = "This is a second-life product, made from retired batteries."
-    else:
-        second = "No: this is an original battery."
-    if page["second_life_product"]:
-        product = e(page["second_life_product"])
-        second += f' It lives on in second-life product <a class="code" href="{product}">{product}</a>.'
-    near = {
-        "your location": "Nearest to your location.",
-        "last collection point": "Nearest to where this battery was last handed in.",
-        "manufacturer's region": "Nearest to the maker's region.",
-    }.get(page["collection_points_near"] or "", "Collection points:")
-    points = "".join(
-        f"<li><strong>{e(p['name'])}</strong><br>{e(p['address'])}"
-        + (
-            f'<br><span class="muted">{p["distance_km"]:.1f} km</span>'
-            if p["distance_km"] is not None
-            else ""
-        )
-        + "</li>"
-        for p in page["collection_points"]
-    )
-    points = f"<ol>{points}</ol>" if points else "<p>No collection point is registered yet.</p>"
-    body = (
-        f'<h1>Battery 电池 <span class="code">{code}</span></h1>'
-        '<section aria-labelledby="what"><h2 id="what">What it is</h2><dl>'
-        f"<dt>Type</dt><dd>{e(page['level'])}</dd>"
-        f"<dt>Chemistry</dt><dd>{e(page['chemistry'])}</dd>"
-        f"<dt>Maker</dt><dd>{e(page['manufacturer_name'] or 'not known')}</dd>"
-        f"<dt>Produced</dt><dd>{e(page['production_month'])}</dd>"
-        f'<dt>Status</dt><dd><span class="state">{e(state)}</span> '
-        f'<span class="muted">{e(STATE_MEANING.get(state, ""))}</span></dd>'
-        f"<dt>Second life</dt><dd>{second}</dd></dl></section>"
-        '<section aria-labelledby="return"><h2 id="return">Where to return it 回收服务网点</h2>'
-        f'<p class="muted">{e(near)}</p>{points}'
-        '<button id="near" type="button" hidden>Use my location</button></section>'
-        '<section aria-labelledby="qr"><h2 id="qr">QR code</h2>'
-        f'<img src="{code}/qr.svg" alt="QR code of this page">'
-        f'<p class="muted"><a href="{code}/qr.png">PNG</a> · <a href="{code}/qr.svg">SVG</a> · '
-        '<a href="?format=json">JSON</a></p></section>'
-        '<p class="muted">The public record of this battery under China\'s power-battery traceability '
-        "rules. Hand retired batteries in at a recycling service outlet, never to informal workshops.</p>"
-    )
-    return _document(f"Battery {page['code']}", body)
-
-
-def _error_html(status: int, message: str) -> str:
-    title = TITLES.get(status, "Error")
-    body = f"<h1>{html.escape(title)}</h1><section><p>{html.escape(message)}</p></section>"
-    return _document(title, body)
