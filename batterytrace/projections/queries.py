@@ -434,3 +434,61 @@ def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict
         query = query.where(clause)
     with engine.connect() as connection:
         return [dict(r) for r in connection.execute(_page(query, filters)).mappings()]
+
+
+# ---------------------------------------------------------------------------------- the outlet
+def operated_points(engine: Engine, operator_id: str) -> list[dict[str, Any]]:
+    """The collection points one enterprise operates, by id: where its scanners may take in."""
+    query = (
+        select(lifecycle_points)
+        .where(lifecycle_points.c.operator_id == operator_id)
+        .order_by(lifecycle_points.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """The batteries a collection point holds now (taken in, not yet handed over), longest-held
+    first: what its operator can hand over to a recycler or a cascade-use enterprise."""
+    maker = lifecycle_participants.alias("maker")
+    query = (
+        select(
+            lifecycle_batteries.c.code,
+            lifecycle_batteries.c.level,
+            lifecycle_batteries.c.battery_type,
+            lifecycle_batteries.c.manufacturer_id,
+            maker.c.name.label("manufacturer_name"),
+            lifecycle_batteries.c.mass_kg,
+            lifecycle_batteries.c.energy_kwh,
+            lifecycle_batteries.c.flags,
+            lifecycle_batteries.c.last_occurred_at.label("collected_at"),
+        )
+        .select_from(
+            lifecycle_batteries.outerjoin(maker, maker.c.credit_code == lifecycle_batteries.c.manufacturer_id)
+        )
+        .where(
+            lifecycle_batteries.c.collection_point_id == point_id,
+            lifecycle_batteries.c.holder_kind == "collection_point",
+        )
+        .order_by(lifecycle_batteries.c.last_occurred_at, lifecycle_batteries.c.code)
+    )
+    with engine.connect() as connection:
+        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+    for row in rows:
+        row["chemistry"] = BATTERY_TYPES.get(row.pop("battery_type"), "unknown")
+    return rows
+
+
+def receivers(engine: Engine, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Participants with any of ``roles`` and their whitelist periods, by name (whitelists are
+    public: an owner may check where a battery is allowed to go)."""
+    query = select(
+        lifecycle_participants.c.credit_code,
+        lifecycle_participants.c.name,
+        lifecycle_participants.c.roles,
+        lifecycle_participants.c.whitelist,
+    ).order_by(lifecycle_participants.c.name, lifecycle_participants.c.credit_code)
+    with engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    return [row for row in rows if set(row["roles"]) & set(roles)]

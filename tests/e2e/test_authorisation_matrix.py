@@ -119,6 +119,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/static/{path:path}"): everyone(),
     # who the key belongs to: any member
     ("GET", "/api/v1/me"): only(*CAST_ROLES),
+    # the outlet page: any member's own points (none for most), the batteries a point holds (its
+    # operator and regulators), receivers and their whitelists (public information, for members)
+    ("GET", "/api/v1/me/collection-points"): only(*CAST_ROLES),
+    ("GET", "/api/v1/collection-points/{point_id}/batteries"): only("regulator", "outlet_operator"),
+    ("GET", "/api/v1/receivers"): only(*CAST_ROLES),
 }
 
 
@@ -391,6 +396,47 @@ def _qr_png(store: Store, caller: str) -> Call:
 @prepares("GET", "/b/{code}/qr.svg", "reads")
 def _qr_svg(store: Store, caller: str) -> Call:
     return Call("GET", f"/b/{store.read_battery()}/qr.svg", check=_media("image/svg+xml"))
+
+
+@prepares("GET", "/api/v1/collection-points/{point_id}/batteries", "reads")
+def _on_hand(store: Store, caller: str) -> Call:
+    pack = store.collected()
+
+    def lists_the_battery(response: httpx.Response) -> str | None:
+        codes = [row["code"] for row in response.json()["items"]]
+        return None if pack in codes else f"{pack} (collected there) is not among {codes}"
+
+    path = f"/api/v1/collection-points/{store.cast.collection_point}/batteries"
+    return Call("GET", path, reads_views=True, check=lists_the_battery)
+
+
+@prepares("GET", "/api/v1/me/collection-points", "reads")
+def _my_points(store: Store, caller: str) -> Call:
+    def own_points_only(response: httpx.Response) -> str | None:
+        ids = [row["id"] for row in response.json()["items"]]
+        operated = {
+            "outlet_operator": [store.cast.collection_point],
+            "vehicle_maker": [store.cast.other_collection_point],
+        }
+        expected = operated.get(caller, [])
+        return None if ids == expected else f"points {ids}, expected {expected}"
+
+    return Call("GET", "/api/v1/me/collection-points", reads_views=True, check=own_points_only)
+
+
+@prepares("GET", "/api/v1/receivers", "reads")
+def _receivers(store: Store, caller: str) -> Call:
+    def whitelists_shown(response: httpx.Response) -> str | None:
+        status = {row["credit_code"]: row["whitelisted_for"] for row in response.json()["items"]}
+        expected = {
+            store.cast.recycler: ["recycling"],
+            store.cast.informal_recycler: [],
+            store.cast.cascade_user: ["cascade_use"],
+        }
+        wrong = {code: status.get(code) for code, wanted in expected.items() if status.get(code) != wanted}
+        return f"whitelist status {wrong}, expected {expected}" if wrong else None
+
+    return Call("GET", "/api/v1/receivers", reads_views=True, check=whitelists_shown)
 
 
 # -- regulator: reports, participants, whitelist, keys, collection points --------------------------

@@ -87,10 +87,16 @@ def wait_ready(server: Server, timeout: float = READY_TIMEOUT) -> None:
 
 @contextmanager
 def running_server(
-    database_url: str, folder: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    database_url: str,
+    folder: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """``batterytrace serve`` on a free port, ready (``/readyz`` 200) when yielded; stopped after."""
-    port = free_port()
+    """``batterytrace serve`` on a free port, ready (``/readyz`` 200) when yielded; stopped after.
+    ``port`` restarts a stopped server on its old address (clients keep their base URL)."""
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -100,7 +106,7 @@ def running_server(
         **(extra_env or {}),
     }
     log_path = folder / f"server-{port}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # a restart on the same port appends
         process = subprocess.Popen(
             [batterytrace_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=log,

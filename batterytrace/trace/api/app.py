@@ -20,6 +20,7 @@ from batterytrace.trace.api.routes import (
     batteries,
     lifecycle,
     ops,
+    outlet,
     participants,
     production,
     reports,
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
                 "description": "Install, remove, retire, cascade reuse, hand over, recycle.",
             },
             {"name": "scan", "description": "Collection points take batteries in by scanning them."},
+            {
+                "name": "outlet",
+                "description": "An outlet's points, the batteries it holds, receivers and whitelists.",
+            },
             {"name": "batteries", "description": "One battery's lifecycle and lineage."},
             {"name": "reports", "description": "Network and regulator reports."},
             {"name": "participants", "description": "Regulators register participants and manage keys."},
@@ -91,7 +96,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
     app.state.settings = settings
     problems.install(app)
     middleware.install(app, settings)
-    for module in (production, lifecycle, scan, batteries, reports, participants):
+    for module in (production, lifecycle, scan, batteries, reports, participants, outlet):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(resolver.router)
     app.include_router(ops.router)
