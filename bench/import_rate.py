@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import event
@@ -23,7 +24,10 @@ from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.bulk_import import import_file
 from batterytrace.trace.sample_data import production_rows, write_production_file
 from batterytrace.trace.settings import Settings, eventsourcing_env
+from bench.results import figure
 from bench.stores import fresh_store, register_manufacturer
+
+GOAL_RATIO = 0.6
 
 
 class BareAggregate(TraceAggregate):
@@ -74,6 +78,21 @@ def measure(store: str, rows: int, batch_size: int) -> ImportFigures:
         with fresh_store(store) as url:
             raw = baseline_rate(url, codes, batch_size)
     return ImportFigures(store, rows, report.rows / report.seconds, raw)
+
+
+def json_rows(f: ImportFigures) -> list[dict[str, Any]]:
+    return [
+        figure(
+            "P1_import_rate",
+            f.store,
+            f.import_rate,
+            "rows/s",
+            baseline=f.baseline_rate,
+            ratio=f.ratio,
+            goal=f">= {GOAL_RATIO} x baseline",
+            ok=f.ratio >= GOAL_RATIO,
+        )
+    ]
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,7 +25,11 @@ from batterytrace.projections.tables import lifecycle_batteries
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.demo import generate_demo
 from batterytrace.trace.settings import Settings
+from bench.results import figure
 from bench.stores import fresh_store
+
+GOAL_REBUILD_RATIO = 0.5
+GOAL_LOOKUP_GROWTH = 1.5
 
 
 @dataclass
@@ -80,6 +85,33 @@ def measure(store: str, batteries: int) -> StoreFigures:
         runner.engine.dispose()
         app.close()
     return StoreFigures(store, batteries, events, raw, rebuild, lookup)
+
+
+def json_rows(small: StoreFigures, large: StoreFigures) -> list[dict[str, Any]]:
+    """P3 from both sizes (lookup time at the large store over the small one), P4 from the large."""
+    growth = large.lookup_ms / small.lookup_ms
+    return [
+        figure(
+            f"P3_lookup_{large.batteries // 1000}k_vs_{small.batteries // 1000}k",
+            large.store,
+            large.lookup_ms,
+            "ms",
+            baseline=small.lookup_ms,
+            ratio=growth,
+            goal=f"<= {GOAL_LOOKUP_GROWTH} x",
+            ok=growth <= GOAL_LOOKUP_GROWTH,
+        ),
+        figure(
+            "P4_rebuild_rate",
+            large.store,
+            large.rebuild_rate,
+            "events/s",
+            baseline=large.raw_read_rate,
+            ratio=large.ratio,
+            goal=f">= {GOAL_REBUILD_RATIO} x baseline",
+            ok=large.ratio >= GOAL_REBUILD_RATIO,
+        ),
+    ]
 
 
 def main() -> None:

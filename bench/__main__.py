@@ -1,0 +1,134 @@
+"""Every performance figure of issue 7 in one run: ``python -m bench``.
+
+    python -m bench [--quick] [--store sqlite|postgres|both] [--json] [--only P1,P2,...]
+
+Each metric is measured by its own module (which keeps its own CLI); this runner picks the sizes,
+runs them store by store, prints one table and, with ``--json``, one JSON array as the last line
+of stdout (``metric, store, value, unit, baseline, ratio, goal, ok``).
+
+P1 import rows/s vs the library saving bare aggregates (>= 0.6 x); P2 scans over HTTP with 16
+clients vs a bare FastAPI endpoint (>= 0.5 x, p99 <= 50 ms; the server's CPU share is context);
+P3 one battery's lookup at the large store vs the small (<= 1.5 x); P4 view rebuild events/s vs
+reading the same events raw (>= 0.5 x); P5 peak RSS of ``batterytrace import`` on a file ten
+times larger (<= 1.2 x and <= 300 MB); P6 ``batterytrace demo --batteries 1000000`` with views
+built, on PostgreSQL (<= 10 min).
+
+``--quick`` uses small sizes so that the whole run fits in about two minutes on two cores: its
+figures are indicative only: fixed costs weigh more, P3 compares 5k with 1k batteries, P5 compares
+200k with 20k rows on the first store only, P6 is extrapolated linearly from 10,000 batteries
+(20,000 alone took ~30 s quiet, up to 77 s on a busy machine: over the budget).
+A metric that fails to run is reported as a missed goal with its error, and the
+others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import demo_time, import_memory, import_rate, rebuild_rate, scan_rate
+from bench.results import failed, json_line, print_table
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each measurement is; the full sizes are the issue's."""
+
+    import_rows: int
+    scan_seconds: float
+    scan_clients: int
+    lookup_small: int
+    lookup_large: int
+    memory_small: int
+    memory_large: int
+    demo_batteries: int
+
+
+FULL = Sizes(100_000, 10.0, 16, 10_000, 100_000, 100_000, 1_000_000, 1_000_000)
+QUICK = Sizes(10_000, 3.0, 16, 1_000, 5_000, 20_000, 200_000, 10_000)
+ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6")
+Rows = list[dict[str, Any]]
+
+
+def p1(store: str, sizes: Sizes) -> Rows:
+    return import_rate.json_rows(import_rate.measure(store, sizes.import_rows, 500))
+
+
+def p2(store: str, sizes: Sizes) -> Rows:
+    batteries = int(600 * (sizes.scan_seconds + scan_rate.WARMUP_SECONDS)) + 1000
+    figures = scan_rate.measure(store, sizes.scan_clients, sizes.scan_seconds, 1, batteries)
+    rows = scan_rate.json_rows([figures])
+    for row in rows:
+        row["metric"] = "P2_" + row["metric"]
+    return rows
+
+
+def p3_p4(store: str, sizes: Sizes) -> Rows:
+    small = rebuild_rate.measure(store, sizes.lookup_small)
+    large = rebuild_rate.measure(store, sizes.lookup_large)
+    return rebuild_rate.json_rows(small, large)
+
+
+def p5(store: str, sizes: Sizes) -> Rows:
+    return import_memory.json_rows(import_memory.measure(store, sizes.memory_large, sizes.memory_small))
+
+
+def p6(sizes: Sizes, stores: tuple[str, ...], quick: bool) -> Rows:
+    """On PostgreSQL always (it is the deployment store); the real million only in a full run
+    that includes PostgreSQL, else extrapolated from the quick size."""
+    batteries = sizes.demo_batteries if "postgres" in stores and not quick else QUICK.demo_batteries
+    return demo_time.json_rows(demo_time.measure("postgres", batteries, demo_time.TARGET))
+
+
+def guarded(name: str, store: str, work: Callable[[], Rows]) -> Rows:
+    """Run one measurement; a failure becomes a missed-goal row instead of ending the run."""
+    started = time.perf_counter()
+    try:
+        rows = work()
+    except Exception as error:  # every failure is reported in the table, whatever it is
+        rows = [failed(name, store, error)]
+    print(f"[bench] {name} on {store}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return rows
+
+
+def run(stores: tuple[str, ...], sizes: Sizes, quick: bool, metrics: tuple[str, ...]) -> Rows:
+    per_store: dict[str, Callable[[str, Sizes], Rows]] = {"P1": p1, "P2": p2, "P3": p3_p4, "P5": p5}
+    rows: Rows = []
+    for name, measure in per_store.items():
+        if name in metrics or (name == "P3" and "P4" in metrics):
+            for store in stores[:1] if quick and name == "P5" else stores:
+                rows += guarded(name, store, lambda m=measure, s=store: m(s, sizes))
+    if "P6" in metrics:
+        rows += guarded("P6", "postgres", lambda: p6(sizes, stores, quick))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="Small sizes (~2 min); indicative only.")
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--json", action="store_true", help="Print the figures as a JSON array last.")
+    parser.add_argument("--only", default=",".join(ALL_METRICS), help="Comma-separated metrics.")
+    args = parser.parse_args()
+    stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
+    sizes = QUICK if args.quick else FULL
+    metrics = tuple(m.strip().upper() for m in args.only.split(","))
+    started = time.perf_counter()
+    rows = run(stores, sizes, args.quick, metrics)
+    elapsed = time.perf_counter() - started
+    mode = "QUICK: small sizes, figures indicative only" if args.quick else "full sizes"
+    print_table(rows, f"batterytrace benchmarks ({mode}; {elapsed:.0f} s)")
+    missed = [f"{r['metric']} ({r['store']})" for r in rows if r["ok"] is False]
+    print(f"{len(missed)} goal(s) missed" + (": " + ", ".join(missed) if missed else ""))
+    if args.json:
+        print(json_line(rows))
+
+
+if __name__ == "__main__":
+    main()
