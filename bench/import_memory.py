@@ -5,8 +5,8 @@ peak resident memory should hardly depend on the file's length. Each import is t
 child process on an empty store. Its peak RSS is the kernel's high-water mark of the child's own
 address space (``VmHWM`` in /proc/<pid>/status), sampled every 20 ms until it exits. ``wait4``'s
 ``ru_maxrss`` is NOT used: Linux carries the parent's high-water mark over at exec, so a child of
-a 100 MB parent reports at least 100 MB whatever it used itself (the integration test's figure
-has this flaw).
+a 100 MB parent reports at least 100 MB whatever it used itself. (``ImportProcess``, shared with
+the integration test, samples VmHWM at every poll.)
 
     python -m bench.import_memory [--rows 1000000] [--small 100000] [--store sqlite|postgres|both]
 
@@ -56,10 +56,9 @@ def peak_mb(store: str, rows: int, folder: Path) -> tuple[float, float]:
         app.close()
         started = time.perf_counter()
         running = ImportProcess(url, path, actor, folder)
-        peak_kb = 0
         while (finished := running.poll()) is None:
-            peak_kb = max(peak_kb, high_water_kb(running.pid))
             time.sleep(0.02)
+        peak_kb = finished.max_rss_kb
         seconds = time.perf_counter() - started
     path.unlink()
     if finished.returncode != 0:
@@ -68,18 +67,6 @@ def peak_mb(store: str, rows: int, folder: Path) -> tuple[float, float]:
     if summary["stored"] != rows:
         raise RuntimeError(f"import of {rows} rows stored {summary}")
     return peak_kb / 1024, seconds
-
-
-def high_water_kb(pid: int) -> int:
-    """The process's peak resident set so far (KiB), 0 once it has exited."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def measure(store: str, rows: int, small: int) -> MemoryFigures:

@@ -60,12 +60,16 @@ class Finished:
 
 
 class ImportProcess:
-    """``batterytrace import FILE --as CREDIT`` in a child process whose own peak memory is read
-    from ``wait4`` (the figure for that child only, not the largest child so far)."""
+    """``batterytrace import FILE --as CREDIT`` in a child process, with its own peak memory.
+
+    The peak is the child's ``VmHWM`` (/proc/<pid>/status), sampled at every poll while it runs.
+    ``wait4``'s ``ru_maxrss`` would not do: Linux carries the parent's peak over into a child
+    that execs, so a small import started from a large test process reports the test's size."""
 
     def __init__(self, database_url: str, path: Path, actor: str, folder: Path) -> None:
         self.out_path = folder / f"{path.stem}.out"
         self.err_path = folder / f"{path.stem}.err"
+        self.peak_kb = 0
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.process = subprocess.Popen(
                 [batterytrace_command(), "import", str(path), "--as", actor, "--batch-size", str(BATCH_SIZE)],
@@ -80,6 +84,7 @@ class ImportProcess:
         return self.process.pid
 
     def poll(self) -> Finished | None:
+        self.peak_kb = max(self.peak_kb, high_water_kb(self.pid))
         return self._reap(os.WNOHANG)
 
     def wait(self, timeout: float) -> Finished:
@@ -88,7 +93,7 @@ class ImportProcess:
             finished = self.poll()
             if finished:
                 return finished
-            time.sleep(0.05)
+            time.sleep(0.02)
         self.kill()
         raise AssertionError(f"the import did not finish within {timeout} s:\n{self.err_path.read_text()}")
 
@@ -101,7 +106,7 @@ class ImportProcess:
     def _reap(self, options: int) -> Finished | None:
         if self.process.returncode is not None:
             raise AssertionError("already reaped")
-        pid, status, usage = os.wait4(self.pid, options)
+        pid, status, _usage = os.wait4(self.pid, options)
         if pid == 0:
             return None
         self.process.returncode = os.waitstatus_to_exitcode(status)
@@ -109,8 +114,20 @@ class ImportProcess:
             self.process.returncode,
             self.out_path.read_text(encoding="utf-8"),
             self.err_path.read_text(encoding="utf-8"),
-            usage.ru_maxrss,  # KiB on Linux
+            self.peak_kb,
         )
+
+
+def high_water_kb(pid: int) -> int:
+    """A process's peak resident set so far (KiB); 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def produced_codes(app: BatteryTrace) -> list[str]:
