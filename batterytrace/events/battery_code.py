@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from batterytrace.events.conventions import (
     BATTERY_TYPES,
@@ -89,7 +90,15 @@ def parse_battery_code(text: str, *, today: date | None = None) -> BatteryCode:
     Surrounding white space is ignored and lower case is accepted (scanners and spreadsheets produce
     both); the stored code is always upper case. ``today`` bounds the production date; it defaults to
     the real date and is a parameter so that tests and imports of historical data can pin it.
+
+    Results are memoised (a code is parsed by the importer, then by the aggregate, then by the
+    view; the parsed code is immutable, and a refusal is never cached).
     """
+    return _parse(text, today or date.today())
+
+
+@lru_cache(maxsize=16_384)
+def _parse(text: str, today: date) -> BatteryCode:
     # Only ASCII is upper-cased: "ß".upper() is "SS" and "ı".upper() is "I", which would turn a
     # mistyped code into another valid one instead of refusing it.
     stripped = text.strip()
@@ -128,7 +137,7 @@ def parse_battery_code(text: str, *, today: date | None = None) -> BatteryCode:
             f"battery type {battery_type!r} at position 5 is unknown; use "
             + ", ".join(f"{k} ({v})" for k, v in BATTERY_TYPES.items()),
         )
-    production_date = _decode_date(code, today or date.today())
+    production_date = _decode_date(code, today)
     serial = code[17:24]
     if not serial.isdigit():
         raise InvalidBatteryCode(

@@ -57,11 +57,16 @@ CLOCK_SKEW = timedelta(minutes=5)
 @dataclass(frozen=True)
 class WriteResult:
     """What a write did: the events it recorded (none for a replayed request) and the position of
-    the last one in the store's notification log, which read models report having reached."""
+    the last one in the store's notification log, which read models report having reached.
+
+    ``saved`` holds the aggregates as they stand after the write and ``recorded`` the domain
+    events themselves, so that a caller can answer from them without reading the store again."""
 
     events: list[str] = field(default_factory=list)
     notification_id: int | None = None
     replayed: bool = False
+    saved: tuple[TraceAggregate, ...] = ()
+    recorded: tuple[Any, ...] = ()
 
 
 class BatteryTrace(Application[str]):
@@ -159,7 +164,7 @@ class BatteryTrace(Application[str]):
     def _commit(self, *aggregates: TraceAggregate) -> WriteResult:
         pending = [e for a in aggregates for e in a.collect_events()]
         if not pending:
-            return WriteResult(replayed=True)
+            return WriteResult(replayed=True, saved=aggregates)
         try:
             recordings = self.save(*pending)
         except OperationalError as error:
@@ -174,6 +179,8 @@ class BatteryTrace(Application[str]):
         return WriteResult(
             events=[f"{r.domain_event.originator_id}:{type(r.domain_event).__name__}" for r in recordings],
             notification_id=recordings[-1].notification.id if recordings else None,
+            saved=aggregates,
+            recorded=tuple(pending),
         )
 
     def _retrying_once(self, request_id: str | None, act: Callable[[], WriteResult]) -> WriteResult:
@@ -424,15 +431,19 @@ class BatteryTrace(Application[str]):
         occurred_at: datetime | None,
         request_id: str | None,
         late_correction: bool,
+        actor: Participant | None = None,
         **arguments: Any,
     ) -> WriteResult:
         """Run one of the battery's commands as ``actor_id`` and save it; a request that lost a
-        race is retried once, so that a client's replay of it is answered, not refused."""
+        race is retried once, so that a client's replay of it is answered, not refused. ``actor``
+        is the participant already loaded by the caller (the API's authentication), if any."""
+        if actor is not None and actor.id != actor_id:
+            raise ValueError(f"actor {actor.id} is not {actor_id}")
 
         def act() -> WriteResult:
             battery = self.battery(code)
             getattr(battery, command)(
-                actor=self.participant(actor_id),
+                actor=actor or self.participant(actor_id),
                 occurred_at=self.when(occurred_at),
                 request_id=request_id,
                 late_correction=late_correction,
@@ -521,7 +532,14 @@ class BatteryTrace(Application[str]):
         occurred_at: datetime | None = None,
         request_id: str | None = None,
         late_correction: bool = False,
+        actor: Participant | None = None,
+        point: CollectionPoint | None = None,
     ) -> WriteResult:
+        """Take a battery in at a collection point. ``actor`` and ``point`` may be passed when the
+        caller has just loaded them (a scan: the API authenticated the operator and checked the
+        point), saving two reads of the store on the busiest write."""
+        if point is not None and point.id != parse_collection_point_id(collection_point_id):
+            raise ValueError(f"point {point.id} is not {collection_point_id}")
         return self._on_battery(
             code,
             actor_id,
@@ -529,7 +547,8 @@ class BatteryTrace(Application[str]):
             occurred_at=occurred_at,
             request_id=request_id,
             late_correction=late_correction,
-            collection_point=self.collection_point(collection_point_id),
+            actor=actor,
+            collection_point=point or self.collection_point(collection_point_id),
             mass_kg=mass_kg,
             condition=condition,
             source_vin=source_vin,

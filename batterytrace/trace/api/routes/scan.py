@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.battery import Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
@@ -301,8 +302,10 @@ def _record(
     request_id = f"scan:{fields.client_scan_id}"
     result = service.collect(
         actor_id=caller.id,
+        actor=caller,
         code=code,
         collection_point_id=point.id,
+        point=point,
         mass_kg=fields.mass_kg,
         condition=fields.condition,
         source_vin=fields.source_vin,
@@ -310,9 +313,12 @@ def _record(
         occurred_at=fields.occurred_at,
         request_id=request_id,
     )
-    battery = service.battery(code)
-    collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
-    collected = next((e for e in collections if e.request_id == request_id), collections[-1])
+    (battery,) = result.saved
+    assert isinstance(battery, Battery)
+    collected = next((e for e in result.recorded if type(e).__name__ == "Collected"), None)
+    if collected is None:  # a replayed scan: answer with the event the first one recorded
+        collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
+        collected = next((e for e in collections if e.request_id == request_id), collections[-1])
     maker = service.participant(battery.manufacturer_id)
     where = point if collected.collection_point_id == point.id else None
     return {
