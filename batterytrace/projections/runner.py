@@ -34,6 +34,7 @@ from batterytrace.trace.application import BatteryTrace
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 1000
+COALESCE_SECONDS = 0.05  # see ViewRunner.follow
 
 
 class View(Protocol):
@@ -206,9 +207,16 @@ class ViewRunner:
         return self.catch_up(names, progress=progress)
 
     # --------------------------------------------------------------------------- following
-    def follow(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
+    def follow(
+        self, stop: threading.Event, *, poll_seconds: float = 0.5, gather_seconds: float = COALESCE_SECONDS
+    ) -> None:
         """Keep the views up to date until ``stop`` is set (the service's in-process follower and
-        ``batterytrace projections run``)."""
+        ``batterytrace projections run``).
+
+        After a partial batch the follower waits ``gather_seconds`` before reading again, so that
+        under a steady stream of writes (scans) it applies batches of many events in one
+        transaction each instead of one transaction per event; views then trail the store by
+        that long at most, and ``?after=`` readers wait for it."""
         waiter = _NotificationWaiter.for_app(self.app)
         try:
             while not stop.is_set():
@@ -220,6 +228,8 @@ class ViewRunner:
                     stop.wait(2.0)
                 if not applied:
                     waiter.wait(stop, poll_seconds)
+                elif applied < self.batch_size:
+                    stop.wait(gather_seconds)
         finally:
             waiter.close()
 
