@@ -8,8 +8,8 @@ version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -47,7 +47,7 @@ from batterytrace.trace.settings import (
     StoreUnavailable,
     describe_database,
     eventsourcing_env,
-    postgres_setup_lock,
+    store_setup_lock,
 )
 
 A = TypeVar("A", bound=TraceAggregate)
@@ -84,12 +84,10 @@ class BatteryTrace(Application[str]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.recorded_listeners: list[Callable[[int], None]] = []
         env = eventsourcing_env(self.settings.database_url)
-        on_postgres = env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
-        setup_lock = postgres_setup_lock(self.settings.database_url) if on_postgres else nullcontext()
         try:
-            with setup_lock:
+            with store_setup_lock(self.settings.database_url):
                 super().__init__(env=env)
-        except (PersistenceError, OSError) as error:
+        except (PersistenceError, OSError, sqlite3.Error) as error:  # the library lets some through
             raise ConfigurationError(
                 f"cannot open the event store at {describe_database(self.settings.database_url)}: "
                 f"{_first_line(error)}; check BATTERYTRACE_DATABASE_URL and that the database "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -75,6 +75,53 @@ def postgres_setup_lock(database_url: str) -> Iterator[None]:
         yield
     finally:
         connection.close()  # ends the session, which releases the lock
+
+
+@contextmanager
+def sqlite_setup_lock(database_url: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the SQLite file's folder while the event store opens it.
+
+    Opening a new SQLite store switches the file to WAL and creates the tables; several openers
+    at once (``serve --workers 2`` on a fresh file, a CLI beside the service) race in that switch,
+    which SQLite answers with "database is locked" at once, not after its busy timeout. Where
+    ``fcntl`` does not exist (Windows) openers are not serialised."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        yield
+        return
+    path = Path(eventsourcing_env(database_url)["SQLITE_DBNAME"])
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        _switch_to_wal(path)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def _switch_to_wal(path: Path) -> None:
+    """Put the file in WAL mode (as the library would) with a busy timeout, so that the library
+    finds it done; its own switch runs without one."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+    except sqlite3.Error:
+        return  # the library's own open says what is wrong
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        pass  # not a database, read-only …: likewise
+    finally:
+        connection.close()
+
+
+def store_setup_lock(database_url: str) -> AbstractContextManager[None]:
+    """The lock that serialises opening the event store of ``database_url`` (see the two above)."""
+    if eventsourcing_env(database_url)["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        return postgres_setup_lock(database_url)
+    return sqlite_setup_lock(database_url)
 
 
 STORE_SETUP_LOCK_KEY = 7_117_000  # pg_advisory_lock key for creating the event store's tables

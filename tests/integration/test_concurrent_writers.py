@@ -245,16 +245,21 @@ def test_two_writer_threads_with_their_own_applications_exactly_one_wins_each_ro
 def test_many_applications_opening_one_store_at_once_all_open(database_url: str) -> None:
     """Server workers and a CLI start together: each creates the store's tables if missing. On
     PostgreSQL their concurrent catalogue changes once failed with "tuple concurrently updated";
-    an advisory lock now serialises them, so every one of them opens, in every round."""
+    on a new SQLite file their switches to WAL failed with "database is locked". A lock now
+    serialises opening (an advisory lock; a flock on the SQLite file's folder), so every one of
+    them opens, in every round; on SQLite each round opens a new file."""
     openers = 6
-    for _ in range(5):
+    for round_no in range(8):
+        url = database_url.replace("batterytrace.db", f"opened-{round_no}.db")
         barrier = threading.Barrier(openers)
         outcomes: queue.Queue[str] = queue.Queue()
 
-        def open_store(barrier: threading.Barrier = barrier, outcomes: queue.Queue[str] = outcomes) -> None:
+        def open_store(
+            url: str = url, barrier: threading.Barrier = barrier, outcomes: queue.Queue[str] = outcomes
+        ) -> None:
             barrier.wait(timeout=WAIT_SECONDS)
             try:
-                BatteryTrace(Settings(database_url=database_url)).close()
+                BatteryTrace(Settings(database_url=url)).close()
             except Exception as error:
                 outcomes.put(f"{type(error).__name__}: {error}")
             else:
@@ -265,7 +270,7 @@ def test_many_applications_opening_one_store_at_once_all_open(database_url: str)
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        assert [outcomes.get_nowait() for _ in range(openers)] == ["opened"] * openers
+        assert [outcomes.get_nowait() for _ in range(openers)] == ["opened"] * openers, round_no
 
 
 # --------------------------------------------------------------------------- the public API

@@ -68,6 +68,15 @@ def test_a_sqlite_file_in_a_missing_folder_is_refused_naming_the_folder(tmp_path
     assert not missing.parent.exists(), "refusing must not create the folder"
 
 
+def test_a_file_that_is_not_a_sqlite_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("minutes of the meeting\n", encoding="utf-8")
+    message = str(refusal(f"sqlite:///{path}"))
+    assert "file is not a database" in message
+    assert "BATTERYTRACE_DATABASE_URL" in message
+    assert path.read_text(encoding="utf-8") == "minutes of the meeting\n"
+
+
 def test_an_unreachable_postgresql_server_is_refused_quickly() -> None:
     started = time.monotonic()
     message = refusal(UNREACHABLE_POSTGRES).message
