@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,9 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.results import figure
 from bench.stores import fresh_store, register_manufacturer
+from tests.utils.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_FACTORY = "batterytrace.trace.api.app:create_app_from_environment"
@@ -132,10 +133,6 @@ def prepare(database_url: str, batteries: int) -> tuple[list[str], str]:
 
 
 # ------------------------------------------------------------------------------ servers
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -353,57 +350,46 @@ def json_rows(figures: list[StoreFigures]) -> list[dict[str, Any]]:
     for f in figures:
         scan, bare = f.scan, f.bare
         p99, bare_p99 = scan.percentile(0.99), bare.percentile(0.99)
+        p50, bare_p50 = scan.percentile(0.5), bare.percentile(0.5)
         rows += [
-            {
-                "metric": "scan_rate",
-                "store": f.store,
-                "value": round(scan.rate, 1),
-                "unit": "req/s",
-                "baseline": round(bare.rate, 1),
-                "ratio": round(f.ratio, 3),
-                "goal": f">= {GOAL_RATIO} x baseline",
-                "ok": f.ratio >= GOAL_RATIO,
-            },
-            {
-                "metric": "scan_p99",
-                "store": f.store,
-                "value": round(p99, 2),
-                "unit": "ms",
-                "baseline": round(bare_p99, 2),
-                "ratio": round(p99 / bare_p99, 3),
-                "goal": f"<= {GOAL_P99_MS:g} ms",
-                "ok": p99 <= GOAL_P99_MS,
-            },
-            {
-                "metric": "scan_p50",
-                "store": f.store,
-                "value": round(scan.percentile(0.5), 2),
-                "unit": "ms",
-                "baseline": round(bare.percentile(0.5), 2),
-                "ratio": round(scan.percentile(0.5) / bare.percentile(0.5), 3),
-                "goal": None,
-                "ok": None,
-            },
-            {
-                "metric": "scan_errors",
-                "store": f.store,
-                "value": scan.errors,
-                "unit": "requests",
-                "baseline": bare.errors,
-                "ratio": None,
-                "goal": "0",
-                "ok": scan.errors == 0,
-            },
-            {
-                "metric": "scan_server_cpu",
-                "store": f.store,
-                "value": round(scan.server_cpu, 3),
-                "unit": "cores",
-                "baseline": round(bare.server_cpu, 3),
-                "ratio": round(scan.server_cpu / bare.server_cpu, 3) if bare.server_cpu else None,
-                "goal": None,
-                "ok": None,
-            },
+            figure(
+                "scan_rate",
+                f.store,
+                scan.rate,
+                "req/s",
+                baseline=bare.rate,
+                ratio=f.ratio,
+                goal=f">= {GOAL_RATIO} x baseline",
+                ok=f.ratio >= GOAL_RATIO,
+            ),
+            figure(
+                "scan_p99",
+                f.store,
+                p99,
+                "ms",
+                baseline=bare_p99,
+                ratio=p99 / bare_p99,
+                goal=f"<= {GOAL_P99_MS:g} ms",
+                ok=p99 <= GOAL_P99_MS,
+            ),
+            figure("scan_p50", f.store, p50, "ms", baseline=bare_p50, ratio=p50 / bare_p50),
+            figure(
+                "scan_errors",
+                f.store,
+                scan.errors,
+                "requests",
+                baseline=bare.errors,
+                goal="0",
+                ok=scan.errors == 0,
+            ),
+            figure(
+                "scan_server_cpu",
+                f.store,
+                scan.server_cpu,
+                "cores",
+                baseline=bare.server_cpu,
+                ratio=scan.server_cpu / bare.server_cpu if bare.server_cpu else None,
+            ),
         ]
     return rows
 

@@ -14,9 +14,7 @@ import csv
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 
 from batterytrace.events.battery_code import make_battery_code
 from tests.utils.cast import NationalCast, credit_code
+from tests.utils.server import batterytrace_command
 
 CAST = NationalCast()
 B1 = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), 1)  # to recycling
@@ -47,13 +46,6 @@ CODE_KEYS = {
     "serial",
 }
 BATTERY_CODE = re.compile(r"\b[0-9A-Z]{24}\b")
-
-
-def batterytrace_command() -> str:
-    beside_python = Path(sys.executable).with_name("batterytrace")
-    found = str(beside_python) if beside_python.exists() else shutil.which("batterytrace")
-    assert found, "the batterytrace console script is not installed (pip install -e .)"
-    return found
 
 
 @dataclass

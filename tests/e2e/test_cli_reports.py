@@ -27,7 +27,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from typing import Any
 import pytest
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
+from tests.utils.server import batterytrace_command
 
 FORMATS = ("table", "csv", "json")
 REPORTS = ("network", "regions", "flows", "monthly", "overdue", "compliance")
@@ -53,13 +53,6 @@ TABLE_FIRST_COLUMN = {
 }
 EXAMPLE_ROW = re.compile(r"^│ (\w+)\s+│ (\S+)\s+│$", re.MULTILINE)
 PARALLEL = 3
-
-
-def batterytrace_command() -> str:
-    beside_python = Path(sys.executable).with_name("batterytrace")
-    found = str(beside_python) if beside_python.exists() else shutil.which("batterytrace")
-    assert found, "the batterytrace console script is not installed (pip install -e .)"
-    return found
 
 
 @dataclass

@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +37,7 @@ from batterytrace.projections.event_data import event_name
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.projections.tables import VIEWS, positions
 from batterytrace.trace.application import BatteryTrace
+from tests.utils.server import batterytrace_command
 from tests.utils.views import (
     demo_store,
     differences,
@@ -70,12 +70,6 @@ print("ready", flush=True)
 runner.catch_up(sys.argv[2:] or None)
 print("done", flush=True)
 """
-
-
-def batterytrace_command() -> str:
-    beside_python = Path(sys.executable).with_name("batterytrace")
-    assert beside_python.exists(), "the batterytrace console script is not installed (pip install -e .)"
-    return str(beside_python)
 
 
 def child_env(database_url: str) -> dict[str, str]:

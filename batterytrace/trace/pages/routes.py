@@ -8,6 +8,7 @@ day of caching for the vendored libraries and revalidation for our own scripts.
 from __future__ import annotations
 
 import mimetypes
+from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Annotated
@@ -64,12 +65,20 @@ def static_file(path: str) -> Response:
     parts = PurePosixPath(path).parts
     if not parts or any(part in ("..", "") or part.startswith(".") for part in parts):
         raise NotFound(f"no static file {path!r}")
-    resource = resources.files(__package__).joinpath("static", *parts)
-    if not resource.is_file():
+    content = _static_bytes(parts)
+    if content is None:
         raise NotFound(f"no static file {path!r}")
     media_type = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
     cache = "public, max-age=86400" if parts[0] == "vendor" else "no-cache"
-    return Response(resource.read_bytes(), media_type=media_type, headers={"Cache-Control": cache})
+    return Response(content, media_type=media_type, headers={"Cache-Control": cache})
+
+
+@lru_cache(maxsize=128)  # bounded: the key comes from the request, misses included
+def _static_bytes(parts: tuple[str, ...]) -> bytes | None:
+    """A packaged static file's bytes, read once (the files ship with the package and do not
+    change while it runs); None where there is no such file."""
+    resource = resources.files(__package__).joinpath("static", *parts)
+    return resource.read_bytes() if resource.is_file() else None
 
 
 page("/outlet", "outlet", "outlet.title", ("vendor/zxing-wasm/zxing-reader.js", "js/outlet.js"))

@@ -28,8 +28,10 @@ def _script_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+@cache
 def render_page(page: str, language: str, *, title_key: str, scripts: tuple[str, ...] = ()) -> str:
-    """The page ``templates/{page}.html`` inside the shell, in ``language``."""
+    """The page ``templates/{page}.html`` inside the shell, in ``language`` (rendered once per
+    page and language: nothing in it depends on the request)."""
     other = next(code for code in LANGUAGES if code != language)
     script_tags = "\n".join(f'<script src="{STATIC}/{path}" defer></script>' for path in scripts)
     return _template("shell.html").substitute(
