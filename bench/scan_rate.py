@@ -83,8 +83,8 @@ def bare_app() -> FastAPI:
 
 # ------------------------------------------------------------------------------ the store
 def prepare(database_url: str, batteries: int) -> tuple[list[str], str]:
-    """Produce (bulk importer), install and retire ``batteries`` packs; register an outlet and its
-    operator. Returns the codes and an API key of the operator."""
+    """Produce (bulk importer), deliver to a vehicle maker, install and retire ``batteries`` packs;
+    register an outlet and its operator. Returns the codes and an API key of the operator."""
     from batterytrace.events.credit_code import credit_code_check_character
     from batterytrace.trace.application import BatteryTrace
     from batterytrace.trace.bulk_import import ProductionImporter
@@ -117,12 +117,13 @@ def prepare(database_url: str, batteries: int) -> tuple[list[str], str]:
         rows = list(production_rows("3CA", batteries, seed=5))
         report = ProductionImporter(app, maker).run(enumerate(rows, start=2))
         assert report.stored == batteries, report.refused[:3]
-        installer = app.participant(vehicle_maker)
+        installer, manufacturer = app.participant(vehicle_maker), app.participant(maker)
         now = app.clock()
         codes = [row["code"] for row in rows]
         for start in range(0, batteries, 500):
             batch = [app.battery(code) for code in codes[start : start + 500]]
             for battery in batch:
+                battery.deliver(actor=manufacturer, receiver=installer, occurred_at=now - timedelta(days=3))
                 battery.install(actor=installer, vin=VIN, occurred_at=now - timedelta(days=2))
                 battery.retire(actor=installer, reason="worn", occurred_at=now - timedelta(days=1))
             app.save(*batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from batterytrace.cli.common import ActorOption, console, err_console, open_app
 from batterytrace.cli.show import print_document
 from batterytrace.trace.bulk_import import ImportReport, open_production_file
 from batterytrace.trace.presenters import battery_document
+from batterytrace.trace.tabular import write_csv
 
 
 def _progress(total: int | None = None) -> Progress:
@@ -54,6 +56,9 @@ def import_(
 
         report = importer.run(rows, advance)
     _print_report(report, refused_out)
+    if report.interruption:  # the store failed part-way: what was stored is printed above
+        err_console.print(f"error: {report.interruption}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     if report.refused_count:
         raise typer.Exit(1)
 
@@ -71,14 +76,9 @@ def _print_report(report: ImportReport, refused_out: Path | None) -> None:
         console.print(table)
         if report.refused_count > 20:
             console.print(f"… and {report.refused_count - 20} more (use --refused-out FILE)")
-    if refused_out is not None:
-        import csv
-
+    if refused_out is not None:  # codes and reasons quote the file's own text: written formula-safe
         with refused_out.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(["line", "code", "reason"])
-            for row in report.refused:
-                writer.writerow([row.line, row.code or "", row.reason])
+            write_csv(out, (asdict(row) for row in report.refused), ("line", "code", "reason"))
 
 
 def demo(

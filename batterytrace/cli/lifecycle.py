@@ -180,6 +180,26 @@ def collect(
     report_write(result, f"collected {code.upper()} at {point.upper()}")
 
 
+def deliver(
+    code: Code,
+    actor: ActorOption,
+    to: Annotated[str, typer.Option("--to", help="The receiving vehicle maker's credit code.")],
+    at: AtOption = None,
+    late: LateOption = False,
+    request_id: RequestIdOption = None,
+) -> None:
+    """Deliver a new battery to a vehicle maker (by its manufacturer); the maker may then install it."""
+    result = open_app().deliver(
+        actor_id=actor,
+        code=code,
+        receiver_id=to,
+        occurred_at=parse_when(at),
+        request_id=request_id,
+        late_correction=late,
+    )
+    report_write(result, f"delivered {code.upper()} to {to.upper()}")
+
+
 def handover(
     code: Code,
     actor: ActorOption,
@@ -241,6 +261,6 @@ def recycle(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (produce, install, remove, retire, collect, handover, recycle):
+    for command in (produce, deliver, install, remove, retire, collect, handover, recycle):
         app.command()(command)
     app.command("cascade-reuse")(cascade_reuse)

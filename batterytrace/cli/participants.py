@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -16,12 +17,13 @@ from batterytrace.cli.common import (
     print_json,
     report_write,
 )
-from batterytrace.events.api_key import IssuedKey
+from batterytrace.events.api_key import ApiKey, IssuedKey
 from batterytrace.trace.presenters import collection_point_record, participant_record
+from batterytrace.trace.tabular import write_csv
 
 participants_app = typer.Typer(help="Register and list enterprises and authorities.", no_args_is_help=True)
 collection_points_app = typer.Typer(
-    help="Register and list collection points (recycling service outlets).", no_args_is_help=True
+    help="Register, approve and list collection points (recycling service outlets).", no_args_is_help=True
 )
 
 OptionalActor = Annotated[
@@ -100,8 +102,95 @@ def revoke_key_command(
     ],
     reason: Annotated[str, typer.Option("--reason")] = "",
 ) -> None:
-    """Revoke an API key; the next request with it is refused."""
+    """Revoke an API key and every key issued through it; the next request with them is refused."""
     report_write(open_app().revoke_api_key(actor_id=actor, key_id=key_id, reason=reason), f"API key {key_id}")
+
+
+@participants_app.command("keys")
+def list_keys_command(
+    credit_code: Annotated[str, typer.Argument(help="The participant's credit code.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """List a participant's API keys: who issued each and with which key, revocations, last use.
+    Times are China Standard Time (UTC+8). The keys themselves are never shown (only hashes are kept)."""
+    fmt = check_format(fmt, ("table", "csv", "json"))
+    records = open_app().api_keys(credit_code)
+    if fmt == "json":
+        print_json(records)
+        return
+    if fmt == "csv":
+        write_csv(sys.stdout, records, KEY_COLUMNS)
+        return
+    table = Table("key id", "label", "issued at", "issued by", "via", "state", "last used")
+    for r in records:
+        table.add_row(
+            r["key_id"],
+            r["label"],
+            r["issued_at"],
+            r["issued_by"] or "operator (CLI)",
+            r["issued_via"] or "",
+            _key_state(r),
+            r["last_used_at"] or "never",
+        )
+    console.print(table)
+    if not records:
+        console.print(f"(no API keys for {credit_code.strip().upper()})")
+
+
+KEY_COLUMNS = (
+    "key_id",
+    "participant_id",
+    "label",
+    "issued_at",
+    "issued_by",
+    "issued_via",
+    "rotated_at",
+    "revoked",
+    "revoked_at",
+    "revoked_by",
+    "revoke_reason",
+    "revoked_through",
+    "last_used_at",
+)
+
+
+def _key_state(record: dict[str, object]) -> str:
+    if not record["revoked"]:
+        return "live"
+    by = record["revoked_by"] or "operator (CLI)"
+    through = f" with key {record['revoked_through']}" if record["revoked_through"] else ""
+    reason = f": {record['revoke_reason']}" if record["revoke_reason"] else ""
+    return f"revoked {record['revoked_at']} by {by}{through}{reason}"
+
+
+@participants_app.command("revoke-keys")
+def revoke_keys_command(
+    credit_code: Annotated[str, typer.Argument(help="The participant's credit code.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why they are revoked.")],
+    keep: Annotated[
+        str | None, typer.Option("--except", help="The id of a live key to keep working.")
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="BATTERYTRACE_ACTOR",
+            help="A regulator or the participant itself; omit to act as the operator on the server.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Revoke every API key of a participant (but --except), and every key issued through them."""
+    result = open_app().revoke_api_keys(
+        actor_id=actor, participant_id=credit_code, reason=reason, except_key_id=keep
+    )
+    revoked = [key.key_id for key in result.saved if isinstance(key, ApiKey)]
+    what = f"API keys of {credit_code.strip().upper()}"
+    if not revoked:
+        console.print(f"{what}: none was live, nothing recorded")
+        return
+    report_write(result, what)
+    console.print(f"revoked {len(revoked)} key(s): {', '.join(revoked)}")
 
 
 @participants_app.command("list")
@@ -170,7 +259,8 @@ def add_collection_point(
         str, typer.Option("--as", envvar="BATTERYTRACE_ACTOR", help="A regulator or the operator.")
     ] = "",
 ) -> None:
-    """Register a collection point (by a regulator, or by its operator)."""
+    """Register a collection point (by a regulator, or by its operator: then it is pending review
+    and public pages leave it out until a regulator approves it)."""
     result = open_app().register_collection_point(
         actor_id=actor,
         point_id=point_id,
@@ -186,14 +276,25 @@ def add_collection_point(
     report_write(result, f"collection point {point_id.strip().upper()}")
 
 
+@collection_points_app.command("approve")
+def approve_collection_point(
+    point_id: Annotated[str, typer.Argument(help="Id such as CP-110105-0001.")],
+    actor: Annotated[str, typer.Option("--as", envvar="BATTERYTRACE_ACTOR", help="Acting regulator.")],
+    note: Annotated[str, typer.Option("--note", help="What was checked.")] = "",
+) -> None:
+    """Approve a collection point its operator registered: public pages then list it."""
+    result = open_app().approve_collection_point(actor_id=actor, point_id=point_id, note=note)
+    report_write(result, f"collection point {point_id.strip().upper()}")
+
+
 @collection_points_app.command("list")
 def list_collection_points(fmt: FormatOption = "table") -> None:
-    """List collection points."""
+    """List collection points, with their review state (approved or pending)."""
     records = [collection_point_record(p) for p in open_app().collection_points()]
     if check_format(fmt) == "json":
         print_json(records)
         return
-    table = Table("id", "name", "operator", "kind", "capacity kg", "division")
+    table = Table("id", "name", "operator", "kind", "capacity kg", "division", "review")
     for r in records:
         table.add_row(
             r["id"],
@@ -202,5 +303,6 @@ def list_collection_points(fmt: FormatOption = "table") -> None:
             r["kind"],
             f"{r['capacity_kg']:g}",
             r["division_code"],
+            r["review"],
         )
     console.print(table)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from batterytrace.cli.common import console, open_app
 from batterytrace.events.participant import Role
-from batterytrace.trace.settings import Settings, describe_database
+from batterytrace.trace.settings import LOG_LEVELS, Settings, describe_database
 
 
 def serve(
@@ -30,16 +31,24 @@ def serve(
         typer.Option("--demo", help="Load demo data into an empty store and print demo API keys."),
     ] = False,
     demo_batteries: Annotated[int, typer.Option("--demo-batteries", help="Demo size.")] = 2000,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="critical, error, warning, info or debug (BATTERYTRACE_LOG_LEVEL)."),
+    ] = None,
 ) -> None:
     """Start the HTTP API, the QR resolver and the pages."""
     import uvicorn
+
+    from batterytrace.trace.api.http_protocol import PROBLEM_PROTOCOL
 
     if workers < 1:
         raise typer.BadParameter("--workers must be 1 or more")
     if demo:
         _prepare_demo(demo_batteries)
     settings = Settings.from_environment()
+    level = (log_level or settings.log_level).lower()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     address = f"http://{host}:{port}"
     console.print(
         f"batterytrace on {address}  (store: {describe_database(settings.database_url)})\n"
@@ -59,9 +68,33 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level=level,
+        log_config=logging_config(level),
+        access_log=False,  # the service writes its own access line, as JSON with the request id
+        http=PROBLEM_PROTOCOL,  # a request that is not HTTP is refused as a problem+json too
         timeout_graceful_shutdown=20,
     )
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging plus the service's loggers, all to stderr: ``batterytrace.access`` and
+    ``batterytrace.security`` as one JSON object a line (for a log shipper), the others (errors,
+    the projections, refusals) as text. Given to uvicorn, so each worker process applies it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    stderr = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config["formatters"]["batterytrace"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["formatters"]["json_lines"] = {"format": "%(message)s"}
+    config["handlers"]["batterytrace"] = {**stderr, "formatter": "batterytrace"}
+    config["handlers"]["json_lines"] = {**stderr, "formatter": "json_lines"}
+    for name, handler in (
+        ("batterytrace", "batterytrace"),
+        ("batterytrace.access", "json_lines"),
+        ("batterytrace.security", "json_lines"),
+    ):
+        config["loggers"][name] = {"handlers": [handler], "level": level.upper(), "propagate": False}
+    return config
 
 
 def _prepare_demo(batteries: int) -> None:

@@ -276,7 +276,9 @@ def report_compliance(
     kind: Annotated[
         str | None,
         typer.Option(
-            "--kind", help="non_compliant_handover, late_report, backwards_date or outlet_over_capacity."
+            "--kind",
+            help="non_compliant_handover, late_report, backwards_date, unverified_custody or "
+            "outlet_over_capacity.",
         ),
     ] = None,
     limit: LimitOption = None,

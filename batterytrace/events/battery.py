@@ -40,6 +40,7 @@ from batterytrace.events.participant import ROLE_FOR_ACTIVITY, Activity, Partici
 LEVEL_RANK = {"cell": 0, "module": 1, "pack": 2}
 VIN_ALPHABET = set("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")  # ISO 3779 / GB 16735: no I, O, Q
 ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × voltage
+FLAG_CUSTODY_UNVERIFIED = "retired by a dismantler without a vehicle scrapping record"
 
 
 def parse_vin(value: str) -> str:
@@ -104,25 +105,40 @@ class Battery(TraceAggregate):
         components: Iterable[Battery] = (),
         originals: Iterable[Battery] = (),
         today: date | None = None,
+        second_life: bool = False,
     ) -> Battery:
         """Record a new battery made by ``actor``.
 
         ``code_owner_id`` is the participant that owns the code's manufacturer code (looked up by
         the application); ``components`` are the already-recorded modules or cells built into a
         pack, ``originals`` the retired batteries a second-life product is made from. Both get
-        their side of the link by the caller saving them in the same transaction.
+        their side of the link by the caller saving them in the same transaction. ``second_life``
+        says that a product's originals are linked by the caller instead (to compare a replayed
+        product with the stored one, whose originals are no longer available).
         """
         parsed = parse_battery_code(spec.code, today=today)
         originals = list(originals)
         components = list(components)
-        maker_roles = (Role.CASCADE_USER,) if originals else (Role.MANUFACTURER, Role.CASCADE_USER)
-        actor.require_role(*maker_roles, to="record the production of a battery")
+        if originals or second_life:
+            actor.require_role(Role.CASCADE_USER, to="make a second-life product")
+        else:
+            actor.require_role(Role.MANUFACTURER, Role.CASCADE_USER, to="record the production of a battery")
         if code_owner_id != actor.id or parsed.manufacturer_code not in actor.manufacturer_codes:
             raise NotAuthorised(
                 f"{actor.name} ({actor.id}) cannot produce {parsed.code}: manufacturer code "
-                f"{parsed.manufacturer_code} belongs to "
-                f"{code_owner_id or 'nobody registered'}; it owns "
-                f"{', '.join(actor.manufacturer_codes) or 'no manufacturer code'}"
+                f"{parsed.manufacturer_code} is not one of yours; you own "
+                f"{', '.join(actor.manufacturer_codes) or 'no manufacturer code'} (a regulator "
+                "assigns manufacturer codes)",
+                detail=f"manufacturer code {parsed.manufacturer_code} belongs to "
+                f"{code_owner_id or 'nobody registered'}",
+            )
+        if not (originals or second_life or actor.has_role(Role.MANUFACTURER)):
+            # A second-life product exists only through the retired batteries it is made from;
+            # one recorded without them would be a battery from nowhere.
+            raise NotAuthorised(
+                "a cascade-use enterprise records a second-life product together with the retired "
+                "batteries it is made from: use cascade reuse (POST /api/v1/batteries/{original}/"
+                "cascade-reuse, or 'batterytrace cascade-reuse'), naming at least one original"
             )
         _check_declared_matches_code(spec, parsed)
         capacity = require_measurement("rated_capacity_ah", spec.rated_capacity_ah)
@@ -216,9 +232,12 @@ class Battery(TraceAggregate):
         self.flags: list[str] = []
         self.handover_activity: str | None = None
         self.weighed_kg: float | None = None
-        self.request_ids: dict[str, str] = {}
+        self.request_ids: dict[tuple[str, str], str] = {}  # (actor, request id) -> action
+        # Who may see the vehicle's VIN: disclosure.disclosure_for's rule, kept as events apply so
+        # that a write's answer needs no history read.
+        self.vin_known_to: set[str] = {manufacturer_id}
         self.produced_at = occurred_at
-        self._happened(occurred_at, request_id)
+        self._happened(occurred_at, request_id, actor_id=actor_id)
 
     # ----------------------------------------------------------------------------- queries
     @property
@@ -240,10 +259,23 @@ class Battery(TraceAggregate):
             )
 
     def require_held_by(self, actor: Participant, action: Action) -> None:
+        """Only the holder acts on a battery. The refusal tells the caller only that it is not
+        the holder: who is (an enterprise, a vehicle's VIN) is not the caller's to know."""
+        if actor.id != self.responsible_id and self.last_act == (actor.id, action.value):
+            # It held the battery and just did this very thing (two identical requests, the
+            # second one late): a conflict to read again, not a refusal of its rights.
+            raise LifecycleViolation(
+                self.code,
+                str(self.state),
+                str(action),
+                f"you have just done so with another request, so it is no longer yours to {action}; "
+                "read it again",
+            )
         if actor.id != self.responsible_id:
             raise NotAuthorised(
-                f"{actor.name} ({actor.id}) cannot {action} battery {self.code}: it is held "
-                f"by {self.responsible_id} ({self.holder_kind} {self.holder_id})"
+                f"{actor.name} ({actor.id}) cannot {action} battery {self.code}: you do not hold it; "
+                "only the enterprise holding a battery may do that",
+                detail=f"held by {self.responsible_id} ({self.holder_kind} {self.holder_id})",
             )
 
     def require_handed_over_for(self, activity: Activity, action: Action) -> None:
@@ -258,15 +290,19 @@ class Battery(TraceAggregate):
                 f"{activity.value} first",
             )
 
-    def has_seen(self, request_id: str | None, action: Action) -> bool:
-        """True when this request was already applied: the retry is answered, not re-recorded.
-        A request id reused for a different action is a client bug, refused rather than hidden."""
-        if request_id is None or request_id not in self.request_ids:
+    def has_seen(self, actor: Participant, request_id: str | None, action: Action) -> bool:
+        """True when this actor already sent this request: the retry is answered, not re-recorded.
+        Request ids are the client's own, so they are kept per actor: another participant that
+        sends the same id is a new request, authorised like any other (a replay never skips the
+        rules, and never tells a stranger that the id exists). An actor reusing its own id for a
+        different action is a client bug, refused rather than hidden."""
+        if request_id is None or (actor.id, request_id) not in self.request_ids:
             return False
-        if self.request_ids[request_id] != action.value:
+        done = self.request_ids[(actor.id, request_id)]
+        if done != action.value:
             raise InvalidInput(
-                f"request id {request_id!r} was already used to {self.request_ids[request_id]} "
-                f"battery {self.code}; use a new request id for each action"
+                f"request id {request_id!r} was already used to {done} battery {self.code}; use a new "
+                "request id for each action"
             )
         return True
 
@@ -285,11 +321,19 @@ class Battery(TraceAggregate):
             )
         return moment
 
-    def _happened(self, occurred_at: datetime, request_id: str | None, action: str = "produce") -> None:
+    def _happened(
+        self,
+        occurred_at: datetime,
+        request_id: str | None,
+        action: str = "produce",
+        *,
+        actor_id: str,
+    ) -> None:
         previous = getattr(self, "last_occurred_at", None)
         self.last_occurred_at = occurred_at if previous is None else max(previous, occurred_at)
+        self.last_act = (actor_id, action)
         if request_id:
-            self.request_ids[request_id] = action
+            self.request_ids[(actor_id, request_id)] = action
 
     # ---------------------------------------------------------------------------- assemble
     def assemble_into(self, pack: Battery) -> None:
@@ -315,10 +359,57 @@ class Battery(TraceAggregate):
         self.state = State.ASSEMBLED
         self.pack = pack_code
         self._hold("pack", pack_code, self.responsible_id)
-        self._happened(occurred_at, request_id, Action.ASSEMBLE.value)
+        self._happened(occurred_at, request_id, Action.ASSEMBLE.value, actor_id=actor_id)
+
+    def _leave_vehicle(self, actor_id: str) -> None:
+        if self.holder_kind == "vehicle":
+            self.vin_known_to.add(actor_id)  # whoever takes it out of the vehicle had the vehicle
 
     def _hold(self, kind: str | None, holder_id: str | None, responsible_id: str | None) -> None:
         self.holder_kind, self.holder_id, self.responsible_id = kind, holder_id, responsible_id
+
+    # ----------------------------------------------------------------------------- deliver
+    def deliver(
+        self,
+        *,
+        actor: Participant,
+        receiver: Participant,
+        occurred_at: datetime,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> None:
+        """The manufacturer (or whoever holds a new battery) delivers it to a vehicle maker.
+
+        Custody passes only with this record: a vehicle maker installs a battery delivered to it,
+        or one it made itself, never any battery whose code it happens to know. The battery stays
+        ``produced`` (new, not yet in use); its holder changes."""
+        if self.has_seen(actor, request_id, Action.DELIVER):
+            return
+        self.require_can(Action.DELIVER)
+        self.require_held_by(actor, Action.DELIVER)
+        receiver.require_role(Role.VEHICLE_MAKER, to="receive new batteries for vehicles")
+        if receiver.id == actor.id:
+            raise InvalidInput("a delivery needs a receiver other than the current holder")
+        moment = self._check_when(Action.DELIVER, occurred_at, late_correction)
+        self._delivered(
+            receiver_id=receiver.id,
+            actor_id=actor.id,
+            occurred_at=moment,
+            request_id=request_id,
+            late_correction=late_correction,
+        )
+
+    @event("Delivered")
+    def _delivered(
+        self,
+        receiver_id: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self._hold("enterprise", receiver_id, receiver_id)
+        self._happened(occurred_at, request_id, Action.DELIVER.value, actor_id=actor_id)
 
     # ----------------------------------------------------------------------------- install
     def install(
@@ -334,18 +425,21 @@ class Battery(TraceAggregate):
     ) -> None:
         """Install into a vehicle (VIN, by a vehicle maker) or, for a second-life product, at a
         site (energy storage, base-station backup …, by the product's maker)."""
-        if self.has_seen(request_id, Action.INSTALL):
+        if self.has_seen(actor, request_id, Action.INSTALL):
             return
         self.require_can(Action.INSTALL)
         if bool(vin) == bool(site):
             raise InvalidInput("give either a VIN (vehicle) or a site (second-life use), not both")
         if vin:
             actor.require_role(Role.VEHICLE_MAKER, to="install a battery in a vehicle")
-            if self.state == State.REMOVED:
-                self.require_held_by(actor, Action.INSTALL)
             vin = parse_vin(vin)
-        else:
-            self.require_held_by(actor, Action.INSTALL)
+        if actor.id != self.responsible_id and self.state == State.PRODUCED and vin:
+            raise NotAuthorised(
+                f"{actor.name} ({actor.id}) cannot install battery {self.code}: it has not been "
+                "delivered to you; its manufacturer records the delivery first (deliver)",
+                detail=f"held by {self.responsible_id} ({self.holder_kind} {self.holder_id})",
+            )
+        self.require_held_by(actor, Action.INSTALL)
         moment = self._check_when(Action.INSTALL, occurred_at, late_correction)
         self._installed(
             vin=vin,
@@ -370,8 +464,10 @@ class Battery(TraceAggregate):
     ) -> None:
         self.state = State.INSTALLED
         self.vin = vin
+        if vin:
+            self.vin_known_to.add(actor_id)
         self._hold("vehicle" if vin else "site", vin or site, actor_id)
-        self._happened(occurred_at, request_id, Action.INSTALL.value)
+        self._happened(occurred_at, request_id, Action.INSTALL.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ remove
     def remove(
@@ -384,7 +480,7 @@ class Battery(TraceAggregate):
         late_correction: bool = False,
     ) -> None:
         """Take the battery out for repair or replacement; it may be reinstalled later."""
-        if self.has_seen(request_id, Action.REMOVE):
+        if self.has_seen(actor, request_id, Action.REMOVE):
             return
         self.require_can(Action.REMOVE)
         self.require_held_by(actor, Action.REMOVE)
@@ -409,8 +505,9 @@ class Battery(TraceAggregate):
         late_correction: bool,
     ) -> None:
         self.state = State.REMOVED
+        self._leave_vehicle(actor_id)
         self._hold("enterprise", actor_id, actor_id)
-        self._happened(occurred_at, request_id, Action.REMOVE.value)
+        self._happened(occurred_at, request_id, Action.REMOVE.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ retire
     def retire(
@@ -425,10 +522,18 @@ class Battery(TraceAggregate):
     ) -> None:
         """End the battery's (first or second) life. The holder retires it, or a dismantler that
         takes it out of a scrapped vehicle."""
-        if self.has_seen(request_id, Action.RETIRE):
+        if self.has_seen(actor, request_id, Action.RETIRE):
             return
         self.require_can(Action.RETIRE)
-        dismantling = actor.has_role(Role.DISMANTLER) and self.state == State.INSTALLED
+        # A dismantler takes batteries out of scrapped vehicles it holds, not the battery's
+        # holder. Until vehicle scrapping is recorded (the swapping-and-scrapping issue) nothing
+        # shows it has that vehicle, so its retirement of a battery it does not hold is recorded
+        # and flagged for the regulator rather than refused (the legitimate flow must not stop).
+        dismantling = (
+            actor.has_role(Role.DISMANTLER)
+            and self.state == State.INSTALLED
+            and actor.id != self.responsible_id
+        )
         if not dismantling:
             self.require_held_by(actor, Action.RETIRE)
         if not reason.strip():
@@ -439,6 +544,7 @@ class Battery(TraceAggregate):
         self._retired(
             reason=reason.strip(),
             state_of_health_pct=(None if state_of_health_pct is None else float(state_of_health_pct)),
+            custody_unverified=dismantling,
             actor_id=actor.id,
             occurred_at=moment,
             request_id=request_id,
@@ -454,11 +560,15 @@ class Battery(TraceAggregate):
         occurred_at: datetime,
         request_id: str | None,
         late_correction: bool,
+        custody_unverified: bool = False,  # absent from events recorded before it existed
     ) -> None:
         self.state = State.RETIRED
         self.retired_at = occurred_at
+        self._leave_vehicle(actor_id)
+        if custody_unverified:
+            self.flags.append(FLAG_CUSTODY_UNVERIFIED)
         self._hold("enterprise", actor_id, actor_id)
-        self._happened(occurred_at, request_id, Action.RETIRE.value)
+        self._happened(occurred_at, request_id, Action.RETIRE.value, actor_id=actor_id)
 
     # ----------------------------------------------------------------------------- collect
     def collect(
@@ -475,7 +585,7 @@ class Battery(TraceAggregate):
         late_correction: bool = False,
     ) -> None:
         """Take the battery in at a collection point; only its operator may record that."""
-        if self.has_seen(request_id, Action.COLLECT):
+        if self.has_seen(actor, request_id, Action.COLLECT):
             return
         self.require_can(Action.COLLECT)
         collection_point.require_operator(actor)
@@ -488,7 +598,8 @@ class Battery(TraceAggregate):
             mass_kg=require_measurement("mass_kg", mass_kg if mass_kg is not None else self.mass_kg),
             energy_kwh=self.energy_kwh,
             condition=condition.strip() or "intact",
-            source_vin=parse_vin(source_vin) if source_vin else self.vin,
+            # Only what the outlet saw: the record's VIN is not the outlet's to learn (disclosure.py).
+            source_vin=parse_vin(source_vin) if source_vin else None,
             scanned_by=scanned_by,
             actor_id=actor.id,
             occurred_at=moment,
@@ -515,7 +626,7 @@ class Battery(TraceAggregate):
         self.collection_point_id = collection_point_id
         self.weighed_kg = mass_kg
         self._hold("collection_point", collection_point_id, operator_id)
-        self._happened(occurred_at, request_id, Action.COLLECT.value)
+        self._happened(occurred_at, request_id, Action.COLLECT.value, actor_id=actor_id)
 
     # ---------------------------------------------------------------------------- hand over
     def hand_over(
@@ -531,7 +642,7 @@ class Battery(TraceAggregate):
         """Pass the battery from its holder (an outlet, a dismantler …) to a recycler or
         cascade-use enterprise. A receiver not whitelisted for the activity on that date is
         recorded all the same, flagged non-compliant, so that the regulator sees it."""
-        if self.has_seen(request_id, Action.HAND_OVER):
+        if self.has_seen(actor, request_id, Action.HAND_OVER):
             return
         self.require_can(Action.HAND_OVER)
         self.require_held_by(actor, Action.HAND_OVER)
@@ -580,7 +691,7 @@ class Battery(TraceAggregate):
         if not compliant:
             self.flags.append("non-compliant handover")
         self._hold("enterprise", receiver_id, receiver_id)
-        self._happened(occurred_at, request_id, Action.HAND_OVER.value)
+        self._happened(occurred_at, request_id, Action.HAND_OVER.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------ cascade reuse
     def cascade_reuse(self, product: Battery, *, actor: Participant) -> None:
@@ -610,7 +721,7 @@ class Battery(TraceAggregate):
         self.state = State.CASCADE_REUSED
         self.second_life_product = product_code
         self._hold("product", product_code, enterprise_id)
-        self._happened(occurred_at, request_id, Action.CASCADE_REUSE.value)
+        self._happened(occurred_at, request_id, Action.CASCADE_REUSE.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ recycle
     def recycle(
@@ -624,7 +735,7 @@ class Battery(TraceAggregate):
     ) -> None:
         """Record material recovery by the recycler holding the battery; Li, Ni, Co and Mn
         masses are required (0 where the chemistry has none, e.g. Co in LFP)."""
-        if self.has_seen(request_id, Action.RECYCLE):
+        if self.has_seen(actor, request_id, Action.RECYCLE):
             return
         self.require_can(Action.RECYCLE)
         actor.require_role(Role.RECYCLER, to="recycle a battery")
@@ -654,7 +765,7 @@ class Battery(TraceAggregate):
         self.state = State.RECYCLED
         self.recovered_kg = dict(recovered_kg)
         self._hold(None, None, None)
-        self._happened(occurred_at, request_id, Action.RECYCLE.value)
+        self._happened(occurred_at, request_id, Action.RECYCLE.value, actor_id=actor_id)
 
 
 def _start_of(parsed: BatteryCode) -> datetime:

@@ -3,6 +3,10 @@
 A collection point is operated by one enterprise; only that operator may record collections there.
 Its kind and capacity come from the national outlet conditions (domain.md): a collection-type outlet
 stores about 5 t at most, a central storage point 30 t or more.
+
+Public pages send owners to collection points, so a point an operator registers for itself is
+*pending review* until a regulator approves it; only approved points are shown to the public. A
+point a regulator registers is approved at registration (recorded in its Registered event).
 """
 
 from __future__ import annotations
@@ -23,6 +27,22 @@ COLLECTION_POINT_ID = re.compile(r"CP-[A-Z0-9][A-Z0-9-]{0,39}")
 class CollectionPointKind(StrEnum):
     COLLECTION = "collection"
     CENTRAL_STORAGE = "central_storage"
+
+
+class Review(StrEnum):
+    """Whether a regulator has checked the point: only approved points are shown to the public."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+
+
+def review_at_registration(approved: bool | None, *, registered_by: str, operator_id: str) -> Review:
+    """The review state a Registered event leaves. Events recorded before review existed carry no
+    ``approved``: then only the operator or a regulator could register a point, so one registered
+    by someone other than its operator was registered by a regulator, hence approved."""
+    if approved is None:
+        approved = registered_by != operator_id
+    return Review.APPROVED if approved else Review.PENDING
 
 
 def parse_collection_point_id(value: str) -> str:
@@ -56,6 +76,7 @@ class CollectionPoint(TraceAggregate):
         latitude: float | None,
         longitude: float | None,
         registered_by: str,
+        approved: bool | None = None,
     ) -> None:
         self.point_id = point_id
         self.operator_id = operator_id
@@ -67,6 +88,8 @@ class CollectionPoint(TraceAggregate):
         self.latitude = latitude
         self.longitude = longitude
         self.registered_by = registered_by
+        self.review = review_at_registration(approved, registered_by=registered_by, operator_id=operator_id)
+        self.reviewed_by: str | None = registered_by if self.review == Review.APPROVED else None
 
     @classmethod
     def register(
@@ -83,7 +106,8 @@ class CollectionPoint(TraceAggregate):
         longitude: float | None = None,
         by: Participant,
     ) -> CollectionPoint:
-        """Register an outlet; a regulator may register any, an enterprise only its own."""
+        """Register an outlet; a regulator may register any (approved at once), an enterprise only
+        its own (pending review until a regulator approves it)."""
         if not by.is_regulator and by.id != operator.id:
             raise NotAuthorised(
                 f"{by.name} ({by.id}) cannot register a collection point operated by "
@@ -117,15 +141,42 @@ class CollectionPoint(TraceAggregate):
             latitude=latitude,
             longitude=longitude,
             registered_by=by.id,
+            approved=by.is_regulator,
         )
+
+    # -- review -------------------------------------------------------------------------------
+    @property
+    def is_approved(self) -> bool:
+        return self.review == Review.APPROVED
+
+    def approve(self, *, by: Participant, note: str = "") -> None:
+        """A regulator has checked the point: from now on public pages may send owners to it.
+        Approving an approved point changes nothing."""
+        by.require_role(Role.REGULATOR, to=f"approve collection point {self.id}")
+        if self.is_approved:
+            return
+        self._approved(approved_by=by.id, note=note.strip())
+
+    @event("Approved")
+    def _approved(self, approved_by: str, note: str) -> None:
+        self.review = Review.APPROVED
+        self.reviewed_by = approved_by
 
     def require_operator(self, actor: Participant) -> None:
         """Only the operating enterprise records what happens at its outlet."""
         if actor.id != self.operator_id:
             raise NotAuthorised(
-                f"{actor.name} ({actor.id}) does not operate collection point {self.id} "
-                f"({self.name}); it is operated by {self.operator_id}"
+                f"{actor.name} ({actor.id}) does not operate collection point {self.id}; only its "
+                "operator records what happens there",
+                detail=f"operated by {self.operator_id}",
             )
 
 
-__all__ = ["CollectionPoint", "CollectionPointKind", "Role", "parse_collection_point_id"]
+__all__ = [
+    "CollectionPoint",
+    "CollectionPointKind",
+    "Review",
+    "Role",
+    "parse_collection_point_id",
+    "review_at_registration",
+]

@@ -64,6 +64,7 @@ DAY_CHARACTERS = MappingProxyType(
 REPORTING_DEADLINE_WORKING_DAYS = MappingProxyType(
     {
         "Produced": 15,
+        "Delivered": 15,  # like production data: configurable, no deadline confirmed (domain.md)
         "Installed": 15,
         "Removed": 30,
         "Retired": 15,

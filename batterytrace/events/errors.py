@@ -12,9 +12,12 @@ class DomainError(Exception):
 
     kind = "domain-error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # What the caller may not be told (who holds a battery, who owns a code): for the server
+        # log, where the regulator's operators find it; never sent back in the refusal.
+        self.detail = detail
 
 
 class InvalidInput(DomainError):

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 
 class State(StrEnum):
-    PRODUCED = "produced"  # made, in the manufacturer's hands
+    PRODUCED = "produced"  # made, in the manufacturer's hands (or delivered to a vehicle maker)
     ASSEMBLED = "assembled"  # built into a pack (modules, cells); follows its pack from then on
     INSTALLED = "installed"  # in a vehicle, or a second-life product at its site
     REMOVED = "removed"  # out for repair or replacement; may be reinstalled
@@ -23,6 +23,7 @@ class State(StrEnum):
 
 class Action(StrEnum):
     ASSEMBLE = "assemble into a pack"
+    DELIVER = "deliver"
     INSTALL = "install"
     REMOVE = "remove"
     RETIRE = "retire"
@@ -33,7 +34,7 @@ class Action(StrEnum):
 
 
 ALLOWED: dict[State, tuple[Action, ...]] = {
-    State.PRODUCED: (Action.ASSEMBLE, Action.INSTALL, Action.RETIRE),
+    State.PRODUCED: (Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.RETIRE),
     State.ASSEMBLED: (),
     State.INSTALLED: (Action.REMOVE, Action.RETIRE),
     State.REMOVED: (Action.INSTALL, Action.RETIRE),

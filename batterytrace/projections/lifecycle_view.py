@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from batterytrace.events.battery import FLAG_CUSTODY_UNVERIFIED
 from batterytrace.events.lifecycle import State
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
@@ -192,10 +193,14 @@ def _apply(row: dict[str, Any], kind: str, e: Any) -> None:
             holder_id=e.vin or e.site,
             responsible_id=e.actor_id,
         )
+    elif kind == "Delivered":
+        row.update(holder_kind="enterprise", holder_id=e.receiver_id, responsible_id=e.receiver_id)
     elif kind in ("Removed", "Retired"):
         row.update(holder_kind="enterprise", holder_id=e.actor_id, responsible_id=e.actor_id)
         if kind == "Retired":
             row["retired_at"] = e.occurred_at
+            if getattr(e, "custody_unverified", False) and FLAG_CUSTODY_UNVERIFIED not in row["flags"]:
+                row["flags"] = [*row["flags"], FLAG_CUSTODY_UNVERIFIED]
     elif kind == "Collected":
         row.update(
             collection_point_id=e.collection_point_id,

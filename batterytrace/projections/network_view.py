@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.expression import bindparam
 
+from batterytrace.events.collection_point import Review, review_at_registration
 from batterytrace.events.regions import prefecture_of
 from batterytrace.projections.database import upsert
 from batterytrace.projections.event_data import event_name
@@ -47,10 +48,13 @@ class NetworkView:
         flows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         last_point = self._last_points(connection, events)
         moved: dict[str, str] = {}
+        approved: list[str] = []
         for _, e in events:
             name = event_name(e)
             if name == "CollectionPoint.Registered":
                 new_points.append(_point_row(e))
+            elif name == "CollectionPoint.Approved":
+                approved.append(e.originator_id)
             elif name == "Participant.Registered":
                 participants.append(
                     {
@@ -77,6 +81,12 @@ class NetworkView:
                     deltas[point][counter] += 1
         if new_points:
             connection.execute(insert(network_points), new_points)
+        if approved:  # after the insert: a point may be registered and approved in one batch
+            connection.execute(
+                update(network_points)
+                .where(network_points.c.id.in_(sorted(set(approved))))
+                .values(review=Review.APPROVED.value)
+            )
         upsert(connection, network_participants, participants, key=["credit_code"])
         self._add_to_points(connection, deltas)
         upsert(
@@ -174,5 +184,9 @@ def _point_row(e: Any) -> dict[str, Any]:
         "prefecture_code": prefecture.code if prefecture else e.division_code[:4] + "00",
         "latitude": e.latitude,
         "longitude": e.longitude,
+        # Events recorded before review existed have no ``approved`` attribute.
+        "review": review_at_registration(
+            getattr(e, "approved", None), registered_by=e.registered_by, operator_id=e.operator_id
+        ).value,
         **dict.fromkeys(POINT_COUNTERS, 0),
     }

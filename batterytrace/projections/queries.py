@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.collection_point import Review
 from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
 from batterytrace.events.regions import division
 from batterytrace.projections.tables import (
@@ -357,7 +358,13 @@ def overdue(
     return rows
 
 
-FINDING_KINDS = ("non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity")
+FINDING_KINDS = (
+    "non_compliant_handover",
+    "late_report",
+    "backwards_date",
+    "unverified_custody",
+    "outlet_over_capacity",
+)
 
 
 def compliance(
@@ -426,9 +433,27 @@ def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, A
 
 
 # --------------------------------------------------------------------------- collection points
+def approved_points() -> Any:
+    """The ids of collection points a regulator has approved: the only ones shown to the public
+    (a point its operator registered is pending review until then)."""
+    return select(network_points.c.id).where(network_points.c.review == Review.APPROVED.value)
+
+
+def is_approved(connection: Connection, point_id: str) -> bool:
+    """Whether public pages may name this collection point."""
+    review = connection.execute(
+        select(network_points.c.review).where(network_points.c.id == point_id)
+    ).scalar()
+    return review == Review.APPROVED.value
+
+
 def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Registered collection points (the public list of where to hand batteries in), by id."""
-    query = select(lifecycle_points).order_by(lifecycle_points.c.id)
+    """Approved collection points (the public list of where to hand batteries in), by id."""
+    query = (
+        select(lifecycle_points)
+        .where(lifecycle_points.c.id.in_(approved_points()))
+        .order_by(lifecycle_points.c.id)
+    )
     clause = _region_clause(lifecycle_points.c.division_code, filters)
     if clause is not None:
         query = query.where(clause)
@@ -438,14 +463,19 @@ def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict
 
 # ---------------------------------------------------------------------------------- the outlet
 def operated_points(engine: Engine, operator_id: str) -> list[dict[str, Any]]:
-    """The collection points one enterprise operates, by id: where its scanners may take in."""
+    """The collection points one enterprise operates, by id: where its scanners may take in, and
+    whether each is approved (shown to the public) or pending review."""
     query = (
-        select(lifecycle_points)
+        select(lifecycle_points, network_points.c.review)
+        .join(network_points, network_points.c.id == lifecycle_points.c.id, isouter=True)
         .where(lifecycle_points.c.operator_id == operator_id)
         .order_by(lifecycle_points.c.id)
     )
     with engine.connect() as connection:
-        return [dict(r) for r in connection.execute(query).mappings()]
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    for row in rows:
+        row["review"] = row["review"] or Review.PENDING.value  # the network view is behind
+    return rows
 
 
 def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = Filters()) -> list[dict[str, Any]]:

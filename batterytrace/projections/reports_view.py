@@ -176,6 +176,14 @@ class ReportsView:
 
         if kind == "HandedOver" and not e.compliant:
             found.append(finding("non_compliant_handover", e.non_compliance or "receiver not whitelisted"))
+        if kind == "Retired" and getattr(e, "custody_unverified", False):
+            found.append(
+                finding(
+                    "unverified_custody",
+                    "retired by a dismantler that did not hold the battery, with no vehicle "
+                    "scrapping record to show it had the vehicle",
+                )
+            )
         due = self.calendar.deadline(kind, e.occurred_at)
         if due is not None and e.timestamp >= due:
             found.append(

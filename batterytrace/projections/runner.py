@@ -15,6 +15,7 @@ otherwise it polls.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -22,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import create_view_engine
@@ -31,6 +33,7 @@ from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.settings import StoreUnavailable
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 1000
@@ -83,6 +86,8 @@ class ViewRunner:
         self.engine = engine or create_view_engine(app.settings.database_url)
         self.views = views or default_views(app.settings.working_calendar())
         self.batch_size = batch_size
+        self._position_lock = asyncio.Lock()  # see views_reached
+        self._position_read = (float("-inf"), 0)  # (when, views position)
         self.ensure_tables()
 
     # ------------------------------------------------------------------------------ tables
@@ -241,10 +246,57 @@ class ViewRunner:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.02)
+            time.sleep(WAIT_POLL_SECONDS)
+
+    # ------------------------------------------------------- waiting on the event loop (HTTP)
+    def views_position(self) -> int:
+        """The notification id every view includes (the least position): one query."""
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                select(func.min(positions.c.position)).where(positions.c.view.in_(list(self.views)))
+            ).scalar()
+        return int(value or 0)
+
+    async def store_head(self) -> int:
+        """The store's newest notification id (one indexed ``max``), read in a worker thread; a
+        database that does not answer is ``StoreUnavailable`` (503)."""
+        try:
+            return await anyio.to_thread.run_sync(self.head)
+        except Exception as error:
+            log.warning("reading the store head failed: %s", _first_line(error))
+            raise StoreUnavailable("the event store is unavailable; retry shortly") from None
+
+    async def views_reached(self, notification_id: int, timeout: float) -> bool:
+        """``wait_until`` for the event loop: sleeps without holding a worker thread, and all
+        waiters share one position read per poll interval, so a thousand waiting requests cost
+        the database what one does."""
+        deadline = time.monotonic() + timeout
+        while await self._shared_views_position() < notification_id:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(WAIT_POLL_SECONDS, remaining))
+        return True
+
+    async def _shared_views_position(self) -> int:
+        async with self._position_lock:
+            read_at, position = self._position_read
+            if time.monotonic() - read_at >= WAIT_POLL_SECONDS:
+                try:
+                    position = await anyio.to_thread.run_sync(self.views_position)
+                except Exception as error:
+                    log.warning("reading the views' position failed: %s", _first_line(error))
+                    raise StoreUnavailable("the views database is unavailable; retry shortly") from None
+                self._position_read = (time.monotonic(), position)
+            return position
 
 
+WAIT_POLL_SECONDS = 0.02  # how often a read-your-writes wait looks at the views' positions
 SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating and resetting view tables
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _has_current_positions_table(connection: Connection) -> bool:

@@ -143,6 +143,9 @@ network_points = Table(
     Column("prefecture_code", String(6), nullable=False, index=True),
     Column("latitude", Float),
     Column("longitude", Float),
+    # pending (registered by its operator) or approved (by a regulator): public pages list only
+    # approved points; the regulator's network report shows both.
+    Column("review", String(10), nullable=False, default="pending"),
     Column("collected_count", Integer, nullable=False, default=0),
     Column("collected_kg", Float, nullable=False, default=0),
     Column("collected_kwh", Float, nullable=False, default=0),

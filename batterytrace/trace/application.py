@@ -28,10 +28,12 @@ from batterytrace.events.errors import (
     AlreadyExists,
     ConcurrentWrite,
     InvalidInput,
+    LifecycleViolation,
     NotAuthenticated,
     NotAuthorised,
     NotFound,
 )
+from batterytrace.events.lifecycle import Action
 from batterytrace.events.participant import (
     BOOTSTRAP_ID,
     Activity,
@@ -41,6 +43,8 @@ from batterytrace.events.participant import (
     Role,
     claim_id,
 )
+from batterytrace.projections.database import create_view_engine
+from batterytrace.trace import keys
 from batterytrace.trace.settings import (
     ConfigurationError,
     Settings,
@@ -183,13 +187,23 @@ class BatteryTrace(Application[str]):
 
     def _retrying_once(self, request_id: str | None, act: Callable[[], WriteResult]) -> WriteResult:
         """A write that lost a race is retried once when it carries a request id: if the winner
-        was the same request (a client replay), the retry finds it done and answers it."""
+        was the same request (a client replay), the retry finds it done and answers it. If the
+        winner was another request (two identical handovers with different ids), the retry finds
+        the battery moved on: that is a conflict (409) the caller resolves by reading it again,
+        not a refusal of its rights (403)."""
         try:
             return act()
-        except ConcurrentWrite:
+        except ConcurrentWrite as lost:
             if request_id is None:
                 raise
-            return act()
+            try:
+                return act()
+            except (NotAuthorised, LifecycleViolation) as refused:
+                raise ConcurrentWrite(
+                    "the battery changed while this request was being processed (another request "
+                    "was recorded first) and this one no longer applies; read it again before retrying",
+                    detail=f"{lost.message}; then: {refused.message}",
+                ) from None
 
     # ---------------------------------------------------------------------- participants
     def register_participant(
@@ -326,6 +340,13 @@ class BatteryTrace(Application[str]):
         except ConcurrentWrite:
             raise AlreadyExists(f"collection point {point.id} is already registered") from None
 
+    def approve_collection_point(self, *, actor_id: str, point_id: str, note: str = "") -> WriteResult:
+        """A regulator approves a point its operator registered: public pages then list it.
+        Approving an approved point records nothing (``replayed``)."""
+        point = self.collection_point(point_id)
+        point.approve(by=self.participant(actor_id), note=note)
+        return self._commit(point)
+
     def collection_points(self) -> list[CollectionPoint]:
         ids = self._stream_ids_with_topic(get_topic(CollectionPoint.Registered))
         return [self.collection_point(pid) for pid in ids]
@@ -369,6 +390,7 @@ class BatteryTrace(Application[str]):
             actor=actor,
             code_owner_id=self.code_owner(parsed.manufacturer_code),
             today=self.today(),
+            second_life=bool(originals),
         )
         battery.components = [parse_battery_code(c, today=self.today()).code for c in components]
         battery.derived_from = [parse_battery_code(c, today=self.today()).code for c in originals]
@@ -450,6 +472,42 @@ class BatteryTrace(Application[str]):
             return self._commit(battery)
 
         return self._retrying_once(request_id, act)
+
+    def deliver(
+        self,
+        *,
+        actor_id: str,
+        code: str,
+        receiver_id: str,
+        occurred_at: datetime | None = None,
+        request_id: str | None = None,
+        late_correction: bool = False,
+    ) -> WriteResult:
+        """The holder of a new battery (its manufacturer) delivers it to a vehicle maker, which
+        may then install it. As for a handover, the holder is checked before the receiver is
+        looked up."""
+        actor = self._holder_of(code, actor_id, request_id, Action.DELIVER)
+        return self._on_battery(
+            code,
+            actor_id,
+            "deliver",
+            occurred_at=occurred_at,
+            request_id=request_id,
+            late_correction=late_correction,
+            actor=actor,
+            receiver=self.participant(receiver_id),
+        )
+
+    def _holder_of(self, code: str, actor_id: str, request_id: str | None, action: Action) -> Participant:
+        """The acting participant, once it is known to hold the battery (or to be replaying its
+        own request): whether the other party of a transfer is registered is told only to the
+        holder, never 404-or-403 to anyone who asks."""
+        actor = self.participant(actor_id)
+        battery = self.battery(code)
+        if not battery.has_seen(actor, request_id, action):
+            battery.require_can(action)
+            battery.require_held_by(actor, action)
+        return actor
 
     def install(
         self,
@@ -564,6 +622,7 @@ class BatteryTrace(Application[str]):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> WriteResult:
+        actor = self._holder_of(code, actor_id, request_id, Action.HAND_OVER)
         return self._on_battery(
             code,
             actor_id,
@@ -571,6 +630,7 @@ class BatteryTrace(Application[str]):
             occurred_at=occurred_at,
             request_id=request_id,
             late_correction=late_correction,
+            actor=actor,
             receiver=self.participant(receiver_id),
             activity=_activity(activity),
         )
@@ -596,21 +656,58 @@ class BatteryTrace(Application[str]):
         )
 
     # --------------------------------------------------------------------------- API keys
-    def issue_api_key(self, *, actor_id: str | None, participant_id: str, label: str = "") -> IssuedKey:
-        """A new key for a participant, shown once. ``actor_id=None`` is the operator's CLI."""
-        participant = self.participant(participant_id)
-        by = self.participant(actor_id) if actor_id else None
-        key, issued = ApiKey.issue(participant, by=by, label=label)
-        self._commit(key)
-        return issued
+    # The commands and their policy live in batterytrace/trace/keys.py.
+    def issue_api_key(
+        self,
+        *,
+        actor_id: str | None,
+        participant_id: str,
+        label: str = "",
+        via_key_id: str | None = None,
+    ) -> IssuedKey:
+        """A new key for a participant, shown once. ``actor_id=None`` is the operator's CLI;
+        ``via_key_id`` is the key the request was made with (revoking it revokes the new key)."""
+        return keys.issue(
+            self, actor_id=actor_id, participant_id=participant_id, label=label, via_key_id=via_key_id
+        )
 
-    def revoke_api_key(self, *, actor_id: str, key_id: str, reason: str = "") -> WriteResult:
-        key = self._load(ApiKey, key_stream_id(key_id), "API key", "list keys with 'participants keys'")
-        key.revoke(by=self.participant(actor_id), reason=reason)
-        return self._commit(key)
+    def revoke_api_key(self, *, actor_id: str | None, key_id: str, reason: str = "") -> WriteResult:
+        """Revokes the key and every live key issued through it (``saved``: the keys revoked)."""
+        return keys.revoke(self, actor_id=actor_id, key_id=key_id, reason=reason)
+
+    def revoke_api_keys(
+        self, *, actor_id: str | None, participant_id: str, reason: str, except_key_id: str | None = None
+    ) -> WriteResult:
+        """Revokes every key of a participant but ``except_key_id``, with what was issued through them."""
+        return keys.revoke_all(
+            self, actor_id=actor_id, participant_id=participant_id, reason=reason, except_key_id=except_key_id
+        )
+
+    def rotate_api_key(self, *, actor_id: str | None, key_id: str) -> IssuedKey:
+        """A new secret for the key, shown once; the old token stops working."""
+        return keys.rotate(self, actor_id=actor_id, key_id=key_id)
+
+    def api_keys(self, participant_id: str) -> list[dict[str, Any]]:
+        """The inventory of a participant's keys (never their digests)."""
+        return keys.inventory(self, participant_id)
+
+    @property
+    def key_usage(self) -> keys.KeyUsage:
+        """When keys were last used (outside the event store; see keys.py), opened on first use."""
+        usage = self.__dict__.get("_key_usage")
+        if usage is None:
+            usage = self._key_usage = keys.KeyUsage(lambda: create_view_engine(self.settings.database_url))
+        return usage
+
+    def close(self) -> None:
+        """The library's close, and the key-usage connections if this service opened any."""
+        if "_key_usage" in self.__dict__:
+            self._key_usage.dispose()
+        super().close()
 
     def authenticate(self, token: str) -> Participant:
-        """The participant a bearer token belongs to; every failure looks the same to the caller."""
+        """The participant a bearer token belongs to; every failure looks the same to the caller.
+        Notes when the key was used (at most once a minute per key: no read, rarely a write)."""
         try:
             key_id, secret = parse_token(token)
             key = self.repository.get(key_stream_id(key_id))
@@ -620,7 +717,9 @@ class BatteryTrace(Application[str]):
             raise StoreUnavailable(f"the event store is unavailable: {_first_line(error)}") from None
         if not isinstance(key, ApiKey) or not key.matches(secret):
             raise NotAuthenticated("invalid or revoked API key")
-        return self.participant(key.participant_id)
+        participant = self.participant(key.participant_id)
+        self.key_usage.touch(key.key_id, self.clock())
+        return participant
 
     # ---------------------------------------------------------------------------- queries
     def history(self, code: str) -> list[Any]:

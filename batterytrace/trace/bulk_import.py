@@ -9,6 +9,12 @@ Why it is built this way:
 - Re-running a file after a crash stores nothing twice: a batch that collides with stored
   streams is checked row by row; identical productions count as already present, different ones
   are refused. The normal path pays nothing for this (one insert per batch).
+- Whatever a line holds (deep nesting, a number where text belongs, a line of megabytes, bytes
+  that are not UTF-8), it is that row's refusal, never the import's end: earlier batches are
+  committed, so an exception would hide what was stored. Only a failure of the store itself
+  stops an import, and then the report says what was stored and where it stopped
+  (``ImportReport.interrupted_at``); the same file sent again finishes it.
+- Fields have the single-production API's limits (``MAX_*`` below, shared with the API models).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +39,9 @@ from batterytrace.events.battery_code import parse_battery_code
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
 from batterytrace.events.participant import Participant
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.settings import StoreUnavailable
+
+log = logging.getLogger("batterytrace.import")
 
 REQUIRED_COLUMNS = ("code", "rated_capacity_ah", "nominal_voltage_v", "energy_kwh", "mass_kg")
 OPTIONAL_COLUMNS = (
@@ -43,6 +54,18 @@ OPTIONAL_COLUMNS = (
 )
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 MAX_REFUSED_KEPT = 10_000  # the report keeps this many refused rows; all are counted
+# The single production's limits (POST /batteries uses these too), so a file cannot store more.
+MAX_CODE_LENGTH = 64
+MAX_LEVEL_LENGTH = 20
+MAX_CHEMISTRY_LENGTH = 60
+MAX_REQUEST_ID_LENGTH = 100
+MAX_COMPONENTS = 10_000
+# A line holds one production: 10,000 component codes fit in ~300,000 characters.
+MAX_LINE_CHARS = 1_000_000
+MAX_REASON_CHARS = 300  # a refusal quotes the row's text; kept short so 10,000 of them stay small
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a byte that was not UTF-8 (read with surrogateescape)
+# What a malformed value can raise in the row parser or the domain rule (not a store failure).
+_ROW_ERRORS = (ValueError, TypeError, AttributeError, LookupError, ArithmeticError, RecursionError)
 
 
 @dataclass
@@ -61,6 +84,9 @@ class ImportReport:
     refused: list[RefusedRow] = field(default_factory=list)
     batches: int = 0
     seconds: float = 0.0
+    interrupted_at: int | None = None  # first line whose rows were not stored when the store failed
+    interruption: str | None = None  # why, for the person importing
+    error: Exception | None = field(default=None, repr=False, compare=False)  # for logs and status
 
     @property
     def rate(self) -> float:
@@ -70,7 +96,36 @@ class ImportReport:
     def refuse(self, line: int, code: str | None, reason: str) -> None:
         self.refused_count += 1
         if len(self.refused) < MAX_REFUSED_KEPT:
-            self.refused.append(RefusedRow(line, code, reason))
+            shown_code = _printable(code, MAX_CODE_LENGTH) if code is not None else None
+            self.refused.append(RefusedRow(line, shown_code, _printable(reason, MAX_REASON_CHARS)))
+
+    def interrupt(self, line: int, error: Exception) -> None:
+        """The store failed: rows from ``line`` on were not stored (those counted as stored are)."""
+        self.interrupted_at = line
+        self.error = error
+        cause = error.message if isinstance(error, DomainError) else "the database failed"
+        self.interruption = (
+            f"the import stopped at line {line}: {cause}; the {self.stored} rows counted as stored are "
+            "kept and the rest were not stored: send the same file again to finish (rows already "
+            "stored count as already present)"
+        )
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with bytes that were not UTF-8 shown as escapes (an
+    answer that quotes them must still encode)."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as a refusal quotes it: its repr, shortened."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # a very deep structure, an integer of 5,000 digits
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ------------------------------------------------------------------------------- reading rows
@@ -86,56 +141,119 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 def read_rows(stream: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Rows as (line number, row), one at a time; a row that cannot be read comes as its error
     message so that it is reported, not fatal. A CSV header is checked at once, before any row
-    is read, so that a wrong file stores nothing."""
+    is read, so that a wrong file stores nothing. Lines are read at most ``MAX_LINE_CHARS`` at a
+    time, so a file of one endless line costs no more memory than a normal one."""
+    lines = _Lines(stream)
     if fmt != "csv":
-        return _read_jsonl(stream)
-    reader = csv.DictReader(stream)
+        return _read_jsonl(lines)
+    reader = csv.DictReader(lines)
     try:
         header = [name.strip() for name in reader.fieldnames or []]
     except csv.Error as error:
         raise InvalidInput(f"the CSV header cannot be read: {error}") from None
+    except _BadLine as bad:
+        raise InvalidInput(f"the CSV header cannot be read: line {bad.line} {bad.reason}") from None
     _check_columns(header)
     reader.fieldnames = header
-    return _read_csv(reader, len(header))
+    return _read_csv(reader, lines, len(header))
 
 
-def _read_csv(reader: csv.DictReader[str], columns: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
+class _BadLine(Exception):
+    """A line that cannot be a row at all (too long, not UTF-8); the reader goes on after it."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+class _Lines:
+    """The stream's lines with their count. A line over ``limit`` characters is skipped to its
+    end and a line with bytes that are not UTF-8 (read with ``surrogateescape``) is passed over;
+    either raises ``_BadLine`` and the next call goes on with the following line (an iterator,
+    not a generator, so that raising does not end it; the csv module resumes after it too)."""
+
+    def __init__(self, stream: IO[str], limit: int = MAX_LINE_CHARS) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.stream.readline(self.limit + 2)  # room for the content and a CR LF
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line.rstrip("\r\n")) > self.limit:
+            if not line.endswith(("\n", "\r")):
+                self._skip_to_line_end()
+            raise _BadLine(self.number, f"is longer than {self.limit:,} characters; one production a line")
+        bad = _SURROGATE.search(line)
+        if bad:
+            raise _BadLine(
+                self.number,
+                f"is not UTF-8 text (a bad byte at column {bad.start() + 1}); save the file as UTF-8",
+            )
+        return line
+
+    def _skip_to_line_end(self) -> None:
+        while chunk := self.stream.readline(self.limit):
+            if chunk.endswith(("\n", "\r")):
+                return
+
+
+def _read_csv(
+    reader: csv.DictReader[str], lines: _Lines, columns: int
+) -> Iterator[tuple[int, dict[str, Any] | str]]:
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:  # a field over the csv module's size limit, a NUL byte …
-            # line_num still counts the lines before the bad record, which starts on the next one
-            yield reader.line_num + 1, f"is not valid CSV ({error})"
+        except _BadLine as bad:  # the csv reader starts afresh with the next line
+            yield bad.line, bad.reason
+            continue
+        except csv.Error as error:  # a field over the csv module's size limit …
+            yield lines.number, f"is not valid CSV ({error})"
             continue
         if None in row:
             extra = len(row[None])  # type: ignore[index]
-            yield reader.line_num, f"has {columns + extra} fields, the header {columns}"
+            yield lines.number, f"has {columns + extra} fields, the header {columns}"
             continue
-        yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+        yield lines.number, {k: v for k, v in row.items() if v not in (None, "")}
 
 
-def _read_jsonl(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for line_number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
+def _read_jsonl(lines: _Lines) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    while True:
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield line_number, f"is not valid JSON ({error.msg} at column {error.colno})"
+            line = next(lines)
+        except StopIteration:
+            return
+        except _BadLine as bad:
+            yield bad.line, bad.reason
             continue
-        if not isinstance(row, dict):
-            yield line_number, "must be a JSON object with the production fields"
-            continue
-        unknown = sorted(set(row) - set(KNOWN_COLUMNS))
-        if unknown:
-            yield (
-                line_number,
-                f"has unknown field(s) {', '.join(unknown)}; known: {', '.join(KNOWN_COLUMNS)}",
-            )
-            continue
-        yield line_number, row
+        if line.strip():
+            yield lines.number, _json_row(line)
+
+
+def _json_row(line: str) -> dict[str, Any] | str:
+    """One JSON line as a row, or what is wrong with it."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"is not valid JSON ({error.msg} at column {error.colno})"
+    except RecursionError:
+        return "nests arrays or objects too deeply; a row is one flat JSON object"
+    except ValueError as error:  # an integer of thousands of digits
+        return f"is not valid JSON ({str(error).split(';')[0]})"
+    if not isinstance(row, dict):
+        return "must be a JSON object with the production fields"
+    unknown = sorted(set(row) - set(KNOWN_COLUMNS))
+    if unknown:
+        return f"has unknown field(s) {', '.join(unknown)}; known: {', '.join(KNOWN_COLUMNS)}"
+    return row
 
 
 def _check_columns(header: list[str]) -> None:
@@ -154,52 +272,83 @@ def _check_columns(header: list[str]) -> None:
 
 
 def spec_from_row(row: dict[str, Any]) -> ProductionSpec:
-    """Turn a CSV or JSON row into a production spec, naming the field that is wrong."""
+    """Turn a CSV or JSON row into a production spec, naming the field that is wrong. JSON types
+    are checked as the API checks them (text is text, numbers are numbers) and text has the API's
+    length limits, so no value reaches the domain rule in a shape it was not written for."""
     missing = [c for c in REQUIRED_COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise InvalidInput(f"missing {', '.join(missing)}")
-    components = row.get("components") or ()
-    if isinstance(components, str):
-        components = tuple(c for c in components.replace(";", " ").split() if c)
-    elif not isinstance(components, list | tuple):
-        raise InvalidInput("components must be a list of codes (CSV: separated by ';')")
     return ProductionSpec(
-        code=str(row["code"]),
+        code=_text(row, "code", MAX_CODE_LENGTH) or "",
         rated_capacity_ah=_number(row, "rated_capacity_ah"),
         nominal_voltage_v=_number(row, "nominal_voltage_v"),
         energy_kwh=_number(row, "energy_kwh"),
         mass_kg=_number(row, "mass_kg"),
-        level=row.get("level") or None,
-        chemistry=row.get("chemistry") or None,
-        production_date=_date(row.get("production_date")),
-        components=tuple(str(c) for c in components),
-        occurred_at=_datetime(row.get("occurred_at")),
-        request_id=str(row["request_id"]) if row.get("request_id") else None,
+        level=_text(row, "level", MAX_LEVEL_LENGTH, "pack, module or cell"),
+        chemistry=_text(row, "chemistry", MAX_CHEMISTRY_LENGTH, "e.g. LFP"),
+        production_date=_date(_text(row, "production_date", 40, "YYYY-MM-DD")),
+        components=_components(row.get("components")),
+        occurred_at=_datetime(_text(row, "occurred_at", 60, "an ISO 8601 time")),
+        request_id=_text(row, "request_id", MAX_REQUEST_ID_LENGTH, "your id for this row"),
     )
+
+
+def _text(row: dict[str, Any], name: str, limit: int, example: str = "") -> str | None:
+    """An optional text field: ``None`` when absent or empty, else a string of at most ``limit``
+    characters that can be stored (no lone surrogates from ``\\udc80`` escapes)."""
+    value = row.get(name)
+    if value in (None, ""):
+        return None
+    hint = f" ({example})" if example else ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text{hint}, got {_shown(value)}")
+    if len(value) > limit:
+        raise InvalidInput(f"{name} has {len(value):,} characters; at most {limit} are allowed")
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{name} holds an unpaired surrogate escape (\\ud800-\\udfff); send UTF-8 text")
+    return value
 
 
 def _number(row: dict[str, Any], name: str) -> float:
     value = row[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidInput(f"{name} must be a number, got {_shown(value)}")
     try:
         return float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{name} must be a number, got {value!r}") from None
+    except (ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
+        raise InvalidInput(f"{name} must be a number, got {_shown(value)}") from None
 
 
-def _date(value: Any) -> date | None:
-    if value in (None, ""):
+def _components(value: Any) -> tuple[str, ...]:
+    """Component codes: a JSON list of strings, or one string separated by ';' or spaces (CSV)."""
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str):
+        value = [c for c in value.replace(";", " ").split() if c]
+    elif not isinstance(value, list | tuple):
+        raise InvalidInput("components must be a list of codes (CSV: separated by ';')")
+    if len(value) > MAX_COMPONENTS:
+        raise InvalidInput(f"components lists {len(value):,} codes; at most {MAX_COMPONENTS:,} are allowed")
+    for item in value:
+        if not isinstance(item, str) or len(item) > MAX_CODE_LENGTH:
+            raise InvalidInput(f"components must be battery codes (text), got {_shown(item)}")
+    return tuple(value)
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
         return None
     try:
-        return date.fromisoformat(str(value))
+        return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"production_date must be YYYY-MM-DD, got {value!r}") from None
 
 
-def _datetime(value: Any) -> datetime | None:
-    if value in (None, ""):
+def _datetime(value: str | None) -> datetime | None:
+    if value is None:
         return None
     try:
-        return datetime.fromisoformat(str(value))
+        return datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"occurred_at must be an ISO 8601 time, e.g. 2024-07-15T08:30:00+08:00, got {value!r}"
@@ -304,37 +453,54 @@ class ProductionImporter:
         rows: Iterable[tuple[int, dict[str, Any] | str]],
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
+        """Import every row. Never raises once rows are read: a failure of the store ends the
+        import with ``interrupted_at`` set, since batches before it are committed and the caller
+        must learn what was stored."""
         report = ImportReport()
         started = time.perf_counter()
         batch = _Batch(self)
-        pending_rows = 0
-        for line, row in rows:
-            report.rows += 1
-            pending_rows += 1
-            self._add(batch, line, row, report)
-            if pending_rows >= self.batch_size:
+        pending: list[int] = []  # lines of the rows read since the last stored batch
+        last_line = 0
+        try:
+            for line, row in rows:
+                report.rows += 1
+                pending.append(line)
+                last_line = line
+                self._add(batch, line, row, report)
+                if len(pending) >= self.batch_size:
+                    self._store(batch, report)
+                    if progress:
+                        progress(len(pending))
+                    batch, pending = _Batch(self), []
+            if pending:
                 self._store(batch, report)
                 if progress:
-                    progress(pending_rows)
-                batch, pending_rows = _Batch(self), 0
-        if pending_rows:
-            self._store(batch, report)
-            if progress:
-                progress(pending_rows)
+                    progress(len(pending))
+        except Exception as error:  # the store failed (or a bug): say what is kept, never hide it
+            log.exception("bulk import stopped after %d rows, %d stored", report.rows, report.stored)
+            report.interrupt(pending[0] if pending else last_line + 1, error)
         report.seconds = time.perf_counter() - started
         return report
 
     def _add(self, batch: _Batch, line: int, row: dict[str, Any] | str, report: ImportReport) -> None:
+        """Add one row to the batch, or refuse it. A malformed value is that row's refusal
+        whatever it raises; only an unavailable store goes up, to stop the import."""
         if isinstance(row, str):
             report.refuse(line, None, f"line {line} {row}")
             return
+        code = row.get("code")
+        shown_code = code if isinstance(code, str) and code else None
         try:
             batch.add(line, spec_from_row(row))
         except _AlreadyStored as repeat:
             self._count_repeat(line, repeat.battery, report)
+        except StoreUnavailable:
+            raise
         except DomainError as error:
-            code = row.get("code")
-            report.refuse(line, str(code) if code else None, error.message)
+            report.refuse(line, shown_code, error.message)
+        except _ROW_ERRORS as error:  # a value the checks above did not foresee: still this row's
+            log.warning("bulk import: line %d refused on %s: %s", line, type(error).__name__, error)
+            report.refuse(line, shown_code, f"cannot be read as a production ({type(error).__name__})")
 
     def _count_repeat(self, line: int, battery: Battery | None, report: ImportReport) -> None:
         if battery is None:
@@ -407,7 +573,8 @@ def open_production_file(
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
     importer = ProductionImporter(app, actor_id, batch_size)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
+    # Bytes that are not UTF-8 become lone surrogates, refused line by line (``_Lines``).
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as stream:
         yield importer, read_rows(stream, detect_format(path, fmt))
 
 

@@ -11,6 +11,8 @@ The generator plants one of each case a regulator looks for (an overdue retired 
 handover to a non-whitelisted recycler, a late correction dated before its predecessor, a report
 recorded past its deadline, an outlet over capacity) so that every report has something to show
 even in a small demo; apart from the planted late report, every event is reported on time.
+Packs from scrapped vehicles are retired by dismantlers that do not hold them (there are no vehicle
+scrapping records yet), so each of those retirements is an "unverified custody" finding too.
 
 Speed: the cast and outlets are registered first; then each battery's whole life is built in
 memory with the domain's commands and ``batch_size`` batteries are saved per transaction, so the

@@ -234,9 +234,10 @@ def register_points(
     central storage per province (in its capital, the province's first prefecture).
 
     Each operator registers its own outlets with the domain command that
-    ``BatteryTrace.register_collection_point`` runs, saved ``POINT_BATCH`` per transaction:
-    thousands of one-outlet transactions would dominate a small demo's run time. They are
-    recorded after the cast, one a minute.
+    ``BatteryTrace.register_collection_point`` runs, and the regulator approves each (an
+    operator's outlet is pending review, left out of public pages, until then); saved
+    ``POINT_BATCH`` per transaction: thousands of one-outlet transactions would dominate a small
+    demo's run time. They are recorded after the cast, one a minute.
     """
     points = DemoPoints()
     layout = _layout(rng, point_count(batteries))
@@ -248,6 +249,7 @@ def register_points(
         reports.at(opened + timedelta(minutes=number))
         operator = rng.choices(operators, weights)[0]
         point = _point(rng, points, prefecture, kind, operator)
+        point.approve(by=cast.regulator, note="outlet conditions checked")
         points.by_id[point.id] = point
         if kind == CollectionPointKind.CENTRAL_STORAGE:
             points.central[prefecture.code[:2]] = point.id

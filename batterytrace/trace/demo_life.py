@@ -1,8 +1,8 @@
 """Whole battery lives for the demo, built in memory with the domain's own commands.
 
-Every step (produce, install, remove, retire, collect, hand over, cascade-reuse, recycle) goes
-through the ``Battery`` command that users' requests go through, so the demo cannot hold a
-history the platform would refuse. Nothing is read back from the store: the writer keeps the
+Every step (produce, deliver, install, remove, retire, collect, hand over, cascade-reuse,
+recycle) goes through the ``Battery`` command that users' requests go through, so the demo cannot
+hold a history the platform would refuse. Nothing is read back from the store: the writer keeps the
 batteries of the current batch and hands them over for one ``save``; what it keeps beyond a batch
 is bounded by the calendar (serial counters per maker code and day), not by the battery count.
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
+from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery, ProductionSpec
 from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
 from batterytrace.events.lifecycle import State
@@ -49,6 +50,8 @@ CHAINED = ("collected", "handed_over", "recycled", "cascade_reused")  # stages a
 
 VEHICLE_SHARE = (35, 10, 20, 15, 20)  # vehicle-maker-1 … vehicle-maker-5
 NON_COMPLIANT_SHARE = 0.03  # recycling handovers that go to a non-whitelisted workshop
+DELIVERY_LEAD_DAYS = 5  # a new pack reaches the vehicle maker this long before it is installed
+DELIVERY_TIME = time(10, 0)  # delivered mid-morning (no random draw: see LifeWriter._deliver)
 
 
 @dataclass(frozen=True)
@@ -169,10 +172,25 @@ class LifeWriter:
 
     def _first_life(self, battery: Battery, vehicle_maker: Participant, days: dict[str, int]) -> None:
         vin = self.labels.vin(vehicle_maker, days["install"])
+        self._deliver(battery, vehicle_maker, days)
         self._install(battery, vehicle_maker, vin, self.labels.at(days["install"]))
         if "repair" in days:
             self._remove(battery, vehicle_maker, "repair", self.labels.at(days["repair"]))
             self._install(battery, vehicle_maker, vin, self.labels.at(days["reinstall"]))
+
+    def _deliver(self, battery: Battery, vehicle_maker: Participant, days: dict[str, int]) -> None:
+        """The manufacturer delivers the new pack to the vehicle maker, which may then install it.
+
+        A few days before the installation (never before production: packs are installed at
+        least 10 days after they are made), at a fixed hour: no draw from the lives' random
+        stream, so the lives are the ones the same seed gave before deliveries were recorded."""
+        if battery.responsible_id == vehicle_maker.id:
+            return  # a vehicle maker installing its own pack holds it already
+        day = max(days["produce"] + 1, days["install"] - DELIVERY_LEAD_DAYS)
+        when = datetime.combine(date.fromordinal(day), DELIVERY_TIME, tzinfo=CHINA_STANDARD_TIME)
+        manufacturer = self.cast.by_id[battery.manufacturer_id]
+        self.reports.report(when, battery)
+        battery.deliver(actor=manufacturer, receiver=vehicle_maker, occurred_at=when)
 
     def _install(self, battery: Battery, vehicle_maker: Participant, vin: str, when: datetime) -> None:
         self.reports.report(when, battery)

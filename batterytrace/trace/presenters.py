@@ -11,6 +11,7 @@ from typing import Any
 
 from batterytrace.events.battery import Battery
 from batterytrace.events.collection_point import CollectionPoint
+from batterytrace.events.disclosure import FULL, Disclosure, EventFacts, without_vin
 from batterytrace.events.participant import Participant
 from batterytrace.projections.event_data import event_details, plain
 from batterytrace.trace.application import BatteryTrace
@@ -30,9 +31,10 @@ def event_record(stored_event: Any) -> dict[str, Any]:
     }
 
 
-def battery_summary(battery: Battery) -> dict[str, Any]:
-    """What a battery is and where it stands now."""
-    return {
+def battery_summary(battery: Battery, *, show_vin: bool = True) -> dict[str, Any]:
+    """What a battery is and where it stands now; without the vehicle's VIN (also the holder's
+    id while it is in a vehicle) for a caller that may not see it (``disclosure``)."""
+    summary = {
         "code": battery.code,
         "level": battery.level,
         "battery_type": battery.battery_type,
@@ -56,6 +58,34 @@ def battery_summary(battery: Battery) -> dict[str, Any]:
         "version": battery.version,
         "last_occurred_at": plain(battery.last_occurred_at),
     }
+    return summary if show_vin else battery_without_vin(summary)
+
+
+def battery_without_vin(battery: dict[str, Any]) -> dict[str, Any]:
+    """A battery document's facts without the vehicle's VIN (which is also the holder's id while
+    the battery is in a vehicle)."""
+    holder = dict(battery["holder"])
+    if holder.get("kind") == "vehicle":
+        holder["id"] = None
+    return {**battery, "vin": None, "holder": holder}
+
+
+def timeline_facts(timeline: list[dict[str, Any]]) -> list[EventFacts]:
+    """Timeline entries (from the view or the store) as the facts disclosure rules read."""
+    return [EventFacts(e["version"], e["event"], e["actor_id"], e["details"]) for e in timeline]
+
+
+def disclosed(document: dict[str, Any], disclosure: Disclosure) -> dict[str, Any]:
+    """A battery document cut to what ``disclosure`` allows: the timeline from the caller's first
+    involvement on, and no VIN unless it had the vehicle or made the battery."""
+    if disclosure == FULL:
+        return document
+    timeline = [e for e in document["timeline"] if disclosure.visible(e["version"])]
+    battery = document["battery"]
+    if not disclosure.knows_vin:
+        timeline = [{**e, "details": without_vin(e["details"])} for e in timeline]
+        battery = battery_without_vin(battery)
+    return {**document, "battery": battery, "timeline": timeline}
 
 
 def lineage(app: BatteryTrace, battery: Battery, *, max_depth: int = 8) -> dict[str, Any]:
@@ -98,7 +128,7 @@ def battery_document(app: BatteryTrace, code: str, *, as_of: datetime | None = N
     timeline = [event_record(e) for e in app.history(code)]
     if as_of:
         timeline = timeline[: battery.version]
-    return {
+    return {  # the caller's route cuts it to what the caller may see (``disclosed``)
         "battery": battery_summary(battery),
         "as_of": plain(as_of) if as_of else None,
         "timeline": timeline,
@@ -135,4 +165,5 @@ def collection_point_record(point: CollectionPoint) -> dict[str, Any]:
         "division_code": point.division_code,
         "latitude": point.latitude,
         "longitude": point.longitude,
+        "review": point.review.value,
     }

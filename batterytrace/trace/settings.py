@@ -26,6 +26,10 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_MAX_BODY_MB = 64
 DEFAULT_READY_MAX_LAG = 10_000
+DEFAULT_MAX_JSON_KB = 1024  # a JSON request body; files go to the streaming routes (MAX_BODY_MB)
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 20
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 class ConfigurationError(DomainError):
@@ -137,6 +141,9 @@ class Settings:
     public_url: str = DEFAULT_PUBLIC_URL
     max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
+    max_json_body_bytes: int = DEFAULT_MAX_JSON_KB * 1024
+    auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE
+    log_level: str = DEFAULT_LOG_LEVEL
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -149,6 +156,11 @@ class Settings:
             public_url=(os.environ.get("BATTERYTRACE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
             max_body_bytes=_whole_number("BATTERYTRACE_MAX_BODY_MB", DEFAULT_MAX_BODY_MB) * 1024 * 1024,
             ready_max_lag=_whole_number("BATTERYTRACE_READY_MAX_LAG", DEFAULT_READY_MAX_LAG),
+            max_json_body_bytes=_whole_number("BATTERYTRACE_MAX_JSON_KB", DEFAULT_MAX_JSON_KB) * 1024,
+            auth_failures_per_minute=_whole_number(
+                "BATTERYTRACE_AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE
+            ),
+            log_level=_log_level(),
         )
 
     def working_calendar(self) -> WorkingCalendar:
@@ -161,6 +173,13 @@ def _whole_number(name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigurationError(f"{name}={value!r} must be a whole number of 1 or more")
     return int(value)
+
+
+def _log_level() -> str:
+    value = (os.environ.get("BATTERYTRACE_LOG_LEVEL") or DEFAULT_LOG_LEVEL).strip().lower()
+    if value not in LOG_LEVELS:
+        raise ConfigurationError(f"BATTERYTRACE_LOG_LEVEL={value!r} must be one of {', '.join(LOG_LEVELS)}")
+    return value
 
 
 def _dates(name: str) -> tuple[date, ...]:

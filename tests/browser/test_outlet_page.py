@@ -3,9 +3,9 @@ video of a QR code the service generated), by typed code and by photo; refusals 
 the offline queue across a server restart; handing batteries over; a phone-width layout.
 
 Each test takes batteries of its own, made fresh in the demo store through the application service
-(produced by the demo manufacturer, installed and retired by the demo vehicle maker), so a scan is
-certainly accepted; what the page shows is then checked against the API, read with the regulator's
-key.
+(produced and delivered by the demo manufacturer, installed and retired by the demo vehicle maker),
+so a scan is certainly accepted; what the page shows is then checked against the API, read with
+the regulator's key.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def wait_for_state(site: DemoSite, code: str, state: str, timeout: float = 15.0)
 
 
 def retired_batteries(site: DemoSite, count: int, *, retire: bool = True) -> list[str]:
-    """Fresh packs of the demo manufacturer, installed (and retired) by the demo vehicle maker."""
+    """Fresh packs of the demo manufacturer, delivered to the demo vehicle maker, installed (and
+    retired) by it."""
     service = site.service()
     try:
         maker = service.participant(site.participants["manufacturer"])
@@ -103,6 +104,8 @@ def retired_batteries(site: DemoSite, count: int, *, retire: bool = True) -> lis
                 code=code, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110
             )
             service.produce(actor_id=maker.id, spec=spec)
+            delivered = _at(2024, 7, 25)
+            service.deliver(actor_id=maker.id, code=code, receiver_id=vehicle_maker, occurred_at=delivered)
             service.install(actor_id=vehicle_maker, code=code, vin=VIN, occurred_at=_at(2024, 8, 1))
             if retire:
                 service.retire(

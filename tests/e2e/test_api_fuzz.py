@@ -110,6 +110,9 @@ def seed_batteries(api: Api) -> list[str]:
         service.produce(actor_id=cast.manufacturer, spec=ProductionSpec(code=code, **FACTS))
     example, _produced, installed, retired, collected, recycling, cascade = codes
     for code in (example, installed, retired, collected, recycling, cascade):
+        service.deliver(
+            actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+        )
         service.install(actor_id=cast.vehicle_maker, code=code, vin=VIN, occurred_at=at(2024, 8, 1))
     for code in (example, retired, collected, recycling, cascade):
         service.retire(

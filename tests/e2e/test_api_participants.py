@@ -41,6 +41,7 @@ def collected_pack(api: Api, serial: int) -> str:
     code = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), serial)
     spec = ProductionSpec(code=code, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110)
     service.produce(actor_id=cast.manufacturer, spec=spec)
+    service.deliver(actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker)
     service.install(actor_id=cast.vehicle_maker, code=code, vin=VIN)
     service.retire(actor_id=cast.vehicle_maker, code=code, reason="worn")
     service.collect(actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point)
@@ -340,7 +341,13 @@ def test_collection_points_are_registered_by_regulators_or_their_operator_and_li
         == 401
     )
 
-    after = by_regulator.json()["notification_id"]
+    # The operators' own points are pending review, not public, until a regulator approves them.
+    assert own.json()["collection_point"]["review"] == "pending"
+    assert by_regulator.json()["collection_point"]["review"] == "approved"
+    for pending in ("CP-110108-0001", cast.other_collection_point):
+        approved = post(api, f"/api/v1/collection-points/{pending}/approve", "regulator")
+        assert approved.status_code == 200, approved.text
+    after = approved.json()["notification_id"]
     listed = get(api, "/api/v1/collection-points", after=after)  # the public, no key
     assert listed.status_code == 200, listed.text
     ids = [p["id"] for p in listed.json()["items"]]
@@ -387,7 +394,10 @@ def test_a_new_enterprise_registers_its_own_outlet_with_its_new_key(api: Api) ->
     )
     assert own.status_code == 201, own.text
     listed = get(api, "/api/v1/collection-points", region="31", after=own.json()["notification_id"]).json()
-    assert [p["id"] for p in listed["items"]] == ["CP-310115-0001"]
+    assert listed["items"] == []  # pending review
+    approved = post(api, "/api/v1/collection-points/CP-310115-0001/approve", "regulator")
+    listed = get(api, "/api/v1/collection-points", region="31", after=approved.json()["notification_id"])
+    assert [p["id"] for p in listed.json()["items"]] == ["CP-310115-0001"]
 
 
 def test_a_grant_without_a_date_takes_effect_today_in_china_standard_time(api: Api) -> None:

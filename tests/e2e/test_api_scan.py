@@ -3,7 +3,8 @@ or a photo of the label (multipart), on SQLite and PostgreSQL (the ``api`` fixtu
 
 Labels are generated here: QR codes with the ``qrcode`` library (PNG, and a JPEG "photo" with the
 label tilted on a grey background), a Data Matrix with zxing-cpp's writer. The battery to collect is
-arranged through the application service (produced, installed, retired by the vehicle maker).
+arranged through the application service (produced, delivered to the vehicle maker, installed and
+retired by it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def produced(api: Api, serial: int) -> str:
 
 def retired(api: Api, serial: int) -> str:
     pack = produced(api, serial)
+    cast = api.cast
+    api.service.deliver(
+        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    )
     api.service.install(actor_id=api.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
     api.service.retire(
         actor_id=api.cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2025, 6, 1)
@@ -141,7 +146,8 @@ def test_a_scan_of_the_bare_code_collects_the_battery_and_answers_with_its_summa
     assert answer["battery"]["holder"]["kind"] == "collection_point"
     event = collected_events(api, pack)[0]
     assert event.request_id == "scan:scan-1"
-    assert event.source_vin == VIN
+    assert event.source_vin is None  # only what the outlet declares: the record's VIN is not its to learn
+    assert VIN not in str(answer)
     assert answer["collected_at"] == event.occurred_at.astimezone(CHINA_STANDARD_TIME).isoformat()
     assert answer["collected_at"].endswith("+08:00")
 

@@ -82,9 +82,18 @@ def produced(api: Api, serial: int) -> str:
     return spec.code
 
 
+def delivered(api: Api, serial: int) -> str:
+    """A pack its manufacturer delivered to the vehicle maker (in 2024), which may install it."""
+    pack, cast = produced(api, serial), api.cast
+    api.service.deliver(
+        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    )
+    return pack
+
+
 def retired(api: Api, serial: int) -> str:
-    """A pack installed in a vehicle and retired by the vehicle maker, in 2024-2025."""
-    pack = produced(api, serial)
+    """A pack delivered, installed in a vehicle and retired by the vehicle maker, in 2024-2025."""
+    pack = delivered(api, serial)
     api.service.install(actor_id=api.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
     api.service.retire(
         actor_id=api.cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2025, 6, 1)
@@ -148,7 +157,8 @@ def test_a_production_is_refused_with_a_problem_naming_what_is_wrong(api: Api) -
     assert body["type"] == "/problems/invalid-battery-code"
 
     refused = post(api, "/batteries", pack_body(1), "other_manufacturer")
-    problem_of(refused, 403, "manufacturer code 3CA belongs to")
+    problem_of(refused, 403, "manufacturer code 3CA is not one of yours")
+    assert api.cast.manufacturer not in refused.json()["detail"]
 
     missing = {"code": code(1), "nominal_voltage_v": 100, "energy_kwh": 15}
     assert invalid_fields(post(api, "/batteries", missing, "manufacturer")) == {
@@ -172,8 +182,20 @@ def test_a_production_is_refused_with_a_problem_naming_what_is_wrong(api: Api) -
 
 
 # ------------------------------------------------------------------------------ lifecycle
-def test_a_battery_is_installed_removed_reinstalled_and_retired_through_the_api(api: Api) -> None:
+def test_a_battery_is_delivered_installed_removed_reinstalled_and_retired_through_the_api(api: Api) -> None:
     pack = produced(api, 1)
+    handed = post(
+        api,
+        f"/batteries/{pack}/deliver",
+        {"receiver_id": api.cast.vehicle_maker, "occurred_at": "2024-07-25T10:00:00"},
+        "manufacturer",
+    )
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["events"] == [f"{pack}:Delivered"]
+    assert handed.json()["notification_id"] == head(api)
+    assert handed.json()["battery"]["state"] == "produced"  # still new: now the vehicle maker's
+    assert handed.json()["battery"]["holder"]["id"] == api.cast.vehicle_maker
+    assert api.service.history(pack)[-1].occurred_at == at(2024, 7, 25)
     installed = post(
         api, f"/batteries/{pack}/install", {"vin": VIN, "occurred_at": "2024-08-01T10:00:00"}, "vehicle_maker"
     )
@@ -209,11 +231,11 @@ def test_a_battery_is_installed_removed_reinstalled_and_retired_through_the_api(
     assert retired_answer.status_code == 200, retired_answer.text
     assert retired_answer.json()["battery"]["state"] == "retired"
     assert api.service.history(pack)[-1].state_of_health_pct == 78.5
-    assert names(api, pack) == ["Produced", "Installed", "Removed", "Installed", "Retired"]
+    assert names(api, pack) == ["Produced", "Delivered", "Installed", "Removed", "Installed", "Retired"]
 
 
 def test_a_lifecycle_write_with_a_request_id_is_answered_again_not_recorded_twice(api: Api) -> None:
-    pack = produced(api, 1)
+    pack = delivered(api, 1)
     body = {"vin": VIN, "request_id": "install-42"}
     first = post(api, f"/batteries/{pack}/install", body, "vehicle_maker")
     again = post(api, f"/batteries/{pack}/install", body, "vehicle_maker")
@@ -222,7 +244,7 @@ def test_a_lifecycle_write_with_a_request_id_is_answered_again_not_recorded_twic
     assert again.json()["events"] == []
     assert again.json()["notification_id"] >= first.json()["notification_id"]
     assert again.json()["battery"]["state"] == "installed"
-    assert names(api, pack) == ["Produced", "Installed"]
+    assert names(api, pack) == ["Produced", "Delivered", "Installed"]
 
     reused = post(
         api, f"/batteries/{pack}/retire", {"reason": "worn", "request_id": "install-42"}, "vehicle_maker"
@@ -233,7 +255,7 @@ def test_a_lifecycle_write_with_a_request_id_is_answered_again_not_recorded_twic
 
 
 def test_lifecycle_writes_are_refused_with_problems_naming_what_is_wrong(api: Api) -> None:
-    pack = produced(api, 1)
+    pack = delivered(api, 1)  # so that only what each request gets wrong refuses it
     wrong_state = post(api, f"/batteries/{pack}/remove", {"reason": "repair"}, "vehicle_maker")
     body = problem_of(wrong_state, 409, f"battery {pack} is produced: cannot remove; allowed now:")
     assert body["type"] == "/problems/lifecycle-violation"
@@ -266,11 +288,11 @@ def test_lifecycle_writes_are_refused_with_problems_naming_what_is_wrong(api: Ap
     }
     future = {"vin": VIN, "occurred_at": "2099-01-01T00:00:00+08:00"}
     problem_of(post(api, f"/batteries/{pack}/install", future, "vehicle_maker"), 422, "in the future")
-    assert names(api, pack) == ["Produced"]
+    assert names(api, pack) == ["Produced", "Delivered"]
 
 
 def test_an_event_dated_before_the_previous_one_needs_the_late_correction_flag(api: Api) -> None:
-    pack = produced(api, 1)
+    pack = delivered(api, 1)
     install = {"vin": VIN, "occurred_at": "2025-03-01T10:00:00+08:00"}
     assert post(api, f"/batteries/{pack}/install", install, "vehicle_maker").status_code == 200
     earlier = {"reason": "worn", "occurred_at": "2025-02-01T10:00:00+08:00"}
@@ -304,7 +326,10 @@ def test_a_handover_says_whether_the_receiver_is_whitelisted(api: Api) -> None:
     assert again.json()["replayed"] is True and again.json()["compliant"] is False
 
     no_longer_held = {"receiver_id": api.cast.recycler, "activity": "recycling"}
-    problem_of(post(api, f"/batteries/{good}/handover", no_longer_held, "vehicle_maker"), 403, "held by")
+    # it just handed it over itself: a conflict to read again (409); anyone else is refused (403)
+    handover = f"/batteries/{good}/handover"
+    problem_of(post(api, handover, no_longer_held, "vehicle_maker"), 409, "just done so")
+    problem_of(post(api, handover, no_longer_held, "outlet_operator"), 403, "do not hold")
     unknown_activity = {"receiver_id": api.cast.recycler, "activity": "burning"}
     assert invalid_fields(post(api, f"/batteries/{good}/handover", unknown_activity, "recycler")) == {
         "activity"
@@ -432,7 +457,7 @@ def test_a_json_lines_body_is_imported_with_refused_rows_reported_by_line(api: A
     assert refused[2]["code"] == "3CAPX120A1B2C3R7F0000002"
     assert "not valid JSON" in refused[4]["reason"] and refused[4]["code"] is None
     assert "rated_capacity_ah must be a number" in refused[5]["reason"]
-    assert "belongs to" in refused[6]["reason"]
+    assert "is not one of yours" in refused[6]["reason"]
     assert report["notification_id"] == head(api)
     assert api.service.exists(code(1)) and api.service.exists(code(5))
 

@@ -77,7 +77,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # bulk: the role is checked for the body, the code's owner row by row (refused rows, see below)
     ("POST", "/api/v1/batteries/bulk"): only("manufacturer", "other_manufacturer", "cascade_user"),
     # lifecycle: the domain decides by role and by who holds the battery now
-    ("POST", f"{B}/install"): only("vehicle_maker"),  # a produced pack, into a vehicle
+    ("POST", f"{B}/deliver"): only("manufacturer"),  # a produced pack it holds, to the vehicle maker
+    ("POST", f"{B}/install"): only("vehicle_maker"),  # a produced pack delivered to it, into a vehicle
     ("POST", f"{B}/remove"): only("vehicle_maker"),  # installed by the vehicle maker
     ("POST", f"{B}/retire"): only("vehicle_maker", "dismantler"),  # the holder, or a dismantler
     ("POST", f"{B}/cascade-reuse"): only("cascade_user", ok=201),  # handed to it for cascade use
@@ -98,9 +99,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", f"{P}/whitelist/revoke"): only("regulator"),
     ("POST", f"{P}/keys"): only("regulator", "recycler", ok=201),  # keys for the recycler
     ("DELETE", "/api/v1/keys/{key_id}"): only("regulator", "recycler"),  # a key of the recycler
+    ("GET", f"{P}/keys"): only("regulator", "recycler"),  # the recycler's keys
+    ("POST", "/api/v1/keys/{key_id}/rotate"): only("regulator", "recycler"),  # a key of the recycler
+    ("POST", f"{P}/keys/revoke-all"): only("regulator", "recycler"),  # all but the recycler's own
     # collection points: registered by a regulator or the operator itself; listed publicly
     ("POST", "/api/v1/collection-points"): only("regulator", "outlet_operator", ok=201),
     ("GET", "/api/v1/collection-points"): everyone(),
+    # a point its operator registered is approved for public pages by a regulator only
+    ("POST", "/api/v1/collection-points/{point_id}/approve"): only("regulator"),
     # the resolver: a battery's QR code leads to its public page
     ("GET", "/b/{code}"): everyone(),
     ("GET", "/b/{code}/qr.png"): everyone(),
@@ -171,8 +177,19 @@ class Store:
         self.service.produce(actor_id=self.cast.manufacturer, spec=spec)
         return spec.code
 
-    def installed(self) -> str:
+    def delivered(self) -> str:
+        """Produced, and delivered by the manufacturer to the vehicle maker (which may install it)."""
         pack = self.produced()
+        self.service.deliver(
+            actor_id=self.cast.manufacturer,
+            code=pack,
+            receiver_id=self.cast.vehicle_maker,
+            occurred_at=at(2024, 7, 25),
+        )
+        return pack
+
+    def installed(self) -> str:
+        pack = self.delivered()
         self.service.install(actor_id=self.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
         return pack
 
@@ -209,8 +226,8 @@ class Store:
         return pack
 
     def read_battery(self) -> str:
-        """One battery for every read cell: made by the manufacturer, installed and retired by the
-        vehicle maker, collected by the outlet operator and handed to the recycler."""
+        """One battery for every read cell: made and delivered by the manufacturer, installed and
+        retired by the vehicle maker, collected by the outlet operator and handed to the recycler."""
         if self._read_battery is None:
             pack = self.collected()
             self.service.hand_over(
@@ -292,7 +309,7 @@ def _bulk(store: Store, caller: str) -> Call:
         if caller == "manufacturer":
             if (answer["stored"], answer["refused_count"]) != (1, 0):
                 return f"the owner's row was not stored: {answer}"
-        elif answer["stored"] != 0 or "manufacturer code 3CA belongs to" not in str(answer["refused"]):
+        elif answer["stored"] != 0 or "code 3CA is not one of yours" not in str(answer["refused"]):
             return f"a row under another maker's code was not refused as such: {answer}"
         return None
 
@@ -305,9 +322,15 @@ def _bulk(store: Store, caller: str) -> Call:
     )
 
 
+@prepares("POST", f"{B}/deliver", "writes")
+def _deliver(store: Store, caller: str) -> Call:
+    body = {"receiver_id": store.cast.vehicle_maker}
+    return Call("POST", _at(f"{B}/deliver", code=store.produced()), json=body)
+
+
 @prepares("POST", f"{B}/install", "writes")
 def _install(store: Store, caller: str) -> Call:
-    return Call("POST", _at(f"{B}/install", code=store.produced()), json={"vin": VIN})
+    return Call("POST", _at(f"{B}/install", code=store.delivered()), json={"vin": VIN})
 
 
 @prepares("POST", f"{B}/remove", "writes")
@@ -491,6 +514,45 @@ def _revoke_key(store: Store, caller: str) -> Call:
     return Call("DELETE", f"/api/v1/keys/{store.recycler_key_id()}")
 
 
+@prepares("GET", f"{P}/keys", "regulator")
+def _list_keys(store: Store, caller: str) -> Call:
+    key_id = store.recycler_key_id()
+
+    def lists_the_key_without_secrets(response: httpx.Response) -> str | None:
+        ids = [row["key_id"] for row in response.json()["items"]]
+        if key_id not in ids:
+            return f"key {key_id} is not among {ids}"
+        return "the inventory shows a digest" if "digest" in response.text else None
+
+    return Call("GET", _at(f"{P}/keys", credit_code=store.cast.recycler), check=lists_the_key_without_secrets)
+
+
+@prepares("POST", "/api/v1/keys/{key_id}/rotate", "regulator")
+def _rotate_key(store: Store, caller: str) -> Call:
+    key_id = store.recycler_key_id()
+
+    def same_key_new_token(response: httpx.Response) -> str | None:
+        answer = response.json()
+        return None if answer["key_id"] == key_id and key_id in answer["token"] else f"answered {answer}"
+
+    return Call("POST", f"/api/v1/keys/{key_id}/rotate", check=same_key_new_token)
+
+
+# Registered after the other key cells: it revokes every key of the recycler they prepared.
+@prepares("POST", f"{P}/keys/revoke-all", "regulator")
+def _revoke_all_keys(store: Store, caller: str) -> Call:
+    spare = store.recycler_key_id()
+    own = store.api.keys["recycler"].split("_")[1]
+
+    def revoked_all_but_the_own_key(response: httpx.Response) -> str | None:
+        states = {row["key_id"]: row["revoked"] for row in store.service.api_keys(store.cast.recycler)}
+        return None if states[spare] and not states[own] else f"spare {spare}, own {own}: {states}"
+
+    body = {"reason": "matrix", "except_key_id": own}
+    path = _at(f"{P}/keys/revoke-all", credit_code=store.cast.recycler)
+    return Call("POST", path, json=body, check=revoked_all_but_the_own_key)
+
+
 @prepares("POST", "/api/v1/collection-points", "regulator")
 def _register_point(store: Store, caller: str) -> Call:
     body = {
@@ -500,6 +562,22 @@ def _register_point(store: Store, caller: str) -> Call:
         "division_code": "110105",
     }
     return Call("POST", "/api/v1/collection-points", json=body)
+
+
+@prepares("POST", "/api/v1/collection-points/{point_id}/approve", "regulator")
+def _approve_point(store: Store, caller: str) -> Call:
+    point_id = f"CP-110105-A{store.serial():04d}"
+    store.service.register_collection_point(
+        actor_id=store.cast.outlet_operator,
+        point_id=point_id,
+        operator_id=store.cast.outlet_operator,
+        name="Matrix outlet pending review",
+        kind="collection",
+        capacity_kg=5000,
+        address="",
+        division_code="110105",
+    )
+    return Call("POST", f"/api/v1/collection-points/{point_id}/approve", json={"note": "matrix"})
 
 
 # -- public: the list of collection points, operations, documents ---------------------------------
@@ -626,14 +704,16 @@ def test_a_manufacturer_cannot_write_another_manufacturers_codes(api: Api) -> No
 
     theirs = store.code(maker="4BY")
     refused = post("/api/v1/batteries", json={"code": theirs, **FACTS}, headers=api.auth("manufacturer"))
-    problem(refused, 403, "manufacturer code 4BY belongs to", cast.other_manufacturer)
+    problem(refused, 403, "manufacturer code 4BY is not one of yours")
+    assert cast.other_manufacturer not in refused.text  # who owns it is not the caller's to know
     assert not api.service.exists(theirs)
     made = post("/api/v1/batteries", json={"code": theirs, **FACTS}, headers=api.auth("other_manufacturer"))
     assert made.status_code == 201, made.text
 
     ours = store.code()
     refused = post("/api/v1/batteries", json={"code": ours, **FACTS}, headers=api.auth("other_manufacturer"))
-    problem(refused, 403, "manufacturer code 3CA belongs to", cast.manufacturer)
+    problem(refused, 403, "manufacturer code 3CA is not one of yours")
+    assert cast.manufacturer not in refused.text
     assert not api.service.exists(ours)
 
     # In bulk the rows under another maker's code are refused by line; nothing of them is stored.
@@ -645,12 +725,19 @@ def test_a_manufacturer_cannot_write_another_manufacturers_codes(api: Api) -> No
     )
     assert bulk.status_code == 200, bulk.text
     assert (bulk.json()["stored"], bulk.json()["refused_count"]) == (0, 2)
-    assert all("manufacturer code 4BY belongs to" in row["reason"] for row in bulk.json()["refused"])
+    assert all("manufacturer code 4BY is not one of yours" in row["reason"] for row in bulk.json()["refused"])
 
-    # A cascade-use enterprise records products under its own code (9CU), and nobody else may.
+    # Nobody else records under a cascade-use enterprise's own code (9CU), and it records a
+    # product only with its originals (cascade-reuse), never as a bare production.
     product = {"code": store.product_code(), **FACTS}
-    problem(post("/api/v1/batteries", json=product, headers=api.auth("manufacturer")), 403, "9CU belongs to")
-    assert post("/api/v1/batteries", json=product, headers=api.auth("cascade_user")).status_code == 201
+    as_manufacturer = post("/api/v1/batteries", json=product, headers=api.auth("manufacturer"))
+    problem(as_manufacturer, 403, "9CU is not one of yours")
+    problem(
+        post("/api/v1/batteries", json=product, headers=api.auth("cascade_user")),
+        403,
+        "together with the retired batteries it is made from",
+    )
+    assert not api.service.exists(product["code"])
 
 
 def test_an_outlet_operator_cannot_scan_in_at_another_operators_collection_point(api: Api) -> None:

@@ -30,6 +30,7 @@ CAST = NationalCast()
 B1 = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), 1)  # to recycling
 B2 = make_battery_code("3CA", "P", "E", "12", "0A1B2C3", date(2024, 7, 15), 2)  # to a second life
 PRODUCT = make_battery_code("9CU", "P", "B", "05", "0A1B2C3", date(2025, 8, 1), 1)  # from B2
+NEW = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), 3)  # never delivered
 UNKNOWN = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), 99)
 FOREIGN = make_battery_code("4BY", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), 1)
 VIN = "LSVAU2180N2183294"
@@ -136,9 +137,13 @@ def register_participants(cli: Cli) -> None:
         )  # fmt: skip
 
 
-def first_life(cli: Cli, code: str) -> None:
-    """Produce, install in a vehicle, retire, and hand in at the outlet."""
+def first_life(cli: Cli, code: str) -> Result:
+    """Produce, deliver to the vehicle maker, install in a vehicle, retire, and hand in at the
+    outlet; what the delivery printed."""
     cli.ok("produce", code, *PACK_OPTIONS, "--as", CAST.manufacturer)
+    delivered = cli.ok(
+        "deliver", code, "--to", CAST.vehicle_maker, "--at", "2024-07-25", "--as", CAST.manufacturer
+    )
     cli.ok("install", code, "--vin", VIN, "--at", "2024-08-01", "--as", CAST.vehicle_maker)
     cli.ok(
         "retire", code, "--reason", "capacity below 80%", "--soh", "78", "--at", "2025-06-01",
@@ -147,6 +152,7 @@ def first_life(cli: Cli, code: str) -> None:
     cli.ok(
         "collect", code, "--point", CAST.collection_point, "--at", "2025-06-10", "--as", CAST.outlet_operator
     )
+    return delivered
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +177,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
     seen["points"] = cli.ok("collection-points", "list")
     seen["points json"] = cli.ok("collection-points", "list", "-f", "json")
 
-    first_life(cli, B1)
+    seen["deliver B1"] = first_life(cli, B1)
     seen["informal handover"] = cli.ok(
         "handover", B1, "--to", CAST.informal_recycler, "--at", "2025-06-20", "--as", CAST.outlet_operator
     )
@@ -194,6 +200,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
         "--at", "2025-08-02", "--as", CAST.cascade_user,
     )  # fmt: skip
 
+    cli.ok("produce", NEW, *PACK_OPTIONS, "--as", CAST.manufacturer)  # on the manufacturer's shelf
     seen["show B1 json"] = cli.ok("show", B1, "--format", "json")
     seen["show B1"] = cli.ok("show", B1.lower())
     seen["show B1 as of"] = cli.ok("show", B1, "--as-of", "2025-01-01", "--format", "json")
@@ -274,6 +281,7 @@ def test_collection_points_are_listed_as_a_table_and_as_json(story: dict[str, Re
         "division_code": "110105",
         "latitude": 39.92,
         "longitude": 116.44,
+        "review": "approved",  # registered by a regulator
     }
     table = story["points"].stdout
     assert all(text in table for text in (CAST.collection_point, "Chaoyang collection outlet", "5000"))
@@ -321,6 +329,7 @@ def test_show_as_json_gives_the_whole_life_of_a_recycled_battery(story: dict[str
     assert document["as_of"] is None
     assert timeline(document) == [
         "Produced",
+        "Delivered",
         "Installed",
         "Retired",
         "Collected",
@@ -328,9 +337,10 @@ def test_show_as_json_gives_the_whole_life_of_a_recycled_battery(story: dict[str
         "HandedOver",
         "Recycled",
     ]
-    assert [e["version"] for e in document["timeline"]] == list(range(1, 8))
+    assert [e["version"] for e in document["timeline"]] == list(range(1, 9))
     assert [e["occurred_at"][:10] for e in document["timeline"]] == [
         "2024-07-15",
+        "2024-07-25",
         "2024-08-01",
         "2025-06-01",
         "2025-06-10",
@@ -341,7 +351,10 @@ def test_show_as_json_gives_the_whole_life_of_a_recycled_battery(story: dict[str
     recycled = document["timeline"][-1]
     assert recycled["actor_id"] == CAST.recycler
     assert recycled["details"]["recovered_kg"] == {"Li": 3.2, "Ni": 10.5, "Co": 0.0, "Mn": 2.0}
-    retired = document["timeline"][2]["details"]
+    delivered = document["timeline"][1]
+    assert delivered["actor_id"] == CAST.manufacturer
+    assert delivered["details"]["receiver_id"] == CAST.vehicle_maker
+    retired = document["timeline"][3]["details"]
     assert (retired["reason"], retired["state_of_health_pct"]) == ("capacity below 80%", 78.0)
     assert document["lineage"] == {
         "components": [],
@@ -357,7 +370,8 @@ def test_show_as_a_table_prints_the_summary_and_the_timeline(story: dict[str, Re
     assert B1 in table and "lithium iron phosphate" in table and "61.4 kWh" in table
     assert "state: recycled" in table
     assert "flags:" in table and "non-compliant handover" in table
-    for event_name in ("Produced", "Installed", "Retired", "Collected", "HandedOver", "Recycled"):
+    events = ("Produced", "Delivered", "Installed", "Retired", "Collected", "HandedOver", "Recycled")
+    for event_name in events:
         assert event_name in table
     assert f"VIN {VIN}" in table
 
@@ -368,7 +382,7 @@ def test_show_as_of_a_past_date_rebuilds_the_battery_as_it_stood(story: dict[str
     assert document["as_of"].startswith("2025-01-01T00:00:00+08:00")
     assert document["battery"]["state"] == "installed"
     assert document["battery"]["flags"] == []
-    assert timeline(document) == ["Produced", "Installed"]
+    assert timeline(document) == ["Produced", "Delivered", "Installed"]
     table = story["show B1 as of table"].stdout
     assert "(as of 2025-06-15" in table and "state: collected" in table
     assert "Recycled" not in table
@@ -398,6 +412,40 @@ def test_cascade_reuse_links_the_second_life_product_and_its_original_both_ways(
 
 
 # ------------------------------------------------------------------------------------ code
+def test_deliver_passes_a_new_battery_to_the_vehicle_maker_that_then_installs_it(
+    story: dict[str, Result],
+) -> None:
+    assert re.match(
+        rf"delivered {B1} to {CAST.vehicle_maker}: recorded Delivered \(notification \d+\)",
+        story["deliver B1"].stdout,
+    ), str(story["deliver B1"])
+    assert story["deliver B1"].stderr == ""
+
+
+def test_a_vehicle_maker_cannot_install_a_battery_not_delivered_to_it(cli: Cli) -> None:
+    """Knowing a code is not holding the battery; the refusal does not say who does."""
+    line = cli.refused("install", NEW, "--vin", VIN, "--as", CAST.vehicle_maker)
+
+    assert line == (
+        f"error: Shenzhen Motors ({CAST.vehicle_maker}) cannot install battery {NEW}: it has not been "
+        "delivered to you; its manufacturer records the delivery first (deliver)"
+    )
+    assert CAST.manufacturer not in line
+    assert cli.ok("show", NEW, "-f", "json").json()["battery"]["holder"]["id"] == CAST.manufacturer
+
+
+def test_only_the_holder_delivers_and_only_to_a_vehicle_maker(cli: Cli) -> None:
+    by_stranger = cli.refused("deliver", NEW, "--to", CAST.vehicle_maker, "--as", CAST.vehicle_maker)
+    assert "you do not hold it" in by_stranger and CAST.manufacturer not in by_stranger
+    to_recycler = cli.refused("deliver", NEW, "--to", CAST.recycler, "--as", CAST.manufacturer)
+    assert "vehicle_maker" in to_recycler, to_recycler
+    assert cli.refused("deliver", B1, "--to", CAST.vehicle_maker, "--as", CAST.recycler).startswith(
+        f"error: battery {B1} is recycled: cannot deliver"
+    )
+    document = cli.ok("show", NEW, "-f", "json").json()
+    assert timeline(document) == ["Produced"]
+
+
 def test_code_explains_valid_codes_and_names_the_bad_segment_of_invalid_ones(cli: Cli) -> None:
     future = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2039, 1, 1), 1)
     codes = [
@@ -488,9 +536,8 @@ def test_a_command_the_state_does_not_allow_is_refused_on_one_line(cli: Cli) -> 
 
 def test_an_actor_without_the_right_is_refused_on_one_line(cli: Cli) -> None:
     not_owned = cli.refused("produce", FOREIGN, *PACK_OPTIONS, "--as", CAST.manufacturer)
-    assert (
-        f"cannot produce {FOREIGN}: manufacturer code 4BY belongs to {CAST.other_manufacturer}" in not_owned
-    )
+    assert f"cannot produce {FOREIGN}: manufacturer code 4BY is not one of yours" in not_owned
+    assert CAST.other_manufacturer not in not_owned
     assert cli.refused(
         "participants", "add", credit_code("91110000MA0000077"), "--name", "X", "--role", "recycler",
         "--as", CAST.manufacturer,
@@ -602,12 +649,15 @@ def test_a_short_story_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     )  # fmt: skip
     produced = cli.ok("produce", B1, *PACK_OPTIONS, "--request-id", "r-1", "--as", CAST.manufacturer)
     replay = cli.ok("produce", B1, *PACK_OPTIONS, "--request-id", "r-1", "--as", CAST.manufacturer)
+    undelivered = cli.refused("install", B1, "--vin", VIN, "--at", "2024-08-01", "--as", CAST.vehicle_maker)
+    cli.ok("deliver", B1, "--to", CAST.vehicle_maker, "--at", "2024-07-25", "--as", CAST.manufacturer)
     cli.ok("install", B1, "--vin", VIN, "--at", "2024-08-01", "--as", CAST.vehicle_maker)
 
     assert re.match(rf"produced {B1}: recorded Produced \(notification \d+\)", produced.stdout)
     assert "already recorded" in replay.stdout
+    assert "has not been delivered to you" in undelivered and CAST.manufacturer not in undelivered
     document = cli.ok("show", B1, "--format", "json").json()
-    assert timeline(document) == ["Produced", "Installed"]
+    assert timeline(document) == ["Produced", "Delivered", "Installed"]
     assert document["battery"]["vin"] == VIN
     assert len(cli.ok("participants", "list", "--format", "json").json()) == 3
     assert cli.refused("show", UNKNOWN).startswith(f"error: battery {UNKNOWN} is not registered")

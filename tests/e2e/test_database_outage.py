@@ -192,18 +192,22 @@ class Scanners:
 
 
 def retired_batteries(database_url: str, cast: NationalCast, count: int) -> list[str]:
-    """``count`` packs produced (bulk importer), installed and retired by the vehicle maker."""
+    """``count`` packs produced (bulk importer), delivered to the vehicle maker, installed and
+    retired by it."""
     service = BatteryTrace(Settings(database_url=database_url))
     try:
         rows = list(production_rows("3CA", count, seed=11))
         report = ProductionImporter(service, cast.manufacturer).run(enumerate(rows, start=2))
         assert report.stored == count, report.refused[:3]
         vehicle_maker = service.participant(cast.vehicle_maker)
+        manufacturer = service.participant(cast.manufacturer)
         now = service.clock()
         codes = [row["code"] for row in rows]
         for start in range(0, count, 200):
             batch = [service.battery(code) for code in codes[start : start + 200]]
             for battery in batch:
+                delivered = now - timedelta(days=3)
+                battery.deliver(actor=manufacturer, receiver=vehicle_maker, occurred_at=delivered)
                 battery.install(actor=vehicle_maker, vin=VIN, occurred_at=now - timedelta(days=2))
                 battery.retire(actor=vehicle_maker, reason="worn", occurred_at=now - timedelta(days=1))
             service.save(*batch)

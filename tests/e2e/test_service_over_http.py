@@ -1,10 +1,11 @@
 """The service as it is deployed: ``batterytrace serve`` in a child process, configured by
 BATTERYTRACE_DATABASE_URL only, spoken to with httpx over real HTTP, on SQLite and PostgreSQL.
 
-One national story: a manufacturer posts a production file, a vehicle maker installs one of the
-packs and later retires it, an outlet photographs the QR label the service itself draws and takes
-the pack in, hands it over to a whitelisted recycler, which recycles it; the regulator then finds
-the pack in every report it belongs in and reads its whole life. Also: the operations endpoints,
+One national story: a manufacturer posts a production file and delivers one of the packs to a
+vehicle maker, which installs it and later retires it, an outlet photographs the QR label the
+service itself draws and takes the pack in, hands it over to a whitelisted recycler, which
+recycles it; the regulator then finds the pack in every report it belongs in and reads its whole
+life. Also: the operations endpoints,
 and a graceful shutdown (SIGTERM while a large import is running: the import completes, the
 process exits 0).
 
@@ -86,7 +87,17 @@ def test_national_story_over_http(database_url: str, tmp_path: Path) -> None:
         assert (imported["rows"], imported["stored"], imported["refused_count"]) == (300, 300, 0)
         pack = codes[7]
 
-        # A vehicle maker installs one pack; years later it retires it.
+        # The manufacturer delivers one pack to a vehicle maker, which installs it; years later it
+        # retires it.
+        delivered = check(
+            maker.post(
+                f"/api/v1/batteries/{pack}/deliver",
+                json={"receiver_id": cast.vehicle_maker, "request_id": "d-1"},
+            ),
+            200,
+        )
+        assert delivered["battery"]["state"] == "produced"
+        assert delivered["battery"]["holder"]["id"] == cast.vehicle_maker
         vehicle_maker = server.client("vehicle_maker", keys)
         installed = check(
             vehicle_maker.post(f"/api/v1/batteries/{pack}/install", json={"vin": VIN, "request_id": "i-1"}),
@@ -155,6 +166,7 @@ def test_national_story_over_http(database_url: str, tmp_path: Path) -> None:
         assert life["battery"]["vin"] == VIN
         assert [entry["event"] for entry in life["timeline"]] == [
             "Produced",
+            "Delivered",
             "Installed",
             "Retired",
             "Collected",
@@ -162,10 +174,11 @@ def test_national_story_over_http(database_url: str, tmp_path: Path) -> None:
             "Recycled",
         ]
         assert max(entry["position"] for entry in life["timeline"]) == last
-        collected = life["timeline"][3]
+        assert life["timeline"][1]["details"]["receiver_id"] == cast.vehicle_maker
+        collected = life["timeline"][4]
         assert collected["actor_id"] == cast.outlet_operator
         assert collected["details"]["collection_point_id"] == cast.collection_point
-        assert life["timeline"][4]["details"]["receiver_id"] == cast.recycler
+        assert life["timeline"][5]["details"]["receiver_id"] == cast.recycler
 
         reports = {
             name: check(regulator.get(f"/api/v1/reports/{name}", params={"after": last, **params}), 200)
@@ -239,7 +252,7 @@ def test_national_story_over_http(database_url: str, tmp_path: Path) -> None:
             for line in text.splitlines()
             if line.startswith("batterytrace_events_appended")
         )
-        assert appended >= 305  # 300 productions, install, retire, collect, handover, recycle
+        assert appended >= 306  # 300 productions, delivery, install, retire, collect, handover, recycle
         for client in (public, maker, vehicle_maker, outlet, recycler, regulator):
             client.close()
         assert server.stop() == 0

@@ -40,7 +40,7 @@ WRITERS = ("A", "B")
 
 
 def make_pack(app: BatteryTrace, cast: NationalCast, serial: int) -> str:
-    """A pack produced and installed in a vehicle (held by the vehicle maker)."""
+    """A pack produced, delivered to the vehicle maker and installed in a vehicle (held by it)."""
     pack = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), serial)
     app.produce(
         actor_id=cast.manufacturer,
@@ -48,6 +48,8 @@ def make_pack(app: BatteryTrace, cast: NationalCast, serial: int) -> str:
             code=pack, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110
         ),
     )
+    delivered = datetime(2024, 7, 25)
+    app.deliver(actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=delivered)
     app.install(actor_id=cast.vehicle_maker, code=pack, vin=VINS["A"], occurred_at=datetime(2024, 8, 1))
     return pack
 

@@ -44,7 +44,7 @@ REQUIRED_EXAMPLES = {
     "late_report": "collected",
 }
 BATTERY_EVENTS = {
-    "Produced", "AssembledInto", "Installed", "Removed", "Retired", "Collected", "HandedOver",
+    "Produced", "AssembledInto", "Delivered", "Installed", "Removed", "Retired", "Collected", "HandedOver",
     "CascadeReused", "Recycled",
 }  # fmt: skip
 ACTOR_ROLES = {

@@ -67,9 +67,17 @@ def state(app: BatteryTrace, battery_code: str) -> str:
     return str(app.battery(battery_code).state)
 
 
+def deliver(app: BatteryTrace, cast: NationalCast, pack: str) -> WriteResult:
+    """The manufacturer delivers the new pack to the vehicle maker, which may then install it."""
+    return app.deliver(
+        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    )
+
+
 def installed_and_retired_pack(app: BatteryTrace, cast: NationalCast, serial: int) -> str:
-    """A pack produced, installed in a vehicle and retired by the vehicle maker."""
+    """A pack produced, delivered to the vehicle maker, installed in a vehicle and retired by it."""
     pack = app.produce(actor_id=cast.manufacturer, spec=pack_spec(serial)).events[0].split(":")[0]
+    deliver(app, cast, pack)
     app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
     app.retire(
         actor_id=cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2026, 9, 1)
@@ -103,6 +111,7 @@ def test_a_pack_built_from_modules_goes_from_production_to_recycling(
         assert names(app, module) == ["Produced", "AssembledInto"]
 
     steps = [
+        ("produced", lambda: deliver(app, cast, pack)),  # still new, now held by the vehicle maker
         (
             "installed",
             lambda: app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1)),
@@ -162,6 +171,7 @@ def test_a_pack_built_from_modules_goes_from_production_to_recycling(
     history = app.history(pack)
     assert [type(e).__name__ for e in history] == [
         "Produced",
+        "Delivered",
         "Installed",
         "Removed",
         "Installed",
@@ -170,16 +180,18 @@ def test_a_pack_built_from_modules_goes_from_production_to_recycling(
         "HandedOver",
         "Recycled",
     ]
-    assert [e.originator_version for e in history] == list(range(1, 9))
-    assert history[5].collection_point_id == cast.collection_point
-    assert history[6].compliant is True and history[6].from_collection_point_id == cast.collection_point
+    assert [e.originator_version for e in history] == list(range(1, 10))
+    assert (history[1].actor_id, history[1].receiver_id) == (cast.manufacturer, cast.vehicle_maker)
+    assert history[6].collection_point_id == cast.collection_point
+    assert history[7].compliant is True and history[7].from_collection_point_id == cast.collection_point
     for stored in history:
         assert stored.occurred_at.tzinfo is not None
         assert stored.timestamp.tzinfo is not None
         assert stored.recorded_at == stored.timestamp
         assert started - timedelta(seconds=5) <= stored.timestamp <= datetime.now(UTC) + timedelta(seconds=5)
-    assert [e.occurred_at for e in history[:6]] == [
+    assert [e.occurred_at for e in history[:7]] == [
         datetime(2024, 7, 15, tzinfo=CHINA_STANDARD_TIME),
+        at(2024, 7, 25),
         at(2024, 8, 1),
         at(2025, 3, 1),
         at(2025, 3, 10),
@@ -330,6 +342,7 @@ def test_a_handover_to_a_recycler_off_the_whitelist_is_recorded_and_flagged(
 def test_the_battery_as_it_stood_between_its_events(app: BatteryTrace, cast: NationalCast) -> None:
     pack = code("P", 41)
     app.produce(actor_id=cast.manufacturer, spec=pack_spec(41))
+    deliver(app, cast, pack)
     app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
     app.remove(actor_id=cast.vehicle_maker, code=pack, reason="replacement", occurred_at=at(2025, 3, 1))
     app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2025, 3, 10))
@@ -344,13 +357,14 @@ def test_the_battery_as_it_stood_between_its_events(app: BatteryTrace, cast: Nat
     expected = [
         (at(2024, 7, 15, 0), "produced", 1),  # the very moment of production
         (at(2024, 7, 20), "produced", 1),
-        (at(2024, 8, 1), "installed", 2),  # an event's own moment includes it
-        (at(2024, 12, 31), "installed", 2),
-        (at(2025, 3, 5), "removed", 3),
-        (at(2025, 6, 1), "installed", 4),
-        (at(2026, 9, 15), "retired", 5),
-        (at(2026, 10, 15), "collected", 6),
-        (datetime.now(UTC), "collected", 6),
+        (at(2024, 7, 28), "produced", 2),  # delivered to the vehicle maker, still new
+        (at(2024, 8, 1), "installed", 3),  # an event's own moment includes it
+        (at(2024, 12, 31), "installed", 3),
+        (at(2025, 3, 5), "removed", 4),
+        (at(2025, 6, 1), "installed", 5),
+        (at(2026, 9, 15), "retired", 6),
+        (at(2026, 10, 15), "collected", 7),
+        (datetime.now(UTC), "collected", 7),
     ]
     for moment, expected_state, expected_version in expected:
         then = app.battery_as_of(pack, moment)
@@ -432,7 +446,9 @@ def test_another_manufacturer_cannot_produce_under_3ca(app: BatteryTrace, cast: 
     with pytest.raises(NotAuthorised) as refused:
         app.produce(actor_id=cast.other_manufacturer, spec=pack_spec(61))
 
-    assert "3CA" in refused.value.message and cast.manufacturer in refused.value.message
+    assert "3CA is not one of yours" in refused.value.message
+    assert cast.manufacturer not in refused.value.message  # who owns it is not the caller's to know
+    assert cast.manufacturer in (refused.value.detail or "")  # the server log has it
     assert not app.exists(code("P", 61))
 
 
@@ -444,7 +460,8 @@ def test_the_vehicle_maker_cannot_collect_at_an_outlet_it_does_not_operate(
     with pytest.raises(NotAuthorised) as refused:
         app.collect(actor_id=cast.vehicle_maker, code=pack, collection_point_id=cast.collection_point)
 
-    assert cast.outlet_operator in refused.value.message
+    assert "does not operate collection point" in refused.value.message
+    assert cast.outlet_operator not in refused.value.message
     assert state(app, pack) == "retired"
     assert "Collected" not in names(app, pack)
 
@@ -461,7 +478,7 @@ def test_events_outlive_the_application_that_wrote_them(
     try:
         read = [(e.originator_version, type(e).__name__, e.occurred_at) for e in reopened.history(pack)]
         assert read == written
-        assert [n for _, n, _ in read] == ["Produced", "Installed", "Retired"]
+        assert [n for _, n, _ in read] == ["Produced", "Delivered", "Installed", "Retired"]
         assert reopened.battery(pack).state == "retired"
         assert reopened.participant(cast.recycler).is_whitelisted(
             "recycling", datetime.now(CHINA_STANDARD_TIME).date()

@@ -1,10 +1,12 @@
 """Property tests of the read models: random valid histories, on both stores.
 
 Each example writes a random but valid history through the application service (several
-batteries, each on its own path through the lifecycle: produce, maybe install, remove and
-reinstall, retire, maybe collect at one of the cast's outlets, hand over to the whitelisted or the
-informal recycler or to the cascade-use enterprise, recycle or become part of a second-life
-product, which may itself go on), with real-world times in random steps, random reporting delays
+batteries, each on its own path through the lifecycle: produce, maybe deliver to the vehicle
+maker and install (the vehicle maker installs only what was delivered to it), remove and
+reinstall, retire (or a dismantler retires it from the vehicle: custody unverified), maybe
+collect at one of the cast's outlets, hand over to the whitelisted or the informal recycler or
+to the cascade-use enterprise, recycle or become part of a second-life product, which may itself
+go on), with real-world times in random steps, random reporting delays
 (so that some reports are late) and occasional late corrections dated before the battery's
 previous event. The regulator may revoke or grant whitelist status along the way.
 
@@ -227,8 +229,11 @@ class Planner:
         holder = MAKERS[code]
         installed = False
         if self.chance(8):
+            self.add(key, "deliver", self.at(key), actor=holder, receiver="vehicle_maker")
+            holder = "vehicle_maker"
+        if holder == "vehicle_maker" and self.chance(9):  # a few stay on the vehicle maker's shelf
             self.add(key, "install", self.at(key), actor="vehicle_maker", vin=True)
-            holder, installed = "vehicle_maker", True
+            installed = True
             for _ in range(self.draw(st.integers(0, 2))):
                 self.add(key, "remove", self.at(key), actor=holder, reason="repair")
                 installed = False
@@ -371,6 +376,11 @@ class Player:
             self.produce(step)
         elif step.action == "cascade":
             self.cascade(step)
+        elif step.action == "deliver":
+            app.deliver(
+                actor_id=actor, code=code, receiver_id=self.participant(p["receiver"]), occurred_at=at,
+                late_correction=late,
+            )  # fmt: skip
         elif step.action == "install":
             vin = f"LSVAU2180N{step.key:07d}" if p.get("vin") else None
             app.install(
@@ -654,6 +664,10 @@ def test_a_late_correction_dated_forwards_is_not_a_backwards_date(
 ) -> None:
     produced = datetime(2025, 3, 3, 10, 0, tzinfo=CST)
     code = _pack(app, cast, produced)
+    app.deliver(
+        actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker,
+        occurred_at=produced + timedelta(days=2),
+    )  # fmt: skip
     app.install(
         actor_id=cast.vehicle_maker,
         code=code,

@@ -225,7 +225,7 @@ def test_catch_up_applies_every_event_once_to_each_view_and_leaves_no_lag(
     document = queries.battery_lifecycle(runner.engine, code)
     assert document is not None
     assert document["battery"]["state"] == "retired"
-    assert [e["event"] for e in document["timeline"]] == ["Produced", "Installed", "Retired"]
+    assert [e["event"] for e in document["timeline"]] == ["Produced", "Delivered", "Installed", "Retired"]
     check_counters(runner.engine, stored_events(app))
 
 
@@ -641,22 +641,24 @@ def test_one_batterys_lifecycle_has_its_timeline_in_order_with_names_and_its_lin
     pack = queries.battery_lifecycle(engine, store.pack)
     assert pack is not None
     timeline = pack["timeline"]
-    assert [e["version"] for e in timeline] == list(range(1, 9))
+    assert [e["version"] for e in timeline] == list(range(1, 10))
     assert [e["event"] for e in timeline] == [
-        "Produced", "Installed", "Removed", "Installed", "Retired", "Collected", "HandedOver", "Recycled",
+        "Produced", "Delivered", "Installed", "Removed", "Installed", "Retired", "Collected", "HandedOver",
+        "Recycled",
     ]  # fmt: skip
     assert [e["position"] for e in timeline] == sorted(e["position"] for e in timeline)
     assert [e["event"] for e in timeline] == [type(e).__name__ for e in app.history(store.pack)]
     assert [e["actor_name"] for e in timeline] == [
-        "Ningde Cells Co.", "Shenzhen Motors", "Shenzhen Motors", "Shenzhen Motors", "Shenzhen Motors",
-        "Beijing Green Outlets", "Beijing Green Outlets", "Ganzhou Recycling",
+        "Ningde Cells Co.", "Ningde Cells Co.", "Shenzhen Motors", "Shenzhen Motors", "Shenzhen Motors",
+        "Shenzhen Motors", "Beijing Green Outlets", "Beijing Green Outlets", "Ganzhou Recycling",
     ]  # fmt: skip
     for entry, stored in zip(timeline, app.history(store.pack), strict=True):
         assert datetime.fromisoformat(entry["recorded_at"]) == stored.timestamp
         assert datetime.fromisoformat(entry["occurred_at"]) == stored.occurred_at
-    assert timeline[6]["details"]["receiver_id"] == cast.recycler
+    assert timeline[1]["details"]["receiver_id"] == cast.vehicle_maker
+    assert timeline[7]["details"]["receiver_id"] == cast.recycler
     battery = pack["battery"]
-    assert battery["state"] == "recycled" and battery["version"] == 8
+    assert battery["state"] == "recycled" and battery["version"] == 9
     assert battery["manufacturer_name"] == "Ningde Cells Co."
     assert battery["holder"] == {"kind": None, "id": None, "responsible_id": None}
     assert battery["second_life"] is False

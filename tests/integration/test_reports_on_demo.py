@@ -150,9 +150,21 @@ def test_planted_over_capacity_outlet_is_reported(demo: Demo) -> None:
     assert row["over_capacity"] and row["on_hand_kg"] > row["capacity_kg"]
 
 
+def test_dismantlers_retirements_are_reported_as_unverified_custody(demo: Demo) -> None:
+    """A dismantler retires packs from scrapped vehicles it does not hold (no scrapping record
+    yet): each such retirement is a finding, and only those are."""
+    reported = of_kind(findings(demo.engine), "unverified_custody")
+    assert reported
+    for code, version in reported:
+        retired = demo.app.history(code)[version - 1]
+        assert type(retired).__name__ == "Retired" and retired.custody_unverified, (code, version)
+        assert "dismantler" in demo.app.participant(retired.actor_id).roles
+
+
 # ---------------------------------------------------- whole reports against the recomputation
 @pytest.mark.parametrize(
-    "kind", ["non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity"]
+    "kind",
+    ["non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity", "unverified_custody"],
 )
 def test_compliance_report_flags_exactly_what_the_events_show(demo: Demo, kind: str) -> None:
     expected = of_kind(demo.oracle.findings(), kind)

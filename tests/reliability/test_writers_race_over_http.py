@@ -1,9 +1,10 @@
 """R5: two writers race on one battery over real HTTP, 100 times: exactly one succeeds.
 
-Each round a fresh pack is installed in a vehicle; two vehicle-maker clients, released together
-by a barrier, both ask ``batterytrace serve`` to remove it (for repair and for replacement). The
-store's optimistic concurrency (or, if one request lands after the other, the lifecycle) must let
-exactly one through: one 2xx, the other a 409 problem, and exactly one Removed event stored.
+Each round a fresh pack is delivered and installed in a vehicle; two vehicle-maker clients,
+released together by a barrier, both ask ``batterytrace serve`` to remove it (for repair and for
+replacement). The store's optimistic concurrency (or, if one request lands after the other, the
+lifecycle) must let exactly one through: one 2xx, the other a 409 problem, and exactly one
+Removed event stored.
 (R1 and R2 short forms are tests/integration/test_import_at_scale.py and
 test_projection_crash.py; the long forms are ``python -m bench.faults``.)
 """

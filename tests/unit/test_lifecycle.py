@@ -119,8 +119,15 @@ class World:
             today=TODAY,
         )
 
-    def install(self, battery: Battery, **kwargs: Any) -> None:
+    def deliver(self, battery: Battery, **kwargs: Any) -> None:
         kwargs.setdefault("occurred_at", self.clock.now())
+        battery.deliver(actor=self.manufacturer, receiver=self.vehicle_maker, **kwargs)
+
+    def install(self, battery: Battery, **kwargs: Any) -> None:
+        """Into the vehicle maker's vehicle; a new battery is delivered to it first, as it must be."""
+        kwargs.setdefault("occurred_at", self.clock.now())
+        if battery.state == State.PRODUCED and battery.responsible_id == self.manufacturer.id:
+            self.deliver(battery, occurred_at=kwargs["occurred_at"])
         battery.install(actor=self.vehicle_maker, vin=VIN, **kwargs)
 
     def remove(self, battery: Battery, **kwargs: Any) -> None:
@@ -264,9 +271,10 @@ def world() -> World:
 
 # ==================================================================== the whole story, told once
 def test_a_battery_retired_from_a_vehicle_is_collected_and_recycled(world: World) -> None:
-    """A battery retired from a vehicle is collected at an outlet, handed to a whitelisted
-    recycler and recycled."""
+    """A battery delivered to a vehicle maker and installed, retired from the vehicle, is
+    collected at an outlet, handed to a whitelisted recycler and recycled."""
     battery = world.produce()
+    world.deliver(battery)
     world.install(battery)
     world.retire(battery)
     world.collect(battery)
@@ -276,25 +284,27 @@ def test_a_battery_retired_from_a_vehicle_is_collected_and_recycled(world: World
     events = battery.collect_events()
     assert [type(e).__name__ for e in events] == [
         "Produced",
+        "Delivered",
         "Installed",
         "Retired",
         "Collected",
         "HandedOver",
         "Recycled",
     ]
-    produced, installed, retired, collected, handed_over, recycled = events
+    produced, delivered, installed, retired, collected, handed_over, recycled = events
     assert produced.manufacturer_id == world.manufacturer.id
+    assert (delivered.actor_id, delivered.receiver_id) == (world.manufacturer.id, world.vehicle_maker.id)
     assert produced.occurred_at == cst(2024, 7, 15, 0)
     assert (installed.vin, installed.actor_id) == (VIN, world.vehicle_maker.id)
     assert (retired.reason, retired.state_of_health_pct) == ("capacity below 80%", 76.0)
     assert collected.collection_point_id == world.outlet.id
-    assert collected.source_vin == VIN  # the outlet records the vehicle it came from
+    assert collected.source_vin is None  # only what the outlet declares, not the record's VIN
     assert collected.mass_kg == 100
     assert handed_over.from_collection_point_id == world.outlet.id
     assert (handed_over.compliant, handed_over.non_compliance) == (True, None)
     assert recycled.recovered_kg == LFP_RECOVERY
     assert all(e.originator_id == battery.code for e in events)
-    assert [e.originator_version for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e.originator_version for e in events] == [1, 2, 3, 4, 5, 6, 7]
     assert all(e.late_correction is False for e in events[1:])
 
     assert battery.state == State.RECYCLED
@@ -336,7 +346,7 @@ def test_a_battery_rebuilt_from_its_events_is_the_same_battery(world: World) -> 
 
 # ============================================================================ the state machine
 EXPECTED_ALLOWED = {
-    State.PRODUCED: {Action.ASSEMBLE, Action.INSTALL, Action.RETIRE},
+    State.PRODUCED: {Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.RETIRE},
     State.ASSEMBLED: set(),
     State.INSTALLED: {Action.REMOVE, Action.RETIRE},
     State.REMOVED: {Action.INSTALL, Action.RETIRE},
@@ -348,6 +358,7 @@ EXPECTED_ALLOWED = {
 }
 RESULT = {
     Action.ASSEMBLE: (State.ASSEMBLED, "AssembledInto"),
+    Action.DELIVER: (State.PRODUCED, "Delivered"),  # custody changes, the battery is still new
     Action.INSTALL: (State.INSTALLED, "Installed"),
     Action.REMOVE: (State.REMOVED, "Removed"),
     Action.RETIRE: (State.RETIRED, "Retired"),
@@ -371,6 +382,8 @@ def drive_into(world: World, state: State, *, then: Action) -> Battery:
     """
     module = world.produce("M")
     if state == State.PRODUCED:
+        if then == Action.INSTALL:
+            world.deliver(module)  # the vehicle maker installs what was delivered to it
         return module
     if state == State.ASSEMBLED:
         pack = world.produce("P", components=[module])
@@ -409,6 +422,8 @@ def attempt(world: World, battery: Battery, action: Action) -> None:
     if action == Action.ASSEMBLE:
         pack = world.produce("P", components=[battery])
         battery.assemble_into(pack)
+    elif action == Action.DELIVER:
+        world.deliver(battery)
     elif action == Action.INSTALL:
         world.install(battery)
     elif action == Action.REMOVE:
@@ -477,6 +492,7 @@ def test_a_removed_battery_may_be_reinstalled_by_the_vehicle_maker_that_removed_
     world.retire(battery)
     assert event_names(battery) == [
         "Produced",
+        "Delivered",
         "Installed",
         "Removed",
         "Installed",
@@ -597,13 +613,15 @@ def test_a_retry_that_arrives_after_later_events_is_answered_not_refused(world: 
 @pytest.mark.parametrize("action", ["install", "remove", "retire", "hand_over", "recycle"])
 def test_every_command_is_idempotent_by_request_id(world: World, action: str) -> None:
     battery = world.produce()
+    world.deliver(battery)
     steps = ["install", "remove", "retire", "hand_over", "recycle"]
     for step in steps[: steps.index(action)]:
         getattr(world, step)(battery)
     battery.collect_events()
-    getattr(world, action)(battery, request_id="req-1")
+    same_actor = {"actor": world.holder(battery)} if action == "hand_over" else {}  # replays come from it
+    getattr(world, action)(battery, request_id="req-1", **same_actor)
     version = battery.version
-    getattr(world, action)(battery, request_id="req-1")
+    getattr(world, action)(battery, request_id="req-1", **same_actor)
     assert len(battery.collect_events()) == 1
     assert battery.version == version
 
@@ -622,9 +640,11 @@ def test_a_battery_rebuilt_from_its_events_remembers_request_ids(world: World) -
     for domain_event in battery.collect_events():
         rebuilt = domain_event.mutate(rebuilt)
     assert isinstance(rebuilt, Battery)
-    assert rebuilt.has_seen("scan-42", Action.COLLECT)
-    assert not rebuilt.has_seen("scan-43", Action.COLLECT)
-    assert not rebuilt.has_seen(None, Action.COLLECT)
+    operator = world.outlet_operator
+    assert rebuilt.has_seen(operator, "scan-42", Action.COLLECT)
+    assert not rebuilt.has_seen(operator, "scan-43", Action.COLLECT)
+    assert not rebuilt.has_seen(operator, None, Action.COLLECT)
+    assert not rebuilt.has_seen(world.vehicle_maker, "scan-42", Action.COLLECT)  # ids are per actor
 
 
 # =============================================================================== authorisation
@@ -638,14 +658,15 @@ def test_a_manufacturer_cannot_produce_under_another_makers_code(world: World) -
             today=TODAY,
         )
     message = str(caught.value)
-    assert f"cannot produce {code}: manufacturer code 4BY belongs to " in message
-    assert world.other_manufacturer.id in message
-    assert "it owns 3CA, 3CB" in message
+    assert f"cannot produce {code}: manufacturer code 4BY is not one of yours" in message
+    assert world.other_manufacturer.id not in message  # the refusal does not say who owns it
+    assert "you own 3CA, 3CB" in message
+    assert caught.value.detail == f"manufacturer code 4BY belongs to {world.other_manufacturer.id}"
 
 
 def test_a_code_whose_manufacturer_code_nobody_owns_cannot_be_produced(world: World) -> None:
     code = world.code(maker="7ZZ")
-    with pytest.raises(NotAuthorised, match="belongs to nobody registered"):
+    with pytest.raises(NotAuthorised, match="7ZZ is not one of yours"):
         Battery.produce(spec(code), actor=world.manufacturer, code_owner_id=None, today=TODAY)
 
 
@@ -654,6 +675,14 @@ def test_a_manufacturer_cannot_claim_a_code_it_does_not_hold(world: World) -> No
     with pytest.raises(NotAuthorised):
         Battery.produce(
             spec(code), actor=world.manufacturer, code_owner_id=world.manufacturer.id, today=TODAY
+        )
+
+
+def test_a_cascade_use_enterprise_cannot_record_a_product_without_originals(world: World) -> None:
+    code = world.code("P", "B", maker="9CU")
+    with pytest.raises(NotAuthorised, match="together with the retired batteries it is made from"):
+        Battery.produce(
+            spec(code), actor=world.cascade_user, code_owner_id=world.cascade_user.id, today=TODAY
         )
 
 
@@ -678,7 +707,9 @@ def test_only_the_vehicle_maker_that_installed_it_removes_it(world: World) -> No
     world.install(battery)
     with pytest.raises(NotAuthorised) as caught:
         battery.remove(actor=world.dismantler, occurred_at=world.clock.now(), reason="repair")
-    assert f"it is held by {world.vehicle_maker.id} (vehicle {VIN})" in str(caught.value)
+    assert "you do not hold it" in str(caught.value)
+    assert world.vehicle_maker.id not in str(caught.value) and VIN not in str(caught.value)
+    assert caught.value.detail == f"held by {world.vehicle_maker.id} (vehicle {VIN})"
 
 
 def test_a_removed_battery_is_reinstalled_only_by_its_holder(world: World) -> None:
@@ -688,7 +719,7 @@ def test_a_removed_battery_is_reinstalled_only_by_its_holder(world: World) -> No
     other_maker = register(
         world.regulator, credit_code("91310000MA1K00009"), "Shanghai Motors", ["vehicle_maker"]
     )
-    with pytest.raises(NotAuthorised, match="held by"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         battery.install(actor=other_maker, vin=VIN, occurred_at=world.clock.now())
 
 
@@ -702,7 +733,8 @@ def test_an_outlet_operator_cannot_collect_at_another_operators_point(world: Wor
         )
     message = str(caught.value)
     assert f"does not operate collection point {world.vehicle_maker_outlet.id}" in message
-    assert f"it is operated by {world.vehicle_maker.id}" in message
+    assert world.vehicle_maker.id not in message
+    assert caught.value.detail == f"operated by {world.vehicle_maker.id}"
     assert battery.state == State.RETIRED
 
 
@@ -719,7 +751,7 @@ def test_a_vehicle_maker_collects_at_its_own_outlet(world: World) -> None:
 def test_only_the_holder_hands_a_battery_over(world: World) -> None:
     battery = world.collected_battery()
     for intruder in (world.vehicle_maker, world.recycler, world.manufacturer):
-        with pytest.raises(NotAuthorised, match=f"held by {world.outlet_operator.id}"):
+        with pytest.raises(NotAuthorised, match="you do not hold it"):
             world.hand_over(battery, actor=intruder)
     assert battery.state == State.COLLECTED
 
@@ -742,7 +774,7 @@ def test_a_holder_cannot_hand_a_battery_over_to_itself(world: World) -> None:
 def test_only_a_recycler_holding_the_battery_recycles_it(world: World) -> None:
     battery = world.collected_battery()
     world.hand_over(battery, to=world.recycler)
-    with pytest.raises(NotAuthorised, match=f"held by {world.recycler.id}"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         battery.recycle(
             actor=world.informal_recycler,
             occurred_at=world.clock.now(),
@@ -774,11 +806,11 @@ def test_a_dismantler_retires_a_battery_from_a_scrapped_vehicle_and_hands_it_ove
 
 def test_a_dismantler_cannot_retire_a_battery_it_did_not_take_from_a_vehicle(world: World) -> None:
     battery = world.produce()
-    with pytest.raises(NotAuthorised, match=f"held by {world.manufacturer.id}"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         world.retire(battery, actor=world.dismantler)
     world.install(battery)
     world.remove(battery)
-    with pytest.raises(NotAuthorised, match=f"held by {world.vehicle_maker.id}"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         world.retire(battery, actor=world.dismantler)
 
 
@@ -1009,7 +1041,7 @@ def test_the_second_life_product_is_installed_retired_collected_and_recycled(
 
 def test_only_the_products_maker_installs_it_at_a_site(world: World, originals: list[Battery]) -> None:
     product = world.make_second_life_product(originals)
-    with pytest.raises(NotAuthorised, match="held by"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         product.install(actor=world.vehicle_maker, site="somewhere", occurred_at=world.clock.now())
 
 
@@ -1039,7 +1071,7 @@ def test_a_product_needs_originals_the_enterprise_holds(world: World) -> None:
         )
     at_a_recycler = world.collected_battery()
     world.hand_over(at_a_recycler, to=world.recycler)
-    with pytest.raises(NotAuthorised, match=f"held by {world.recycler.id}"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         Battery.produce(
             spec(code),
             actor=world.cascade_user,
@@ -1195,6 +1227,7 @@ def test_a_malformed_vin_is_refused(world: World, vin: str) -> None:
 
 def test_a_vin_is_normalised(world: World) -> None:
     battery = world.produce()
+    world.deliver(battery)
     battery.install(actor=world.vehicle_maker, vin=f" {VIN.lower()} ", occurred_at=world.clock.now())
     assert battery.vin == VIN
 
@@ -1263,7 +1296,7 @@ def test_a_request_id_reused_for_another_action_is_refused(world: World) -> None
 def test_an_outlet_cannot_take_in_a_battery_a_receiver_holds(world: World) -> None:
     battery = world.collected_battery()
     world.hand_over(battery, to=world.recycler)
-    with pytest.raises(NotAuthorised, match="held by"):
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
         battery.collect(
             actor=world.outlet_operator, collection_point=world.outlet, occurred_at=world.clock.now()
         )
@@ -1324,3 +1357,82 @@ def test_a_declared_chemistry_may_be_its_common_abbreviation(world: World) -> No
             code_owner_id=world.manufacturer.id,
             today=TODAY,
         )
+
+
+# ============================================================== custody: who may take a battery
+def test_a_vehicle_maker_cannot_install_a_battery_not_delivered_to_it(world: World) -> None:
+    battery = world.produce()
+    with pytest.raises(NotAuthorised, match="has not been delivered to you") as caught:
+        battery.install(actor=world.vehicle_maker, vin=VIN, occurred_at=world.clock.now())
+    assert world.manufacturer.id not in caught.value.message
+    assert battery.state == State.PRODUCED and battery.collect_events()[1:] == []
+
+
+def test_a_delivery_passes_custody_to_the_vehicle_maker(world: World) -> None:
+    battery = world.produce()
+    world.deliver(battery)
+    assert (battery.state, battery.responsible_id) == (State.PRODUCED, world.vehicle_maker.id)
+    # the maker no longer holds it; a second identical delivery is a conflict, not a refusal
+    with pytest.raises(LifecycleViolation, match="you have just done so"):
+        battery.deliver(actor=world.manufacturer, receiver=world.vehicle_maker, occurred_at=world.clock.now())
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
+        battery.retire(actor=world.manufacturer, reason="recall", occurred_at=world.clock.now())
+    battery.install(actor=world.vehicle_maker, vin=VIN, occurred_at=world.clock.now())
+    assert battery.state == State.INSTALLED
+
+
+def test_only_a_vehicle_maker_receives_a_delivery(world: World) -> None:
+    battery = world.produce()
+    with pytest.raises(NotAuthorised, match="needs the role vehicle_maker"):
+        battery.deliver(actor=world.manufacturer, receiver=world.recycler, occurred_at=world.clock.now())
+
+
+def test_only_the_holder_delivers(world: World) -> None:
+    battery = world.produce()
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
+        battery.deliver(
+            actor=world.other_manufacturer, receiver=world.vehicle_maker, occurred_at=world.clock.now()
+        )
+
+
+def test_a_manufacturer_that_makes_vehicles_installs_its_own_batteries(world: World) -> None:
+    automaker = register(
+        world.regulator,
+        credit_code("91440300MA5F00019"),
+        "BYD-like Automaker",
+        ["manufacturer", "vehicle_maker"],
+        ["3CA"],
+    )
+    code = world.code()
+    battery = Battery.produce(spec(code), actor=automaker, code_owner_id=automaker.id, today=TODAY)
+    battery.install(actor=automaker, vin=VIN, occurred_at=world.clock.now())
+    assert battery.state == State.INSTALLED
+
+
+def test_a_dismantlers_retirement_without_holding_the_battery_is_recorded_and_flagged(world: World) -> None:
+    battery = world.produce()
+    world.install(battery)
+    battery.retire(actor=world.dismantler, reason="vehicle scrapped", occurred_at=world.clock.now())
+    (retired,) = [e for e in battery.collect_events() if type(e).__name__ == "Retired"]
+    assert retired.custody_unverified is True
+    assert "retired by a dismantler without a vehicle scrapping record" in battery.flags
+
+
+def test_the_holders_own_retirement_is_not_flagged(world: World) -> None:
+    battery = world.produce()
+    world.install(battery)
+    world.retire(battery)
+    (retired,) = [e for e in battery.collect_events() if type(e).__name__ == "Retired"]
+    assert retired.custody_unverified is False
+    assert battery.flags == []
+
+
+def test_another_participants_request_id_is_a_new_request_that_is_authorised(world: World) -> None:
+    battery = world.retired_battery()
+    world.collect(battery, request_id="scan-1")
+    # The same id from a stranger is neither a replay nor a hint that the id exists: its request
+    # is checked like any other (and refused: it does not hold the battery).
+    with pytest.raises(NotAuthorised, match="you do not hold it"):
+        world.hand_over(battery, actor=world.vehicle_maker, request_id="scan-1")
+    with pytest.raises(InvalidInput, match="already used to collect"):  # the owner's own misuse
+        world.hand_over(battery, actor=world.outlet_operator, request_id="scan-1")

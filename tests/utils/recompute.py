@@ -12,13 +12,17 @@ possible:
   the same battery (not because the ``late_correction`` flag is set);
 - the mass a handover moves out of an outlet is the mass weighed when the battery was collected;
 - a battery is overdue when it retired more than ``days`` before ``now`` and, after retiring,
-  was neither collected nor handed over compliantly.
+  was neither collected nor handed over compliantly;
+- a retirement's custody is unverified when the retiring enterprise did not hold the battery
+  (holders followed through production, delivery, installation, removal, collection and handover),
+  not because the event's ``custody_unverified`` field says so.
 
 Only the reporting deadlines are taken from the platform (``WorkingCalendar``), as the brief of
 these tests asks: late reports are "late per WorkingCalendar".
 
 Counts follow the events: every ``Installed`` counts (a reinstall after repair too), every
-``Collected`` counts, ``cascade_used`` counts original batteries going into second-life products.
+``Collected`` counts, ``cascade_used`` counts original batteries going into second-life products;
+a ``Delivered`` (manufacturer to vehicle maker) counts in no tally, it only changes the holder.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ class Recomputed:
     non_compliant_handovers: set[tuple[str, int]] = field(default_factory=set)
     late_reports: set[tuple[str, int]] = field(default_factory=set)
     backwards_dates: set[tuple[str, int]] = field(default_factory=set)
+    unverified_custody: set[tuple[str, int]] = field(default_factory=set)
     batteries: dict[str, _Battery] = field(default_factory=dict)
     last_occurred_at: datetime | None = None  # the latest real-world time of any battery event
 
@@ -130,6 +135,7 @@ class Recomputed:
         found |= {("non_compliant_handover", c, v) for c, v in self.non_compliant_handovers}
         found |= {("late_report", c, v) for c, v in self.late_reports}
         found |= {("backwards_date", c, v) for c, v in self.backwards_dates}
+        found |= {("unverified_custody", c, v) for c, v in self.unverified_custody}
         found |= {("outlet_over_capacity", p, None) for p in self.outlets_over_capacity}
         return found
 
@@ -198,6 +204,8 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
         if kind == "Produced":
             row["produced"] += 1
             row["produced_kwh"] += e.energy_kwh
+        elif kind == "Delivered":
+            b.holder_id = e.receiver_id
         elif kind == "Installed":
             row["installed"] += 1
             b.holder_id = e.actor_id
@@ -205,6 +213,8 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
             b.holder_id = e.actor_id
         elif kind == "Retired":
             row["retired"] += 1
+            if e.actor_id != b.holder_id:
+                out.unverified_custody.add((code, version))
             b.retired_at, b.taken_in, b.holder_id = occurred, False, e.actor_id
         elif kind == "Collected":
             row["collected"] += 1

@@ -7,7 +7,7 @@ decimals (counters summed in a different order by an incremental run and by a re
 the last bits). Two snapshots are equal exactly when the views hold the same facts.
 
 ``varied_store`` writes a small store by hand through the application service, with one battery
-at every stage (pack from modules, installed, removed, retired, collected, handed over
+at every stage (pack from modules, delivered and installed, removed, retired, collected, handed over
 compliantly and not, recycled, cascade-reused into a second-life product); ``demo_store`` uses
 the deterministic national demo for larger ones.
 """
@@ -166,7 +166,9 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
     pack = battery_code("P", 3)
     note(app.produce(actor_id=m, spec=_pack_spec(pack, components=tuple(modules))))
 
-    def first_life(code: str, *, retire: bool = True, remove: bool = False) -> None:
+    def first_life(code: str, *, maker: str = m, retire: bool = True, remove: bool = False) -> None:
+        """Delivered by its ``maker`` to the vehicle maker, which installs it (then as asked)."""
+        note(app.deliver(actor_id=maker, code=code, receiver_id=vm, occurred_at=at(2024, 7, 25)))
         note(app.install(actor_id=vm, code=code, vin=VIN, occurred_at=at(2024, 8, 1)))
         if remove:
             note(app.remove(actor_id=vm, code=code, reason="repair", occurred_at=at(2025, 3, 1)))
@@ -236,7 +238,9 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
         code = battery_code("P", serial, maker=maker)
         note(app.produce(actor_id=owner, spec=_pack_spec(code, mass_kg=100.0 + serial / 3)))
         if stage != "produced":
-            first_life(code, retire=stage in ("retired", "collected"), remove=stage == "removed")
+            first_life(
+                code, maker=owner, retire=stage in ("retired", "collected"), remove=stage == "removed"
+            )
         if stage == "removed":
             note(app.remove(actor_id=vm, code=code, reason="replacement", occurred_at=at(2025, 6, 1)))
         if stage == "collected":

@@ -28,6 +28,7 @@ from batterytrace.trace.api.routes import (
     scan,
 )
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.pages import docs
 from batterytrace.trace.pages import routes as pages
 from batterytrace.trace.settings import Settings
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         runner.catch_up()
         app.state.service = service
         app.state.runner = runner
+        service.key_usage.share(runner.engine)  # when keys were last used: beside the views
         stop = threading.Event()
         follower = None
         if run_projections:
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from pages.docs: vendored assets, strict headers
+        redoc_url=None,
         openapi_tags=[
             {"name": "production", "description": "Manufacturers record batteries, one or in bulk."},
             {
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
     app.include_router(resolver.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     return app
 
 

@@ -8,10 +8,14 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
-from batterytrace.events.errors import NotAuthenticated, NotAuthorised
+from batterytrace.events.errors import InvalidInput, NotAuthenticated, NotAuthorised
 from batterytrace.events.participant import Participant, Role
 from batterytrace.projections.runner import ViewRunner
+from batterytrace.trace.api.errors import ViewsBehind
+from batterytrace.trace.api.throttle import AuthGuard
 from batterytrace.trace.application import BatteryTrace
+
+MAX_WAIT_SECONDS = 10  # ``timeout`` of a read-your-writes wait
 
 _bearer = HTTPBearer(auto_error=False, description="API key issued by a regulator: bt_<key id>_<secret>")
 
@@ -29,13 +33,21 @@ Runner = Annotated[ViewRunner, Depends(get_runner)]
 
 
 def optional_caller(
+    request: Request,
     service: Service,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Participant | None:
-    """The participant behind the bearer token, or None for the public."""
+    """The participant behind the bearer token, or None for the public. Wrong keys are throttled
+    per client address and key id (429), logged and counted: see ``throttle``."""
     if credentials is None:
         return None
-    return service.authenticate(credentials.credentials)
+    guard: AuthGuard = request.app.state.auth_guard
+    return guard.authenticate(
+        service,
+        credentials.credentials,
+        address=request.client.host if request.client else "unknown",
+        request_id=getattr(request.state, "request_id", "-"),
+    )
 
 
 def caller(participant: Annotated[Participant | None, Depends(optional_caller)]) -> Participant:
@@ -56,20 +68,38 @@ def regulator(participant: Caller) -> Participant:
 Regulator = Annotated[Participant, Depends(regulator)]
 
 
-def consistent_views(
+class AfterBeyondHead(InvalidInput):
+    """``?after=`` names a notification the store has not got: waiting could never end well."""
+
+    kind = "after-beyond-head"
+
+
+async def consistent_views(
     runner: Runner,
     after: Annotated[
         int | None,
         Query(ge=0, description="Wait until the views include this notification id (read your writes)."),
     ] = None,
     x_after: Annotated[int | None, Header(ge=0, alias="X-After-Notification")] = None,
-    timeout: Annotated[float, Query(gt=0, le=30, description="Seconds to wait for `after`.")] = 5.0,
+    timeout: Annotated[
+        float,
+        Query(gt=0, le=MAX_WAIT_SECONDS, description=f"Seconds to wait for `after` (≤ {MAX_WAIT_SECONDS})."),
+    ] = 5.0,
 ) -> Engine:
-    """The views' engine, once they include the caller's last write (when it says which)."""
-    wanted = after if after is not None else x_after
-    if wanted is not None and not runner.wait_until(wanted, timeout=timeout):
-        from batterytrace.trace.api.errors import ViewsBehind
+    """The views' engine, once they include the caller's last write (when it says which).
 
+    Waiting happens on the event loop (no worker thread is held), and only for a notification
+    the store has: one beyond its head is refused at once."""
+    wanted = after if after is not None else x_after
+    if wanted is None or await runner.views_reached(wanted, timeout=0):
+        return runner.engine
+    head = await runner.store_head()
+    if wanted > head:
+        raise AfterBeyondHead(
+            f"after={wanted} is beyond the newest notification in the store ({head}); pass the "
+            "notification_id a write answered"
+        )
+    if not await runner.views_reached(wanted, timeout=timeout):
         raise ViewsBehind(
             f"the views have not reached notification {wanted} within {timeout:g} s; retry shortly"
         )

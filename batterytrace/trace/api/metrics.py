@@ -1,4 +1,8 @@
-"""Prometheus metrics: request latency by route, events appended, the store head and view lag."""
+"""Prometheus metrics: request latency by route, events appended, the store head and view lag,
+failed authentications.
+
+Every label takes its value from a fixed set (route templates, known methods, status codes), so
+no request can add series: a series lives for as long as the process."""
 
 from __future__ import annotations
 
@@ -16,3 +20,16 @@ REQUEST_LATENCY = Histogram(
 EVENTS_APPENDED = Counter(
     "batterytrace_events_appended", "Domain events recorded by this process.", registry=REGISTRY
 )
+AUTH_FAILURES = Counter(
+    "batterytrace_auth_failures",
+    "Requests whose API key was refused (invalid, revoked) or not even tried (throttled).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method as a label: one of the standard ones, else ``other`` (a client may send any
+    token as a method, and each new label value would be a new series for good)."""
+    return method if method in KNOWN_METHODS else "other"

@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batterytrace.events import errors
+from batterytrace.trace.api.throttle import TooManyFailures
 from batterytrace.trace.settings import ConfigurationError, StoreUnavailable
 
 log = logging.getLogger("batterytrace.api")
+refusals = logging.getLogger("batterytrace.refusals")
 PROBLEM_JSON = "application/problem+json"
 
 STATUS_FOR: list[tuple[type[Exception], int]] = [
@@ -42,12 +44,20 @@ TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     503: "Service unavailable",
     504: "Views not up to date yet",
 }
 
 
-def problem(status: int, detail: str, *, kind: str | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": f"/problems/{kind or status}",
         "title": TITLES.get(status, "Error"),
@@ -55,10 +65,12 @@ def problem(status: int, detail: str, *, kind: str | None = None, **extra: Any) 
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    standard = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if status == 503:
-        headers = {"Retry-After": "5"}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+        standard = {"Retry-After": "5"}
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers={**standard, **(headers or {})}
+    )
 
 
 def status_of(error: Exception) -> int:
@@ -69,6 +81,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(_request: Request, error: errors.DomainError) -> JSONResponse:
         extra = {"segment": error.segment} if isinstance(error, errors.InvalidBatteryCode) else {}
+        if error.detail:  # what the caller may not be told goes to the server log only
+            refusals.info(
+                "refused %s %s (request %s): %s; %s",
+                _request.method,
+                _request.url.path,
+                getattr(_request.state, "request_id", "-"),
+                error.message,
+                error.detail,
+            )
         return problem(status_of(error), error.message, kind=error.kind, **extra)
 
     @app.exception_handler(RequestValidationError)
@@ -86,6 +107,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), kind=str(error.status_code))
+
+    @app.exception_handler(TooManyFailures)
+    async def throttled(_request: Request, error: TooManyFailures) -> JSONResponse:
+        return problem(
+            429, error.detail, kind="too-many-failures", headers={"Retry-After": str(error.retry_after)}
+        )
 
     @app.exception_handler(PersistenceError)
     async def store_error(_request: Request, error: PersistenceError) -> JSONResponse:

@@ -144,6 +144,17 @@ def _second_life(language: str, page: dict[str, Any]) -> str:
     )
 
 
+def _held_at(language: str, page: dict[str, Any]) -> str:
+    """Where the battery is held, when a collection point has it: it is handed in already, so
+    that point is said here once rather than listed as a place to bring it."""
+    point = page.get("held_at")
+    if not point:
+        return ""
+    address = f'<p class="muted" id="held-at-address">{html.escape(point["address"])}</p>'
+    held = f'<p class="held" id="held-at">{text(language, "public.held_at", name=point["name"])}</p>'
+    return held + (address if point["address"] else "")
+
+
 def _points(language: str, page: dict[str, Any]) -> str:
     near = page["collection_points_near"]
     caption = text(language, f"public.near.{_key(near)}" if near else "public.near.none")
@@ -159,14 +170,13 @@ def _points(language: str, page: dict[str, Any]) -> str:
             f'<li><span class="name">{html.escape(point["name"])}</span>{far}'
             f'<span class="address">{html.escape(point["address"])}</span></li>'
         )
+    none = "public.no_other_points" if page.get("held_at") else "public.no_points"
     listing = (
-        f'<ol class="points" id="points">{"".join(items)}</ol>'
-        if items
-        else f"<p>{text(language, 'public.no_points')}</p>"
+        f'<ol class="points" id="points">{"".join(items)}</ol>' if items else f"<p>{text(language, none)}</p>"
     )
     return (
         '<section class="card" aria-labelledby="return">'
-        f'<h2 id="return">{text(language, "public.return")}</h2>'
+        f'<h2 id="return">{text(language, "public.return")}</h2>{_held_at(language, page)}'
         f'<p class="muted" id="points-near">{caption}</p>{listing}'
         f'<button id="near" type="button" class="secondary" hidden '
         f'data-denied="{text(language, "public.location_denied")}">{text(language, "public.use_location")}'

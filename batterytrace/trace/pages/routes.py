@@ -1,16 +1,17 @@
 """Routes: the pages (``/outlet``, ``/regulator``) and their static files (``/static/...``).
 
 A page is public HTML: what a user may do is decided by the API calls its script makes with the
-user's key. Static files are served from the package (``static/``), never from outside it, with a
-day of caching for the vendored libraries and revalidation for our own scripts.
+user's key. Static files are the package's ``static/`` folder, read into a table at start-up and
+looked up by path (nothing outside the table can be reached), with a day of caching for the vendored
+libraries and revalidation for our own scripts.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from functools import lru_cache
+from dataclasses import dataclass
 from importlib import resources
-from pathlib import PurePosixPath
+from importlib.resources.abc import Traversable
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Header, Query
@@ -59,26 +60,61 @@ def page(path: str, template: str, title_key: str, scripts: tuple[str, ...]) -> 
     PAGES[path] = (template, title_key, scripts)
 
 
+@dataclass(frozen=True)
+class StaticFile:
+    """A packaged static file as it is answered: its bytes and its headers' values."""
+
+    content: bytes
+    media_type: str
+    cache_control: str
+
+
+def packaged_static_files() -> dict[str, StaticFile]:
+    """Every file under the package's ``static/`` folder, by its relative POSIX path
+    (``js/outlet.js``), read once.
+
+    The table is the only way to a file: a request path is looked up as a key and never joined
+    to a filesystem path, so no spelling of a path (absolute, dot segments, encoded slashes,
+    backslashes, NUL) can reach another file. Opening any other file would be worse than a
+    leak for the SQLite store: closing a descriptor of the store's file drops all of this
+    process's POSIX locks on it, and a CLI run beside the server then deletes the ``-wal`` file
+    from under it. Hidden entries (``.name``) are left out."""
+    files: dict[str, StaticFile] = {}
+
+    def walk(folder: Traversable, prefix: str) -> None:
+        for entry in folder.iterdir():
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                walk(entry, f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                files[prefix + entry.name] = StaticFile(
+                    entry.read_bytes(),
+                    mimetypes.guess_type(entry.name)[0] or "application/octet-stream",
+                    "public, max-age=86400" if prefix.startswith("vendor/") else "no-cache",
+                )
+
+    walk(resources.files(__package__).joinpath("static"), "")
+    return files
+
+
+STATIC_FILES = packaged_static_files()
+SHOWN_PATH = 120  # characters of an unknown path that a 404 repeats
+
+
 @router.get("/static/{path:path}")
 def static_file(path: str) -> Response:
-    """A file under the package's ``static/`` folder."""
-    parts = PurePosixPath(path).parts
-    if not parts or any(part in ("..", "") or part.startswith(".") for part in parts):
-        raise NotFound(f"no static file {path!r}")
-    content = _static_bytes(parts)
-    if content is None:
-        raise NotFound(f"no static file {path!r}")
-    media_type = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
-    cache = "public, max-age=86400" if parts[0] == "vendor" else "no-cache"
-    return Response(content, media_type=media_type, headers={"Cache-Control": cache})
-
-
-@lru_cache(maxsize=128)  # bounded: the key comes from the request, misses included
-def _static_bytes(parts: tuple[str, ...]) -> bytes | None:
-    """A packaged static file's bytes, read once (the files ship with the package and do not
-    change while it runs); None where there is no such file."""
-    resource = resources.files(__package__).joinpath("static", *parts)
-    return resource.read_bytes() if resource.is_file() else None
+    """A packaged file under ``static/``: vendored libraries cached for a day, our own files
+    revalidated (``no-cache``)."""
+    found = STATIC_FILES.get(path)
+    if found is None:
+        shown = path if len(path) <= SHOWN_PATH else path[: SHOWN_PATH - 1] + "…"
+        raise NotFound(f"no static file {shown!r}; only the pages' own files are served under /static/")
+    return Response(
+        found.content,
+        media_type=found.media_type,
+        headers={"Cache-Control": found.cache_control, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 page("/outlet", "outlet", "outlet.title", ("vendor/zxing-wasm/zxing-reader.js", "js/outlet.js"))

@@ -2,13 +2,13 @@
 
 Access follows the EU battery passport's tiers (domain.md): the public sees what the QR code
 page shows (what the battery is, its state, its lineage); regulators see everything; a
-participant sees everything about a battery it is or was involved with (made it, acted on it,
-received it, holds it now) and only the public part of any other battery.
+participant involved with a battery (made it, acted on it, received it, holds it now) sees its
+history from the event at which it became involved, and the vehicle's VIN only if it had the
+vehicle or made the battery (``events/disclosure.py``); any other battery only in its public part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,18 +16,15 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from batterytrace.events.battery_code import EXAMPLE_CODE, parse_battery_code
+from batterytrace.events.disclosure import Disclosure, disclosure_for
 from batterytrace.events.errors import NotAuthorised, NotFound
 from batterytrace.events.participant import Participant
 from batterytrace.projections.queries import battery_lifecycle
 from batterytrace.trace.api.deps import Caller, OptionalCaller, Service, Views
 from batterytrace.trace.api.routes.production import BatteryHolder, BatterySummary, problem_responses
-from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.presenters import battery_document
+from batterytrace.trace.presenters import battery_document, disclosed, event_record, timeline_facts
 
 router = APIRouter(tags=["batteries"])
-
-# Event details that name a participant who took part (besides the event's actor).
-PARTICIPANT_DETAILS = ("manufacturer_id", "receiver_id", "operator_id", "enterprise_id", "recycler_id")
 
 CodePath = Annotated[
     str, Path(description="GB/T 34014 battery code (24 characters).", examples=[EXAMPLE_CODE])
@@ -183,8 +180,10 @@ def get_battery(code: CodePath, service: Service, views: Views, caller: Optional
         raise NotFound(f"battery {parsed.code}: {hint}")
     document["lineage"] = _lineage(document["lineage"])
     battery = document["battery"]
-    if caller is not None and (caller.is_regulator or caller.id in _involved_in_view(document)):
-        return {"access": "full", **document}
+    if caller is not None:
+        disclosure = _disclosure(caller, document["timeline"])
+        if disclosure.involved:
+            return {"access": "full", **disclosed(document, disclosure)}
     return {
         "access": "public",
         "battery": {
@@ -219,40 +218,19 @@ def get_battery_history(
     ] = None,
 ) -> dict[str, Any]:
     """Read from the event store, not the views. For regulators and for participants that are or
-    were involved with the battery."""
+    were involved with the battery (from the event at which they became involved)."""
     parsed = parse_battery_code(code, today=service.today())
-    if not caller.is_regulator and caller.id not in _involved_in_store(service, parsed.code):
+    disclosure = _disclosure(caller, [event_record(e) for e in service.history(parsed.code)])
+    if not disclosure.involved:
         raise _not_involved(caller, parsed.code)
-    document = battery_document(service, parsed.code, as_of=as_of)
+    document = disclosed(battery_document(service, parsed.code, as_of=as_of), disclosure)
     document["lineage"] = _lineage(document["lineage"])
     return document
 
 
 # ----------------------------------------------------------------------------------- helpers
-def _involved_in_view(document: dict[str, Any]) -> set[str]:
-    battery = document["battery"]
-    holder = battery["holder"]
-    return _participants(
-        [battery["manufacturer_id"], holder["id"], holder["responsible_id"]],
-        ((e["actor_id"], e["details"]) for e in document["timeline"]),
-    )
-
-
-def _involved_in_store(service: BatteryTrace, code: str) -> set[str]:
-    battery = service.battery(code)
-    return _participants(
-        [battery.manufacturer_id, battery.holder_id, battery.responsible_id],
-        ((e.actor_id, vars(e)) for e in service.history(code)),
-    )
-
-
-def _participants(current: list[str | None], events: Iterable[tuple[str, dict[str, Any]]]) -> set[str]:
-    """Everyone who made, acted on, received or now holds the battery."""
-    ids = set(current)
-    for actor_id, details in events:
-        ids.add(actor_id)
-        ids.update(details.get(key) for key in PARTICIPANT_DETAILS)
-    return {i for i in ids if isinstance(i, str)}
+def _disclosure(caller: Participant, timeline: list[dict[str, Any]]) -> Disclosure:
+    return disclosure_for(caller.id, timeline_facts(timeline), is_regulator=caller.is_regulator)
 
 
 def _not_involved(caller: Participant, code: str) -> NotAuthorised:

@@ -32,6 +32,7 @@ Code = Annotated[
 ]
 EXAMPLE_VIN = "LSVAU2180N2183294"
 EXAMPLE_RECEIVER = "91110000600037341L"
+EXAMPLE_VEHICLE_MAKER = "91440300MA5F00003G"
 EXAMPLE_PRODUCT = "9CUPB01SECLIFES5F0000001"
 EXAMPLE_ORIGINAL = "3CAPB120A1B2C3R7F0000124"
 WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422)
@@ -71,6 +72,17 @@ class LifecycleFields(BaseModel):
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class DeliverRequest(LifecycleFields):
+    model_config = _examples({"receiver_id": EXAMPLE_VEHICLE_MAKER, "request_id": "delivery-001"})
+
+    receiver_id: str = Field(
+        min_length=1,
+        max_length=40,
+        description="Credit code of the vehicle maker receiving the new battery.",
+        examples=[EXAMPLE_VEHICLE_MAKER],
+    )
 
 
 class InstallRequest(LifecycleFields):
@@ -177,11 +189,25 @@ class CascadeReuseResponse(BatteryWriteResponse):
 
 # ------------------------------------------------------------------------------------ routes
 @router.post(
+    "/batteries/{code}/deliver",
+    response_model=BatteryWriteResponse,
+    summary="Deliver a new battery to a vehicle maker",
+    description="By the battery's holder (its manufacturer). The vehicle maker may then install it: a "
+    "vehicle maker installs only batteries delivered to it, or made by itself. Allowed while produced.",
+    responses=WRITE_PROBLEMS,
+)
+def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) -> dict[str, Any]:
+    result = service.deliver(actor_id=caller.id, code=code, receiver_id=body.receiver_id, **body.reporting())
+    return battery_write(service, result, code, caller)
+
+
+@router.post(
     "/batteries/{code}/install",
     response_model=BatteryWriteResponse,
     summary="Install a battery in a vehicle, or a second-life product at a site",
-    description="With `vin`: by a vehicle maker (a removed battery only by its holder). With `site`: by "
-    "the product's holder. Allowed when the battery is produced or removed.",
+    description="With `vin`: by a vehicle maker holding the battery (delivered to it by the manufacturer, "
+    "made by itself, or removed by it). With `site`: by the product's holder. Allowed when the battery is "
+    "produced or removed.",
     responses=WRITE_PROBLEMS,
 )
 def install(code: Code, body: InstallRequest, service: Service, caller: Caller) -> dict[str, Any]:
@@ -193,7 +219,7 @@ def install(code: Code, body: InstallRequest, service: Service, caller: Caller) 
         application=body.application,
         **body.reporting(),
     )
-    return battery_write(service, result, code)
+    return battery_write(service, result, code, caller)
 
 
 @router.post(
@@ -205,7 +231,7 @@ def install(code: Code, body: InstallRequest, service: Service, caller: Caller) 
 )
 def remove(code: Code, body: RemoveRequest, service: Service, caller: Caller) -> dict[str, Any]:
     result = service.remove(actor_id=caller.id, code=code, reason=body.reason, **body.reporting())
-    return battery_write(service, result, code)
+    return battery_write(service, result, code, caller)
 
 
 @router.post(
@@ -223,7 +249,7 @@ def retire(code: Code, body: RetireRequest, service: Service, caller: Caller) ->
         state_of_health_pct=body.state_of_health_pct,
         **body.reporting(),
     )
-    return battery_write(service, result, code)
+    return battery_write(service, result, code, caller)
 
 
 @router.post(
@@ -247,7 +273,7 @@ def cascade_reuse(
         originals=[code, *body.other_originals],
         product=body.spec(body.product_code, []),
     )
-    answer = battery_write(service, result, body.product_code)
+    answer = battery_write(service, result, body.product_code, caller)
     product = service.battery(body.product_code)
     if result.replayed:
         response.status_code = 200
@@ -273,8 +299,8 @@ def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Calle
         activity=body.activity,
         **body.reporting(),
     )
-    answer = battery_write(service, result, code)
-    compliant, warning = _handover_outcome(service, code, body.request_id)
+    answer = battery_write(service, result, code, caller)
+    compliant, warning = _handover_outcome(service, code, caller.id, body.request_id)
     return {**answer, "compliant": compliant, "warning": warning}
 
 
@@ -289,13 +315,16 @@ def recycle(code: Code, body: RecycleRequest, service: Service, caller: Caller) 
     result = service.recycle(
         actor_id=caller.id, code=code, recovered_kg=body.recovered_kg, **body.reporting()
     )
-    return battery_write(service, result, code)
+    return battery_write(service, result, code, caller)
 
 
-def _handover_outcome(service: BatteryTrace, code: str, request_id: str | None) -> tuple[bool, str | None]:
+def _handover_outcome(
+    service: BatteryTrace, code: str, actor_id: str, request_id: str | None
+) -> tuple[bool, str | None]:
     """Compliance of this request's handover (the latest one without a request id)."""
     handovers = [e for e in service.history(code) if type(e).__name__ == "HandedOver"]
     if request_id is not None:
-        handovers = [e for e in handovers if e.request_id == request_id] or handovers
+        mine = [e for e in handovers if e.request_id == request_id and e.actor_id == actor_id]
+        handovers = mine or handovers
     event = handovers[-1]
     return bool(event.compliant), event.non_compliance

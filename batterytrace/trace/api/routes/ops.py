@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,6 +13,7 @@ from batterytrace.trace.api.metrics import REGISTRY
 from batterytrace.trace.api.problems import problem
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("batterytrace.api")
 
 STORE_HEAD = Gauge(
     "batterytrace_store_head", "Notification id of the newest stored event.", registry=REGISTRY
@@ -22,7 +24,7 @@ VIEW_LAG = Gauge(
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:  # async: answers while every worker thread is busy
     return {"status": "ok"}
 
 
@@ -33,8 +35,10 @@ def readyz(request: Request, runner: Runner) -> Any:
     limit = request.app.state.settings.ready_max_lag
     try:
         status = runner.status()
-    except Exception as error:  # any database failure means not ready
-        return problem(503, f"the database is not reachable: {str(error).splitlines()[0]}", kind="not-ready")
+    except Exception as error:  # any database failure means not ready; its text is for the log only
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        log.warning("not ready: the database does not answer: %s", first_line)
+        return problem(503, "the database is not reachable; see the service's log", kind="not-ready")
     lag = {s.view: s.lag for s in status}
     if max(lag.values(), default=0) > limit:
         return problem(

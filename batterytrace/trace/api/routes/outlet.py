@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from batterytrace.events.collection_point import CollectionPoint, Review
 from batterytrace.events.participant import Activity, Participant, Role
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Caller, Service, Views
@@ -48,6 +49,9 @@ class OperatedPoint(BaseModel):
     capacity_kg: float
     address: str
     division_code: str
+    review: Review = Field(
+        description="approved (shown on public pages) or pending (waiting for a regulator's approval)."
+    )
 
 
 class OperatedPoints(BaseModel):
@@ -107,9 +111,9 @@ def batteries_on_hand(
 ) -> Any:
     """Taken in and not yet handed over, longest-held first; for the point's operator and for
     regulators. `format=csv` gives the same rows as CSV."""
-    _require_operator_or_regulator(service, caller, point_id)
+    point = _require_operator_or_regulator(service, caller, point_id)
     rows = queries.batteries_on_hand(
-        views, point_id, queries.Filters(limit=paging.limit, offset=paging.offset)
+        views, point.id, queries.Filters(limit=paging.limit, offset=paging.offset)
     )
     return answer("batteries-on-hand", BatteryOnHand, rows, paging)
 
@@ -128,10 +132,16 @@ def list_receivers(service: Service, views: Views, _caller: Caller) -> dict[str,
     return {"on": today, "items": items, "count": len(items)}
 
 
-def _require_operator_or_regulator(service: BatteryTrace, caller: Participant, point_id: str) -> None:
+def _require_operator_or_regulator(
+    service: BatteryTrace, caller: Participant, point_id: str
+) -> CollectionPoint:
+    """The point (its id normalised: ``cp-110105-0001`` is ``CP-110105-0001``), once the caller
+    may see it. Queries must use the returned point's id, never the raw path parameter: the
+    views store normalised ids, so a raw lower-case id passed the check and found nothing."""
     point = service.collection_point(point_id)  # 404 where there is no such point
     if not caller.is_regulator:
         point.require_operator(caller)
+    return point
 
 
 def _receiver(row: dict[str, Any], today: date) -> dict[str, Any]:

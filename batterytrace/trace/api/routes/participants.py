@@ -2,8 +2,8 @@
 
 Regulators register enterprises and collection points, grant and revoke whitelist status and
 issue and revoke keys. A participant may read its own record, issue and revoke its own keys and
-register the collection points it operates. The list of collection points is public: it is where
-owners hand batteries in.
+register the collection points it operates; such a point is pending review until a regulator
+approves it. The list of approved collection points is public: it is where owners hand batteries in.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field
 
+from batterytrace.events.api_key import ApiKey, parse_token
+from batterytrace.events.collection_point import Review
 from batterytrace.events.credit_code import EXAMPLE_CREDIT_CODE, parse_credit_code
 from batterytrace.events.errors import NotAuthorised
 from batterytrace.events.participant import Participant, Role
@@ -39,6 +42,9 @@ ROLES = ", ".join(r.value for r in Role)
 
 CreditCodePath = Annotated[
     str, Path(description="Unified Social Credit Code (18 characters).", examples=[EXAMPLE_CREDIT_CODE])
+]
+PointIdPath = Annotated[
+    str, Path(max_length=60, description="The collection point's id.", examples=[EXAMPLE_POINT])
 ]
 
 
@@ -109,6 +115,18 @@ class KeyRequest(BaseModel):
     label: str = Field("", max_length=200, description="What the key is for.")
 
 
+class RevokeAllKeys(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "a key leaked", "except_key_id": "3f9c2a71d0b84e15"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=500, description="Why they are revoked.")
+    except_key_id: str | None = Field(
+        None, max_length=64, description="A live key of the participant to keep, e.g. the one in use."
+    )
+
+
 class CollectionPointRegistration(BaseModel):
     """A recycling service outlet (as `batterytrace collection-points add`)."""
 
@@ -140,6 +158,14 @@ class CollectionPointRegistration(BaseModel):
     capacity_kg: float = Field(5000.0, gt=0, description="What it may hold, kg.")
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
+
+
+class CollectionPointApproval(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "site visited on 2026-03-02"}]}
+    )
+
+    note: str = Field("", max_length=500, description="What was checked (optional).")
 
 
 # ------------------------------------------------------------------------------------ answers
@@ -176,6 +202,44 @@ class ParticipantWritten(WriteResponse):
 
 class KeyRevoked(WriteResponse):
     key_id: str
+    revoked: list[str] = Field(
+        description="Every key this revoked: the key, and the live keys issued through it (transitively)."
+    )
+
+
+class KeysRevoked(WriteResponse):
+    revoked: list[str] = Field(
+        description="Every key this revoked: the participant's keys and the keys issued through them."
+    )
+
+
+class KeyRecord(BaseModel):
+    """One key as the inventory shows it: who issued it, how, and its use; never its secret or hash.
+    Times are China Standard Time (UTC+8) with their offset."""
+
+    key_id: str
+    participant_id: str
+    label: str
+    issued_at: str
+    issued_by: str | None = Field(description="Who issued it; null: the operator's CLI on the server.")
+    issued_via: str | None = Field(
+        description="The key the issuing request was made with: revoking that key revokes this one."
+    )
+    rotated_at: str | None = Field(description="When its secret was last replaced.")
+    revoked: bool
+    revoked_at: str | None
+    revoked_by: str | None = Field(description="Who revoked it (null while live, or the operator's CLI).")
+    revoke_reason: str | None
+    revoked_through: str | None = Field(description="The key whose revocation reached this one.")
+    last_used_at: str | None = Field(
+        description="The last request made with it, to within a minute; null if never used."
+    )
+
+
+class KeyInventory(BaseModel):
+    participant_id: str
+    items: list[KeyRecord]
+    count: int
 
 
 class CollectionPointRecord(BaseModel):
@@ -188,6 +252,10 @@ class CollectionPointRecord(BaseModel):
     division_code: str
     latitude: float | None
     longitude: float | None
+    review: Review = Field(
+        description="approved (shown on public pages) or pending (registered by its operator, "
+        "waiting for a regulator's approval)."
+    )
 
 
 class CollectionPointRegistered(WriteResponse):
@@ -210,6 +278,21 @@ def _record(participant: Participant) -> dict[str, Any]:
     return {**participant_record(participant), "division_code": participant.division_code}
 
 
+def _caller_key_id(request: Request, _caller: Caller) -> str:
+    """The id of the key this (authenticated) request was made with: a key issued by the request
+    records it, so that revoking that key revokes the new one too."""
+    _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return parse_token(token)[0]
+
+
+CallerKeyId = Annotated[str, Depends(_caller_key_id)]
+KeyIdPath = Annotated[str, Path(max_length=64, description="The key id (the part after bt_).")]
+
+
+def _revoked(result: Any) -> list[str]:
+    return [key.key_id for key in result.saved if isinstance(key, ApiKey)]
+
+
 def _self_or_regulator(caller: Participant, credit_code: str, *, to: str) -> str:
     """The normalised code, once the caller is a regulator or that participant itself."""
     code = parse_credit_code(credit_code, allow_bad_check=True)
@@ -229,7 +312,7 @@ def _self_or_regulator(caller: Participant, credit_code: str, *, to: str) -> str
     responses=problem_responses(401, 403, 409, 422),
 )
 def register_participant(
-    body: ParticipantRegistration, service: Service, caller: Regulator
+    body: ParticipantRegistration, service: Service, caller: Regulator, via: CallerKeyId
 ) -> dict[str, Any]:
     """Answers the participant and, unless `issue_key` is false, a new API key shown once."""
     result = service.register_participant(
@@ -245,7 +328,7 @@ def register_participant(
     key = None
     if body.issue_key:
         issued = service.issue_api_key(
-            actor_id=caller.id, participant_id=participant.id, label=body.key_label
+            actor_id=caller.id, participant_id=participant.id, label=body.key_label, via_key_id=via
         )
         key = {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}
     return {**write_fields(service, result), "participant": _record(participant), "api_key": key}
@@ -331,6 +414,10 @@ def revoke_whitelist(
 
 
 # ----------------------------------------------------------------------------------- API keys
+def _issued(issued: Any) -> dict[str, Any]:
+    return {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}
+
+
 @router.post(
     "/participants/{credit_code}/keys",
     summary="Issue an API key (regulator, or the participant for itself)",
@@ -339,12 +426,52 @@ def revoke_whitelist(
     responses=problem_responses(401, 403, 404, 422),
 )
 def issue_key(
-    credit_code: CreditCodePath, service: Service, caller: Caller, body: KeyRequest | None = None
+    credit_code: CreditCodePath,
+    service: Service,
+    caller: Caller,
+    via: CallerKeyId,
+    body: KeyRequest | None = None,
 ) -> dict[str, Any]:
-    """The token is in this answer only; only its hash is stored."""
+    """The token is in this answer only; only its hash is stored. The new key is issued through
+    the key of this request: revoking that key revokes this one too (to replace a key's secret
+    and keep its place, rotate it instead)."""
     code = _self_or_regulator(caller, credit_code, to="issue API keys")
-    issued = service.issue_api_key(actor_id=caller.id, participant_id=code, label=body.label if body else "")
-    return {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}
+    issued = service.issue_api_key(
+        actor_id=caller.id, participant_id=code, label=body.label if body else "", via_key_id=via
+    )
+    return _issued(issued)
+
+
+@router.get(
+    "/participants/{credit_code}/keys",
+    summary="List a participant's API keys (regulator, or the participant itself)",
+    response_model=KeyInventory,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_keys(credit_code: CreditCodePath, service: Service, caller: Caller) -> dict[str, Any]:
+    """Every key, live or revoked, oldest first: who issued it and with which key, when it was
+    rotated or revoked and why, and when it was last used (to within a minute)."""
+    code = _self_or_regulator(caller, credit_code, to="list the API keys")
+    items = service.api_keys(code)
+    return {"participant_id": code, "items": items, "count": len(items)}
+
+
+@router.post(
+    "/participants/{credit_code}/keys/revoke-all",
+    summary="Revoke every API key of a participant (regulator, or the participant itself)",
+    response_model=KeysRevoked,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_all_keys(
+    credit_code: CreditCodePath, body: RevokeAllKeys, service: Service, caller: Caller
+) -> dict[str, Any]:
+    """Every key of the participant but `except_key_id`, and every key issued through them, is
+    refused from the next request on. Pass the key you are using as `except_key_id` to keep it."""
+    code = _self_or_regulator(caller, credit_code, to="revoke the API keys")
+    result = service.revoke_api_keys(
+        actor_id=caller.id, participant_id=code, reason=body.reason, except_key_id=body.except_key_id
+    )
+    return {**write_fields(service, result), "revoked": _revoked(result)}
 
 
 @router.delete(
@@ -354,14 +481,28 @@ def issue_key(
     responses=problem_responses(401, 403, 404),
 )
 def revoke_key(
-    key_id: Annotated[str, Path(max_length=64, description="The key id (the part after bt_).")],
+    key_id: KeyIdPath,
     service: Service,
     caller: Caller,
     reason: Annotated[str, Query(max_length=500, description="Why it is revoked.")] = "",
 ) -> dict[str, Any]:
-    """The next request with the key is refused (401). Revoking a revoked key changes nothing."""
+    """The next request with the key, or with any key issued through it, is refused (401).
+    Revoking a revoked key revokes only what was issued through it and is still live."""
     result = service.revoke_api_key(actor_id=caller.id, key_id=key_id, reason=reason)
-    return {**write_fields(service, result), "key_id": key_id}
+    return {**write_fields(service, result), "key_id": key_id, "revoked": _revoked(result)}
+
+
+@router.post(
+    "/keys/{key_id}/rotate",
+    summary="Rotate an API key: a new secret for the same key (regulator, or the key's owner)",
+    response_model=IssuedKey,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def rotate_key(key_id: KeyIdPath, service: Service, caller: Caller) -> dict[str, Any]:
+    """The new token is in this answer only; the old one is refused from the next request on.
+    The key keeps its id and its place: keys issued through it stay live, and it still dies with
+    the key it was issued through."""
+    return _issued(service.rotate_api_key(actor_id=caller.id, key_id=key_id))
 
 
 # -------------------------------------------------------------------------- collection points
@@ -375,6 +516,8 @@ def revoke_key(
 def register_collection_point(
     body: CollectionPointRegistration, service: Service, caller: Caller
 ) -> dict[str, Any]:
+    """A point a regulator registers is approved at once; one its operator registers is pending
+    review, and public pages leave it out until a regulator approves it."""
     result = service.register_collection_point(
         actor_id=caller.id,
         point_id=body.point_id,
@@ -391,6 +534,27 @@ def register_collection_point(
     return {**write_fields(service, result), "collection_point": collection_point_record(point)}
 
 
+@router.post(
+    "/collection-points/{point_id}/approve",
+    summary="Approve a collection point for public pages (regulator)",
+    response_model=CollectionPointRegistered,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def approve_collection_point(
+    point_id: PointIdPath,
+    service: Service,
+    caller: Regulator,
+    body: CollectionPointApproval | None = None,
+) -> dict[str, Any]:
+    """A point its operator registered is pending review; once approved, public pages list it.
+    Approving an approved point changes nothing (`replayed`)."""
+    result = service.approve_collection_point(
+        actor_id=caller.id, point_id=point_id, note=body.note if body else ""
+    )
+    point = service.collection_point(point_id)
+    return {**write_fields(service, result), "collection_point": collection_point_record(point)}
+
+
 @router.get(
     "/collection-points",
     summary="Where batteries can be handed in (public)",
@@ -398,8 +562,9 @@ def register_collection_point(
     responses=problem_responses(422),
 )
 def list_collection_points(views: Views, paging: Paged, region: RegionFilter) -> Any:
-    """Every registered collection point, by id; `region` narrows to a province (2 digits),
-    prefecture (4) or county (6). Pass `?after=ID` to include one just registered."""
+    """Every approved collection point, by id (a point pending review is not listed); `region`
+    narrows to a province (2 digits), prefecture (4) or county (6). Pass `?after=ID` to include
+    one just registered or approved."""
     rows = queries.collection_points(
         views, queries.Filters(region=region, limit=paging.limit, offset=paging.offset)
     )

@@ -14,26 +14,35 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import IO, Any
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.errors import InvalidInput
-from batterytrace.events.participant import Role
+from batterytrace.events.participant import Participant, Role
 from batterytrace.trace.api.deps import Caller, Service
 from batterytrace.trace.api.errors import PayloadTooLarge
 from batterytrace.trace.api.problems import problem
 from batterytrace.trace.application import BatteryTrace, WriteResult
 from batterytrace.trace.bulk_import import (
     KNOWN_COLUMNS,
+    MAX_CHEMISTRY_LENGTH,
+    MAX_CODE_LENGTH,
+    MAX_COMPONENTS,
+    MAX_LEVEL_LENGTH,
+    MAX_LINE_CHARS,
+    MAX_REQUEST_ID_LENGTH,
     REQUIRED_COLUMNS,
     ImportReport,
     ProductionImporter,
     read_rows,
 )
 from batterytrace.trace.presenters import battery_summary
+from batterytrace.trace.settings import StoreUnavailable
 
 router = APIRouter(tags=["production"])
 
@@ -67,6 +76,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The body is over the configured size.",
         415: "The body's content type is not accepted.",
         422: "A field is missing or malformed; `errors` names each field, `segment` the code's part.",
+        503: "The store is unavailable; retry later (see Retry-After).",
     }
     return {
         status: {
@@ -138,8 +148,13 @@ def write_fields(service: BatteryTrace, result: WriteResult) -> dict[str, Any]:
     return {"events": list(result.events), "notification_id": position, "replayed": result.replayed}
 
 
-def battery_write(service: BatteryTrace, result: WriteResult, code: str) -> dict[str, Any]:
-    return {**write_fields(service, result), "battery": battery_summary(service.battery(code))}
+def battery_write(
+    service: BatteryTrace, result: WriteResult, code: str, caller: Participant
+) -> dict[str, Any]:
+    """A write's answer with the battery as it stands, the VIN only for a caller that may see it."""
+    battery = service.battery(code)
+    shown = battery_summary(battery, show_vin=caller.is_regulator or caller.id in battery.vin_known_to)
+    return {**write_fields(service, result), "battery": shown}
 
 
 # ------------------------------------------------------------------------------ body streaming
@@ -187,10 +202,16 @@ class ProductFacts(BaseModel):
     )
     mass_kg: float = Field(gt=0, description="Mass, kg.", examples=[110])
     level: str | None = Field(
-        None, max_length=20, description="pack, module or cell; must match the code.", examples=["pack"]
+        None,
+        max_length=MAX_LEVEL_LENGTH,
+        description="pack, module or cell; must match the code.",
+        examples=["pack"],
     )
     chemistry: str | None = Field(
-        None, max_length=60, description="Must match the code's battery type (e.g. LFP).", examples=["LFP"]
+        None,
+        max_length=MAX_CHEMISTRY_LENGTH,
+        description="Must match the code's battery type (e.g. LFP).",
+        examples=["LFP"],
     )
     production_date: date | None = Field(
         None, description="Must match the code's date characters.", examples=["2024-07-15"]
@@ -202,7 +223,11 @@ class ProductFacts(BaseModel):
         examples=["2024-07-15T08:30:00+08:00"],
     )
     request_id: str | None = Field(
-        None, min_length=1, max_length=100, description="Client's id for this request.", examples=["prod-001"]
+        None,
+        min_length=1,
+        max_length=MAX_REQUEST_ID_LENGTH,
+        description="Client's id for this request.",
+        examples=["prod-001"],
     )
 
     def spec(self, code: str, components: list[str]) -> ProductionSpec:
@@ -246,11 +271,14 @@ class ProductionRequest(ProductFacts):
     )
 
     code: str = Field(
-        min_length=1, max_length=64, description="GB/T 34014 code, 24 characters.", examples=[EXAMPLE_CODE]
+        min_length=1,
+        max_length=MAX_CODE_LENGTH,
+        description="GB/T 34014 code, 24 characters.",
+        examples=[EXAMPLE_CODE],
     )
     components: list[str] = Field(
         default_factory=list,
-        max_length=10_000,
+        max_length=MAX_COMPONENTS,
         description="Codes of the modules or cells built in (already recorded).",
         examples=[[EXAMPLE_MODULE]],
     )
@@ -272,7 +300,7 @@ class ProductionRequest(ProductFacts):
 def produce(body: ProductionRequest, service: Service, caller: Caller, response: Response) -> dict[str, Any]:
     spec = body.spec(body.code, body.components)
     result = service.produce(actor_id=caller.id, spec=spec)
-    answer = battery_write(service, result, body.code)
+    answer = battery_write(service, result, body.code, caller)
     if result.replayed:
         response.status_code = 200
     else:
@@ -345,9 +373,13 @@ class BulkImportResponse(BaseModel):
     "with the same rules as a single production, in transactions of the configured batch size. Refused "
     "rows are reported by line with the reason; the other rows are stored. A repeated file stores nothing "
     "twice. A CSV header that lacks a required column refuses the whole body before anything is stored. "
+    f"Each field has the single production's limits (request_id at most {MAX_REQUEST_ID_LENGTH} characters "
+    f"…); a line over {MAX_LINE_CHARS:,} characters, deep nesting or a value of the wrong type refuses that "
+    "row only. If the store fails part-way, the answer is a 503 (500 for anything else) problem that "
+    "still carries this summary and `interrupted_at_line`; the same body sent again finishes the import. "
     "Content-Type: `application/x-ndjson` or `application/jsonl` (JSON lines) or `text/csv`.",
     openapi_extra={"requestBody": _BULK_BODY},
-    responses=problem_responses(401, 403, 413, 415, 422),
+    responses=problem_responses(401, 403, 413, 415, 422, 503),
 )
 async def bulk_produce(request: Request, service: Service, caller: Caller) -> Any:
     kind, params = media_type(request)
@@ -370,14 +402,31 @@ async def bulk_produce(request: Request, service: Service, caller: Caller) -> An
             return too_large(error)
         spool.seek(0)
         report, store_head = await run_in_threadpool(_import_spooled, service, caller.id, spool, fmt)
-    return BulkImportResponse(
+    answer = BulkImportResponse(
         rows=report.rows,
         stored=report.stored,
         already_present=report.already_present,
         refused_count=report.refused_count,
         refused=[RefusedRow(line=r.line, code=r.code, reason=r.reason) for r in report.refused],
-        notification_id=store_head,
+        notification_id=store_head or 0,
         seconds=round(report.seconds, 4),
+    )
+    if report.interrupted_at is not None:
+        return _interrupted(report, answer)
+    return answer
+
+
+def _interrupted(report: ImportReport, answer: BulkImportResponse) -> Response:
+    """The store failed part-way: earlier batches are committed, so the answer is a problem that
+    still carries the whole summary (what was stored, what was refused, where it stopped), never a
+    bare 500. 503 (retry later) when the store was unavailable, 500 for anything else."""
+    store_failed = isinstance(report.error, StoreUnavailable | PersistenceError | DBAPIError)
+    return problem(
+        503 if store_failed else 500,
+        report.interruption or "the import stopped",
+        kind="bulk-import-interrupted",
+        interrupted_at_line=report.interrupted_at,
+        **answer.model_dump(),
     )
 
 
@@ -401,12 +450,18 @@ async def _spool(request: Request, limit: int, spool: IO[bytes]) -> None:
 
 def _import_spooled(
     service: BatteryTrace, actor_id: str, spool: IO[bytes], fmt: str
-) -> tuple[ImportReport, int]:
-    """Import the spooled body (in a worker thread); the report and the store head after it."""
+) -> tuple[ImportReport, int | None]:
+    """Import the spooled body (in a worker thread); the report and the store head after it (none
+    when an interrupted import left the store unreachable)."""
     importer = ProductionImporter(service, actor_id)
     text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
     try:
         report = importer.run(read_rows(text, fmt))
     finally:
         text.detach()
-    return report, service.recorder.max_notification_id() or 0
+    try:
+        return report, service.recorder.max_notification_id() or 0
+    except Exception:
+        if report.interrupted_at is None:
+            raise
+        return report, None

@@ -25,7 +25,9 @@ Row = TypeVar("Row", bound=BaseModel)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000_000  # far beyond any view; larger numbers cannot be bound as 64-bit integers
-FindingKind = Literal["non_compliant_handover", "late_report", "backwards_date", "outlet_over_capacity"]
+FindingKind = Literal[
+    "non_compliant_handover", "late_report", "backwards_date", "unverified_custody", "outlet_over_capacity"
+]
 
 
 def invalid_parameter(name: str, message: str) -> RequestValidationError:
@@ -156,6 +158,7 @@ class NetworkRow(BaseModel):
     prefecture_code: str
     latitude: float | None
     longitude: float | None
+    review: str  # approved, or pending (registered by its operator, not yet approved by a regulator)
     capacity_kg: float
     collected_count: int
     collected_kg: float

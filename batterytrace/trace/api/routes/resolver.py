@@ -1,8 +1,9 @@
 """Routes: the resolver, where a battery's QR code leads.
 
 ``GET /b/{code}`` is the battery's public page: what it is, who made it and when, its state, its
-second life, and where to hand it in (the nearest collection points). Browsers get a small
-server-rendered HTML page in Chinese or English (``?lang=``, the language cookie, else
+second life, where it is held if a collection point has taken it in, and where to hand it in (the
+nearest collection points a regulator has approved, other than the one holding it). Browsers get a
+small server-rendered HTML page in Chinese or English (``?lang=``, the language cookie, else
 ``Accept-Language``, as on the other pages; rendered by ``trace.pages.public_page`` from our own
 static files only); programs that ask for JSON (``Accept: application/json`` or ``?format=json``)
 get the same public fields as JSON, language-neutral. Only the public subset is shown, whoever
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from batterytrace.events import regions
 from batterytrace.events.battery_code import EXAMPLE_CODE, BatteryCode, parse_battery_code
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
-from batterytrace.projections.queries import battery_lifecycle
+from batterytrace.projections.queries import approved_points, battery_lifecycle, is_approved
 from batterytrace.projections.tables import lifecycle_participants, lifecycle_points
 from batterytrace.trace.api.deps import Service, Views
 from batterytrace.trace.api.errors import ViewsBehind
@@ -69,6 +70,11 @@ class ReturnPoint(BaseModel):
     distance_km: float | None = Field(description="Great-circle distance; null when no reference.")
 
 
+class HoldingPoint(BaseModel):
+    name: str
+    address: str
+
+
 class PublicPage(BaseModel):
     """The battery's public page: what anyone who scans its QR code may see."""
 
@@ -83,7 +89,13 @@ class PublicPage(BaseModel):
     second_life_product: str | None = Field(
         description="The code of the second-life product this battery was cascade-reused into."
     )
-    collection_points: list[ReturnPoint] = Field(description="Where to hand it in, nearest first.")
+    held_at: HoldingPoint | None = Field(
+        description="The collection point holding the battery now (it is already in the formal "
+        "recycling channel); null when none holds it or that point is pending review."
+    )
+    collection_points: list[ReturnPoint] = Field(
+        description="Where to hand it in, nearest first: approved points, never the one holding it."
+    )
     collection_points_near: Literal["your location", "last collection point", "manufacturer's region"] | None
 
 
@@ -178,7 +190,11 @@ def public_page(
     service: BatteryTrace, views: Engine, code: str, *, near: tuple[float, float] | None = None
 ) -> dict[str, Any]:
     """The public fields of a battery, with the collection points nearest to ``near`` (or to the
-    battery's last collection point, or to its maker's region)."""
+    battery's last collection point, or to its maker's region).
+
+    A battery a collection point holds is already in the formal channel: that point is named
+    once, as where it is held (``held_at``), and never listed as a place to bring it (it was
+    the first "nearest" point, at 0.0 km). Points pending review are shown nowhere."""
     parsed = parse_battery_code(code, today=service.today())
     document = battery_lifecycle(
         views, parsed.code, now=service.clock(), overdue_days=service.settings.overdue_days
@@ -196,7 +212,9 @@ def public_page(
         if reference is None:
             reference = _maker_location(connection, battery["manufacturer_id"])
             reason = "manufacturer's region" if reference else None
-        points = nearest_points(connection, reference)
+        holder = _holding_point(battery)
+        points = nearest_points(connection, reference, exclude=holder)
+        held_at = _held_at(battery) if holder and is_approved(connection, holder) else None
     return {
         "code": parsed.code,
         "url": resolver_url(service.settings.public_url, parsed.code),
@@ -207,6 +225,7 @@ def public_page(
         "state": battery["state"],
         "second_life": bool(battery["second_life"]),
         "second_life_product": battery["second_life_product"],
+        "held_at": held_at,
         "collection_points": points,
         "collection_points_near": reason,
     }
@@ -235,15 +254,22 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def nearest_points(
-    connection: Connection, reference: tuple[float, float] | None, *, limit: int = NEAREST_LIMIT
+    connection: Connection,
+    reference: tuple[float, float] | None,
+    *,
+    limit: int = NEAREST_LIMIT,
+    exclude: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``limit`` collection points with coordinates nearest to ``reference``; without a
-    reference, the first ``limit`` points by id, with no distance.
+    """The ``limit`` approved collection points with coordinates nearest to ``reference``
+    (``exclude``, the point holding the battery, left out); without a reference, the first
+    ``limit`` approved points by id, with no distance.
 
     A box around the reference is searched first and widened until every point outside it is
     certainly farther than the last one kept, so a page never reads the whole national table."""
     p = lifecycle_points.c
-    columns = select(p.id, p.name, p.address, p.latitude, p.longitude)
+    columns = select(p.id, p.name, p.address, p.latitude, p.longitude).where(p.id.in_(approved_points()))
+    if exclude is not None:
+        columns = columns.where(p.id != exclude)
     if reference is None:
         rows = connection.execute(columns.order_by(p.id).limit(limit))
         return [{"name": r.name, "address": r.address, "distance_km": None} for r in rows]
@@ -271,6 +297,18 @@ def nearest_points(
         {"name": row.name, "address": row.address, "distance_km": round(distance, 1)}
         for distance, _id, row in ranked
     ]
+
+
+def _holding_point(battery: dict[str, Any]) -> str | None:
+    """The id of the collection point that holds the battery now, if one does."""
+    holder = battery["holder"]
+    return str(holder["id"]) if holder["kind"] == "collection_point" and holder["id"] else None
+
+
+def _held_at(battery: dict[str, Any]) -> dict[str, str] | None:
+    """Name and address of the holding point (the lifecycle view's row for the battery's point)."""
+    point = battery["collection_point"]
+    return {"name": point["name"], "address": point["address"]} if point else None
 
 
 def _point_location(connection: Connection, point_id: str) -> tuple[float, float] | None:

@@ -77,7 +77,8 @@ class ScanFields(BaseModel):
     source_vin: str | None = Field(
         None,
         max_length=40,
-        description="VIN of the vehicle it came from; default: the VIN it was installed in.",
+        description="VIN of the vehicle it came from, as the outlet saw it (not filled in from the record: "
+        "the vehicle's VIN is shown only to those who had the vehicle).",
         examples=["LSVAU2180N2183294"],
     )
     scanned_by: str | None = Field(
@@ -318,7 +319,7 @@ def _record(
     collected = next((e for e in result.recorded if type(e).__name__ == "Collected"), None)
     if collected is None:  # a replayed scan: answer with the event the first one recorded
         collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
-        collected = next((e for e in collections if e.request_id == request_id), collections[-1])
+        collected = next(e for e in collections if e.request_id == request_id and e.actor_id == caller.id)
     maker = service.participant(battery.manufacturer_id)
     where = point if collected.collection_point_id == point.id else None
     return {
@@ -336,5 +337,5 @@ def _record(
         "mass_kg": collected.mass_kg,
         "condition": collected.condition,
         "read_from": "photo" if photo is not None else "text",
-        "battery": battery_summary(battery),
+        "battery": battery_summary(battery, show_vin=caller.id in battery.vin_known_to),
     }

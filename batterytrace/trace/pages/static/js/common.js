@@ -109,11 +109,20 @@ const BT = (() => {
     });
   }
 
+  /** Text that would start a spreadsheet formula (OWASP "CSV injection": = + - @ tab CR) gets a
+   * leading apostrophe, shown as plain text; numbers, and text that is a plain number such as
+   * -3.5, stay as they are. The same rule as the API's CSV (batterytrace/trace/tabular.py). */
+  function formulaSafe(value) {
+    const text = String(value);
+    if (typeof value === "number" || !/^[=+\-@\t\r]/.test(text)) return text;
+    return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? text : `'${text}`;
+  }
+
   /** A table's rows as a CSV file download (for tables drawn from API data). */
   function downloadCsv(filename, columns, rows) {
     const cell = (value) => {
-      const text = value === null || value === undefined ? "" : String(value);
-      return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+      const text = value === null || value === undefined ? "" : formulaSafe(value);
+      return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     };
     const lines = [columns.map(cell).join(","), ...rows.map((row) => columns.map((c) => cell(row[c])).join(","))];
     const link = document.createElement("a");
@@ -135,5 +144,5 @@ const BT = (() => {
     });
   }).then((p) => p);
 
-  return { t, translate, api, ApiError, apiKey, ready, downloadCsv, escapeHtml, lang, show };
+  return { t, translate, api, ApiError, apiKey, ready, downloadCsv, formulaSafe, escapeHtml, lang, show };
 })();

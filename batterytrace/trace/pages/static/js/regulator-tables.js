@@ -53,6 +53,7 @@ RG.columns = function columns(data, provinceName) {
       ["operator", who("operator_id")],
       ["region", (r) => BT.escapeHtml(provinceName(r.province_code))],
       ["point_kind", (r) => BT.escapeHtml(RG.label("regulator.point_kind", r.kind))],
+      ["review", (r) => `<span class="${r.review === "pending" ? "bad" : ""}">${BT.escapeHtml(RG.label("regulator.review", r.review))}</span>`],
       ["capacity_kg", count("capacity_kg")],
       ["on_hand_kg", (r) => `<span class="${r.over_capacity ? "bad" : ""}">${RG.number(r.on_hand_kg, 1)}</span>`],
       ["fill_ratio", share("fill_ratio")],

@@ -1,0 +1,83 @@
+"""What a participant may read of a battery's life besides its public page.
+
+Regulators read everything. Any other participant reads a battery's history from the event at
+which it became involved (the first event it acted in or that names it: made, received, took in,
+holds), never what happened before it: an outlet that takes in a retired battery learns nothing of
+the vehicle years it was not part of. The vehicle's VIN is personal data of the vehicle's owner; it
+is shown only to those who had the vehicle or made the battery: the manufacturer, whoever installed
+the battery in the vehicle, and whoever took it out of the vehicle (removal, retirement).
+
+The rule is here once, over plain event facts, so that the lifecycle view (timeline rows), the
+event store (history) and write answers all apply it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Event fields that name a participant who took part in the event besides its actor.
+PARTICIPANT_FIELDS = ("manufacturer_id", "receiver_id", "operator_id", "enterprise_id", "recycler_id")
+VEHICLE_EXITS = ("Removed", "Retired")
+VIN_FIELDS = ("vin", "source_vin")
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """The facts of one battery event that decide who may read what."""
+
+    version: int
+    name: str
+    actor_id: str
+    details: Mapping[str, Any]
+
+    def names(self, participant_id: str) -> bool:
+        return self.actor_id == participant_id or any(
+            self.details.get(key) == participant_id for key in PARTICIPANT_FIELDS
+        )
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What one participant may read of one battery."""
+
+    involved_from: int | None  # first event version it may read; None: not involved at all
+    knows_vin: bool
+
+    @property
+    def involved(self) -> bool:
+        return self.involved_from is not None
+
+    def visible(self, version: int) -> bool:
+        return self.involved_from is not None and version >= self.involved_from
+
+
+FULL = Disclosure(involved_from=1, knows_vin=True)
+
+
+def disclosure_for(participant_id: str, events: Iterable[EventFacts], *, is_regulator: bool) -> Disclosure:
+    """What ``participant_id`` may read, from the battery's events (oldest first)."""
+    if is_regulator:
+        return FULL
+    involved_from: int | None = None
+    knows_vin = False
+    in_vehicle = False
+    for event in events:
+        names_it = event.names(participant_id)
+        if names_it and involved_from is None:
+            involved_from = event.version
+        if event.name == "Produced" and names_it:
+            knows_vin = True  # the manufacturer answers for its battery's whole life
+        if event.name == "Installed":
+            in_vehicle = bool(event.details.get("vin"))
+            knows_vin = knows_vin or (in_vehicle and names_it)
+        elif event.name in VEHICLE_EXITS and in_vehicle:
+            in_vehicle = False
+            knows_vin = knows_vin or names_it
+    return Disclosure(involved_from=involved_from, knows_vin=knows_vin)
+
+
+def without_vin(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Event details with the vehicle's VIN left out."""
+    return {key: value for key, value in details.items() if key not in VIN_FIELDS}
