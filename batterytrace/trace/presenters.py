@@ -121,11 +121,19 @@ def lineage(app: BatteryTrace, battery: Battery, *, max_depth: int = 8) -> dict[
     }
 
 
-def battery_document(app: BatteryTrace, code: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+def battery_document(
+    app: BatteryTrace,
+    code: str,
+    *,
+    as_of: datetime | None = None,
+    timeline: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The whole life of one battery: summary, timeline and lineage, optionally as it stood at a
-    past moment (rebuilt from the events up to then)."""
+    past moment (rebuilt from the events up to then). ``timeline``: the battery's event records,
+    when the caller has read them already."""
     battery = app.battery_as_of(code, as_of) if as_of else app.battery(code)
-    timeline = [event_record(e) for e in app.history(code)]
+    if timeline is None:
+        timeline = [event_record(e) for e in app.history(code)]
     if as_of:
         timeline = timeline[: battery.version]
     return {  # the caller's route cuts it to what the caller may see (``disclosed``)

@@ -220,10 +220,11 @@ def get_battery_history(
     """Read from the event store, not the views. For regulators and for participants that are or
     were involved with the battery (from the event at which they became involved)."""
     parsed = parse_battery_code(code, today=service.today())
-    disclosure = _disclosure(caller, [event_record(e) for e in service.history(parsed.code)])
+    timeline = [event_record(e) for e in service.history(parsed.code)]  # read once, used twice
+    disclosure = _disclosure(caller, timeline)
     if not disclosure.involved:
         raise _not_involved(caller, parsed.code)
-    document = disclosed(battery_document(service, parsed.code, as_of=as_of), disclosure)
+    document = disclosed(battery_document(service, parsed.code, as_of=as_of, timeline=timeline), disclosure)
     document["lineage"] = _lineage(document["lineage"])
     return document
 
