@@ -101,3 +101,26 @@ def api(database_url: str) -> Iterator[Api]:
 
     with api_on(database_url) as client:
         yield client
+
+
+# ------------------------------------------------------------------ the suite's time, per layer
+# The suite must stay within a few minutes on 2 cores as it grows: every run ends with the time
+# each layer took (setup, call and teardown of its tests), beside pytest's --durations list of the
+# slowest tests (pyproject.toml), so a test that makes its layer slow shows in the run that adds it.
+_layer_seconds: dict[str, float] = {}
+_layer_tests: dict[str, set[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    layer = report.nodeid.split("/")[1] if report.nodeid.startswith("tests/") else "other"
+    _layer_seconds[layer] = _layer_seconds.get(layer, 0.0) + report.duration
+    _layer_tests.setdefault(layer, set()).add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _layer_seconds:
+        return
+    terminalreporter.section("time per layer")
+    for layer, seconds in sorted(_layer_seconds.items(), key=lambda item: -item[1]):
+        tests, minutes = len(_layer_tests[layer]), seconds / 60
+        terminalreporter.write_line(f"{layer:<12} {tests:>5} tests {seconds:>6.0f} s = {minutes:.1f} min")
