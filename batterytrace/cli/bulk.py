@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from batterytrace.cli.common import ActorOption, console, err_console, open_app
 from batterytrace.cli.show import print_document
-from batterytrace.trace.bulk_import import ImportReport, open_production_file
-from batterytrace.trace.presenters import battery_document
 from batterytrace.trace.tabular import write_csv
+
+if TYPE_CHECKING:  # the importer loads the event store's libraries: only when the command runs
+    from rich.progress import Progress
+
+    from batterytrace.trace.bulk_import import ImportReport
 
 
 def _progress(total: int | None = None) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -41,6 +45,8 @@ def import_(
     ] = None,
 ) -> None:
     """Import production rows in atomic batches; re-running a file stores nothing twice."""
+    from batterytrace.trace.bulk_import import open_production_file
+
     app = open_app()
     with (
         open_production_file(app, actor, file, fmt=fmt, batch_size=batch_size) as (importer, rows),
@@ -91,6 +97,7 @@ def demo(
 ) -> None:
     """Fill an empty store with a realistic national data set and print codes to try."""
     from batterytrace.trace.demo import generate_demo
+    from batterytrace.trace.presenters import battery_document
 
     if batteries < 1:
         raise typer.BadParameter("--batteries must be 1 or more")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.errors import InvalidInput
-from batterytrace.trace.application import BatteryTrace, WriteResult
+from batterytrace.events.zone import CHINA_STANDARD_TIME
+
+if TYPE_CHECKING:  # the application loads the event store's libraries: only when a command opens it
+    from batterytrace.trace.application import BatteryTrace, WriteResult
 
 # Wide enough for a timeline when the output is a pipe or a file (Rich would assume 80 columns).
 console = Console(width=None if Console().is_terminal else 160)
@@ -50,6 +52,8 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format
 
 def open_app() -> BatteryTrace:
     """The application on the configured store (BATTERYTRACE_DATABASE_URL)."""
+    from batterytrace.trace.application import BatteryTrace
+
     return BatteryTrace()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +15,10 @@ from batterytrace.cli.common import (
     parse_when,
     report_write,
 )
-from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.errors import InvalidInput
+
+if TYPE_CHECKING:  # the domain loads the event store's library: only when a command runs
+    from batterytrace.events.battery import ProductionSpec
 
 Code = Annotated[str, typer.Argument(help="The battery's 24-character GB/T 34014 code.")]
 
@@ -31,6 +33,8 @@ def _spec(
     at: str | None,
     request_id: str | None,
 ) -> ProductionSpec:
+    from batterytrace.events.battery import ProductionSpec
+
     return ProductionSpec(
         code=code,
         rated_capacity_ah=capacity_ah,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,9 +17,11 @@ from batterytrace.cli.common import (
     print_json,
     report_write,
 )
-from batterytrace.events.api_key import ApiKey, IssuedKey
-from batterytrace.trace.presenters import collection_point_record, participant_record
+from batterytrace.events.conventions import CENTRAL_STORAGE_MIN_KG, COLLECTION_GUIDE_MAX_KG
 from batterytrace.trace.tabular import write_csv
+
+if TYPE_CHECKING:  # the domain loads the event store's library: only when a command runs
+    from batterytrace.events.api_key import IssuedKey
 
 participants_app = typer.Typer(help="Register and list enterprises and authorities.", no_args_is_help=True)
 collection_points_app = typer.Typer(
@@ -54,6 +56,9 @@ def add_participant(
         typer.Option("--manufacturer-code", help="3-character GB/T 34014 code (repeatable)."),
     ] = None,
     division: Annotated[str | None, typer.Option("--division", help="Seat's division code.")] = None,
+    name_en: Annotated[
+        str | None, typer.Option("--name-en", help="The name in English, shown on English pages.")
+    ] = None,
     override_check: Annotated[
         bool,
         typer.Option("--override-check", help="Accept a known early credit code that fails its check."),
@@ -72,6 +77,7 @@ def add_participant(
         manufacturer_codes=manufacturer_code or [],
         division_code=division,
         allow_bad_check=override_check,
+        name_en=name_en,
     )
     report_write(result, f"participant {credit_code.strip().upper()}")
     if issue_key and not result.replayed:
@@ -184,6 +190,8 @@ def revoke_keys_command(
     result = open_app().revoke_api_keys(
         actor_id=actor, participant_id=credit_code, reason=reason, except_key_id=keep
     )
+    from batterytrace.events.api_key import ApiKey
+
     revoked = [key.key_id for key in result.saved if isinstance(key, ApiKey)]
     what = f"API keys of {credit_code.strip().upper()}"
     if not revoked:
@@ -196,6 +204,8 @@ def revoke_keys_command(
 @participants_app.command("list")
 def list_participants(fmt: FormatOption = "table") -> None:
     """List registered participants with roles, manufacturer codes and whitelist status."""
+    from batterytrace.trace.presenters import participant_record
+
     records = [participant_record(p) for p in open_app().participants()]
     if check_format(fmt) == "json":
         print_json(records)
@@ -250,9 +260,19 @@ def add_collection_point(
     operator: Annotated[str, typer.Option("--operator", help="Operating enterprise's credit code.")],
     name: Annotated[str, typer.Option("--name")],
     division: Annotated[str, typer.Option("--division", help="6-digit GB/T 2260 division code.")],
+    name_en: Annotated[
+        str | None, typer.Option("--name-en", help="The name in English, shown on English pages.")
+    ] = None,
     address: Annotated[str, typer.Option("--address")] = "",
     kind: Annotated[str, typer.Option("--kind", help="collection or central_storage.")] = "collection",
-    capacity_kg: Annotated[float, typer.Option("--capacity-kg")] = 5000.0,
+    capacity_kg: Annotated[
+        float,
+        typer.Option(
+            "--capacity-kg",
+            help=f"Storage capacity in kg: ≥ {CENTRAL_STORAGE_MIN_KG:g} for central_storage; a "
+            f"collection point above about {COLLECTION_GUIDE_MAX_KG:g} is recorded with a warning.",
+        ),
+    ] = 5000.0,
     latitude: Annotated[float | None, typer.Option("--lat")] = None,
     longitude: Annotated[float | None, typer.Option("--lon")] = None,
     actor: Annotated[
@@ -261,7 +281,8 @@ def add_collection_point(
 ) -> None:
     """Register a collection point (by a regulator, or by its operator: then it is pending review
     and public pages leave it out until a regulator approves it)."""
-    result = open_app().register_collection_point(
+    app = open_app()
+    result = app.register_collection_point(
         actor_id=actor,
         point_id=point_id,
         operator_id=operator,
@@ -272,8 +293,12 @@ def add_collection_point(
         division_code=division,
         latitude=latitude,
         longitude=longitude,
+        name_en=name_en,
     )
     report_write(result, f"collection point {point_id.strip().upper()}")
+    warning = app.collection_point(point_id).capacity_warning
+    if warning:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @collection_points_app.command("approve")
@@ -290,6 +315,8 @@ def approve_collection_point(
 @collection_points_app.command("list")
 def list_collection_points(fmt: FormatOption = "table") -> None:
     """List collection points, with their review state (approved or pending)."""
+    from batterytrace.trace.presenters import collection_point_record
+
     records = [collection_point_record(p) for p in open_app().collection_points()]
     if check_format(fmt) == "json":
         print_json(records)

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from batterytrace.cli.common import check_format, open_app
-from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery_code import BatteryCode, parse_battery_code
 from batterytrace.events.conventions import BATTERY_TYPES
 from batterytrace.events.errors import InvalidBatteryCode, InvalidInput, NotFound
-from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.settings import Settings
+from batterytrace.events.zone import CHINA_STANDARD_TIME
 
 if TYPE_CHECKING:
+    from batterytrace.trace.application import BatteryTrace
     from batterytrace.trace.qr import Label
 
 FORMATS = ("png", "svg", "pdf")
@@ -53,6 +52,7 @@ def qr(
     printed under each, or an A4 PDF of labels (14 per page) with the QR, the code and a summary."""
     # Imported here: drawing libraries are not worth loading for every other command.
     from batterytrace.trace.qr import LABELS_PER_PAGE, label_sheet_pdf, qr_png, qr_svg, resolver_url
+    from batterytrace.trace.settings import Settings
 
     kind = check_format(fmt, FORMATS)
     public_url = Settings.from_environment().public_url

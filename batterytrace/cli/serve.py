@@ -9,11 +9,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from batterytrace.cli.common import console, open_app
-from batterytrace.events.participant import Role
-from batterytrace.trace.settings import LOG_LEVELS, Settings, describe_database
+from batterytrace.cli.common import console
+from batterytrace.cli.serve_demo import prepare_demo
 
 
 def serve(
@@ -40,22 +38,25 @@ def serve(
     import uvicorn
 
     from batterytrace.trace.api.http_protocol import PROBLEM_PROTOCOL
+    from batterytrace.trace.settings import LOG_LEVELS, Settings, describe_database
 
     if workers < 1:
         raise typer.BadParameter("--workers must be 1 or more")
-    if demo:
-        _prepare_demo(demo_batteries)
     settings = Settings.from_environment()
     level = (log_level or settings.log_level).lower()
     if level not in LOG_LEVELS:
         raise typer.BadParameter(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     address = f"http://{host}:{port}"
+    if demo:
+        prepare_demo(demo_batteries, address)
     console.print(
         f"batterytrace on {address}  (store: {describe_database(settings.database_url)})\n"
+        f"  start page            {address}/\n"
         f"  outlet scanning page  {address}/outlet     (sign in with an outlet_operator key)\n"
         f"  regulator dashboard   {address}/regulator  (sign in with a regulator key)\n"
         f"  a battery's QR page   {address}/b/<battery code>\n"
-        f"  API documentation     {address}/docs"
+        f"  API documentation     {address}/docs\n"
+        f"  health probes         {address}/healthz  {address}/readyz"
     )
     if no_projections:
         os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"
@@ -95,29 +96,3 @@ def logging_config(level: str) -> dict[str, Any]:
     ):
         config["loggers"][name] = {"handlers": [handler], "level": level.upper(), "propagate": False}
     return config
-
-
-def _prepare_demo(batteries: int) -> None:
-    """Generate the demo data set if the store is empty; issue one fresh key per demo role."""
-    from batterytrace.trace.demo import generate_demo
-
-    app = open_app()
-    if not app.participants():
-        console.print(f"generating demo data ({batteries} batteries) …")
-        summary = generate_demo(app, batteries=batteries)
-        examples = Table("stage", "battery code to try", title="demo batteries")
-        for stage, code in summary.examples.items():
-            examples.add_row(stage, code)
-        console.print(examples)
-    table = Table("role", "participant", "API key (new, shown once)", title="demo API keys")
-    seen: set[str] = set()
-    for participant in app.participants():
-        role = next((r for r in participant.roles if r not in seen), None)
-        if role is None:
-            continue
-        seen.add(role)
-        issued = app.issue_api_key(actor_id=None, participant_id=participant.id, label="demo")
-        table.add_row(role, f"{participant.name} ({participant.id})", issued.token)
-        if len(seen) == len(Role):
-            break
-    console.print(table)

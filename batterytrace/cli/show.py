@@ -18,7 +18,7 @@ from batterytrace.cli.common import (
 )
 from batterytrace.events.battery_code import parse_battery_code
 from batterytrace.events.errors import InvalidBatteryCode, NotFound
-from batterytrace.trace.presenters import battery_document
+from batterytrace.events.zone import shown_time
 
 
 def show(
@@ -30,6 +30,8 @@ def show(
     fmt: FormatOption = "table",
 ) -> None:
     """Print a battery's timeline and lineage."""
+    from batterytrace.trace.presenters import battery_document
+
     moment = parse_when(as_of, name="--as-of")
     document = battery_document(open_app(), code, as_of=moment) if moment else lifecycle_from_view(code)
     if check_format(fmt) == "json":
@@ -57,7 +59,7 @@ def print_document(document: dict[str, Any]) -> None:
     b = document["battery"]
     title = f"{b['code']} — {b['level']}, {b['chemistry']}, {b['energy_kwh']:g} kWh"
     if document["as_of"]:
-        title += f" (as of {document['as_of']})"
+        title += f" (as of {shown_time(document['as_of'])})"
     console.rule(title)
     console.print(
         f"state: [bold]{b['state']}[/]   holder: {b['holder']['kind']} {b['holder']['id'] or ''}"
@@ -77,8 +79,8 @@ def print_document(document: dict[str, Any]) -> None:
         table.add_row(
             str(entry["version"]),
             entry["event"] + late,
-            entry["occurred_at"][:19],
-            entry["recorded_at"][:19],
+            shown_time(entry["occurred_at"]),
+            shown_time(entry["recorded_at"]),
             entry["actor_id"],
             details,
         )
@@ -134,24 +136,32 @@ def code(
     if check_format(fmt) == "json":
         print_json(results)
     else:
-        table = Table("code", "maker", "type", "chemistry", "spec", "trace", "produced", "serial")
-        for r in results:
-            if "error" in r:
-                table.add_row(r["code"], f"[red]{r['error']}[/]")
-            else:
-                table.add_row(
-                    r["code"],
-                    r["manufacturer_code"],
-                    r["level"],
-                    r["chemistry"],
-                    r["spec_code"],
-                    r["trace_code"],
-                    r["production_date"],
-                    r["serial"],
-                )
-        console.print(table)
+        print_code_table(results)
     if any("error" in r for r in results):
         raise typer.Exit(1)
+
+
+# The code table's columns: the parts of a valid code, then why an invalid one is refused (its
+# own column, so a reason never reads as a manufacturer code).
+CODE_COLUMNS = {
+    "code": "code",
+    "manufacturer_code": "maker",
+    "level": "type",
+    "chemistry": "chemistry",
+    "spec_code": "spec",
+    "trace_code": "trace",
+    "production_date": "produced",
+    "serial": "serial",
+    "error": "error",
+}
+
+
+def print_code_table(results: list[dict[str, Any]]) -> None:
+    """Each code whole on one line (it is copied into ``show``), its parts, or its error."""
+    from batterytrace.cli.tables import print_table
+
+    headers = list(CODE_COLUMNS.values())
+    print_table(console, list(CODE_COLUMNS), results, headers=headers, error_style={"error": "red"})
 
 
 def register(app: typer.Typer) -> None:

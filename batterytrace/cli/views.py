@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
-from typing import Annotated, Any
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from batterytrace.cli.common import check_format, console, err_console, open_app, parse_day, print_json
+from batterytrace.cli.tables import print_table
 from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
 from batterytrace.projections.runner import ViewRunner
+from batterytrace.trace.report_columns import HEADER_LANGUAGES, column_keys, header_row
 from batterytrace.trace.tabular import write_csv
 
 projections_app = typer.Typer(
@@ -30,6 +34,19 @@ RegionOption = Annotated[
 SinceOption = Annotated[str | None, typer.Option("--since", help="From this date (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option("--until", help="Up to this date (YYYY-MM-DD).")]
 LimitOption = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write every row to this file, streamed: CSV (or JSON with --format json).",
+        dir_okay=False,
+    ),
+]
+LangOption = Annotated[
+    str | None,
+    typer.Option("--lang", help="Column headers in zh or en (table and CSV; default: the column keys)."),
+]
 
 
 def up_to_date_runner(*, quiet: bool = False) -> ViewRunner:
@@ -99,7 +116,7 @@ def run(
 
 
 def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None) -> None:
-    """Rows as a Rich table, CSV on stdout, or a JSON array."""
+    """Rows as a table (identifiers whole), CSV on stdout, or a JSON array."""
     fmt = check_format(fmt, ("table", "csv", "json"))
     if fmt == "json":
         print_json(rows)
@@ -108,18 +125,64 @@ def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None
     if fmt == "csv":
         write_csv(sys.stdout, rows, columns)
         return
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*["" if row.get(c) is None else _cell(row[c]) for c in columns])
-    console.print(table)
-    if not rows:
-        console.print("(no rows)")
+    print_table(console, columns, rows, title=title)
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    return str(value)
+def print_report(
+    name: str,
+    rows: Iterable[dict[str, Any]],
+    fmt: str,
+    *,
+    title: str,
+    output: Path | None = None,
+    lang: str | None = None,
+    table_columns: tuple[str, ...] | None = None,
+) -> None:
+    """A report as a table, or every row as CSV or JSON, streamed to stdout or ``--output``. The
+    CSV is the API's ``?format=csv`` (same columns, order, values and header words)."""
+    fmt = check_format(fmt, ("table", "csv", "json"))
+    if lang is not None and lang not in HEADER_LANGUAGES:
+        raise InvalidInput(f"--lang {lang!r} is unknown; use {' or '.join(HEADER_LANGUAGES)}")
+    if lang is not None and fmt == "json":
+        raise InvalidInput("--lang sets table and CSV headers; JSON field names stay keys (drop --lang)")
+    if output is not None:
+        written = _Counted(rows)
+        with output.open("w", encoding="utf-8", newline="") as stream:
+            _write(stream, name, written, "json" if fmt == "json" else "csv", lang)
+        err_console.print(f"wrote {written.count:,} rows to {output}", highlight=False)
+        return
+    if fmt != "table":
+        _write(sys.stdout, name, rows, fmt, lang)
+        return
+    columns = list(table_columns or column_keys(name))
+    print_table(console, columns, list(rows), title=title, headers=header_row(columns, name, lang))
+
+
+def _write(stream: TextIO, name: str, rows: Iterable[dict[str, Any]], fmt: str, lang: str | None) -> None:
+    if fmt == "csv":
+        columns = column_keys(name)
+        write_csv(stream, rows, columns, header_row(columns, name, lang))
+        return
+    stream.write("[")  # a JSON array written row by row, as print_json would lay it out
+    empty = True
+    columns = column_keys(name)  # the API's items: the same fields in the same order
+    for row in ({key: whole.get(key) for key in columns} for whole in rows):
+        text = json.dumps(row, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+        stream.write(("\n  " if empty else ",\n  ") + text)
+        empty = False
+    stream.write("]\n" if empty else "\n]\n")
+
+
+class _Counted:
+    """Rows passed through, counted (to say how many went into the file)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
 
 
 def _filters(
@@ -160,10 +223,12 @@ def report_network(
     manufacturer: Annotated[str | None, typer.Option("--operator", help="Operator credit code.")] = None,
     region: RegionOption = None,
     limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Per collection point: collected, on hand against capacity, handed over, recycled."""
     runner = up_to_date_runner()
-    rows = queries.network(runner.engine, _filters(manufacturer, region, None, None, limit))
+    rows = queries.network_rows(runner.engine, _filters(manufacturer, region, None, None, limit))
     columns = (
         "id",
         "name",
@@ -180,7 +245,7 @@ def report_network(
         "recycled_count",
         "cascade_used_count",
     )
-    print_rows([{c: r[c] for c in columns} for r in rows] if fmt == "table" else rows, fmt, title="network")
+    print_report("network", rows, fmt, title="network", output=output, lang=lang, table_columns=columns)
 
 
 @report_app.command("regions")
@@ -188,16 +253,15 @@ def report_regions(
     fmt: FormatOption = "table",
     level: Annotated[str, typer.Option("--level", help="province or prefecture.")] = "province",
     region: RegionOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Per province or prefecture: where retired batteries go, and how many reach whitelisted hands."""
     if level not in ("province", "prefecture"):
         raise InvalidInput(f"--level {level!r} must be province or prefecture")
     runner = up_to_date_runner()
-    print_rows(
-        queries.regions(runner.engine, _filters(None, region, None, None, None), level=level),
-        fmt,
-        title="regions",
-    )
+    rows = queries.regions(runner.engine, _filters(None, region, None, None, None), level=level)
+    print_report("regions", rows, fmt, title="regions", output=output, lang=lang)
 
 
 @report_app.command("flows")
@@ -208,12 +272,13 @@ def report_flows(
     ] = None,
     region: RegionOption = None,
     limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Flows from outlets and enterprises to recyclers and cascade-use enterprises."""
     runner = up_to_date_runner()
-    print_rows(
-        queries.flows(runner.engine, _filters(manufacturer, region, None, None, limit)), fmt, title="flows"
-    )
+    rows = queries.flows_rows(runner.engine, _filters(manufacturer, region, None, None, limit))
+    print_report("flows", rows, fmt, title="flows", output=output, lang=lang)
 
 
 @report_app.command("monthly")
@@ -223,26 +288,26 @@ def report_monthly(
     since: SinceOption = None,
     until: UntilOption = None,
     limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Per manufacturer and month: produced … recycled, recovered materials, recycling rate."""
     runner = up_to_date_runner()
-    rows = queries.monthly(runner.engine, _filters(manufacturer, None, since, until, limit))
-    if fmt == "table":
-        columns = (
-            "month",
-            "manufacturer_name",
-            "produced",
-            "installed",
-            "retired",
-            "collected",
-            "cascade_used",
-            "recycled",
-            "recycled_whitelisted",
-            "recovered_total_kg",
-            "recycling_rate",
-        )
-        rows = [{c: r[c] for c in columns} for r in rows]
-    print_rows(rows, fmt, title="monthly")
+    rows = queries.monthly_rows(runner.engine, _filters(manufacturer, None, since, until, limit))
+    columns = (
+        "month",
+        "manufacturer_name",
+        "produced",
+        "installed",
+        "retired",
+        "collected",
+        "cascade_used",
+        "recycled",
+        "recycled_whitelisted",
+        "recovered_total_kg",
+        "recycling_rate",
+    )
+    print_report("monthly", rows, fmt, title="monthly", output=output, lang=lang, table_columns=columns)
 
 
 @report_app.command("overdue")
@@ -251,19 +316,21 @@ def report_overdue(
     manufacturer: ManufacturerOption = None,
     days: Annotated[int | None, typer.Option("--days", help="Days after retirement (default 90).")] = None,
     limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Retired batteries no collection point or whitelisted enterprise has taken in."""
     runner = up_to_date_runner()
     if days is not None and days < 1:
         raise InvalidInput(f"--days {days} must be 1 or more")
     limit_days = days if days is not None else runner.app.settings.overdue_days
-    rows = queries.overdue(
+    rows = queries.overdue_rows(
         runner.engine,
         _filters(manufacturer, None, None, None, limit),
         now=runner.app.clock(),
         days=limit_days,
     )
-    print_rows(rows, fmt, title=f"overdue (> {limit_days} days)")
+    print_report("overdue", rows, fmt, title=f"overdue (> {limit_days} days)", output=output, lang=lang)
 
 
 @report_app.command("compliance")
@@ -282,13 +349,15 @@ def report_compliance(
         ),
     ] = None,
     limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Non-compliant handovers, late reports, backwards dates, outlets over capacity."""
     runner = up_to_date_runner()
     if kind and kind not in queries.FINDING_KINDS:
         raise InvalidInput(f"--kind {kind!r} is unknown; use one of {', '.join(queries.FINDING_KINDS)}")
-    rows = queries.compliance(runner.engine, _filters(manufacturer, region, since, until, limit), kind=kind)
-    if fmt == "table":
-        columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
-        rows = [{c: r.get(c) for c in columns} for r in rows]
-    print_rows(rows, fmt, title="compliance")
+    rows = queries.compliance_rows(
+        runner.engine, _filters(manufacturer, region, since, until, limit), kind=kind
+    )
+    columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
+    print_report("compliance", rows, fmt, title="compliance", output=output, lang=lang, table_columns=columns)

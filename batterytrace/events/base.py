@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from eventsourcing.domain import (
     BaseAggregate,
@@ -24,8 +24,7 @@ from eventsourcing.domain import (
 
 from batterytrace.events.conventions import EARLIEST_EVENT_DATE, MEASUREMENT_LIMITS
 from batterytrace.events.errors import InvalidInput
-
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+from batterytrace.events.zone import CHINA_STANDARD_TIME
 
 # When events are recorded. Normally the real clock; a data migration or the demo (which simulates
 # years of reports) sets its own clock here, so that "recorded at" is as real as "occurred at".

@@ -41,6 +41,12 @@ LEVEL_RANK = {"cell": 0, "module": 1, "pack": 2}
 VIN_ALPHABET = set("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")  # ISO 3779 / GB 16735: no I, O, Q
 ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × voltage
 FLAG_CUSTODY_UNVERIFIED = "retired by a dismantler without a vehicle scrapping record"
+# Why a state ends a battery's own life, as the message-key suffix of its refusal.
+_DEAD_END_REASONS = {
+    State.ASSEMBLED: "in_pack",
+    State.CASCADE_REUSED: "in_product",
+    State.RECYCLED: "recycled",
+}
 
 
 def parse_vin(value: str) -> str:
@@ -255,7 +261,11 @@ class Battery(TraceAggregate):
             if dead_end and instead.get(self.state):
                 dead_end = f"{dead_end}: {instead[self.state]}"
             raise LifecycleViolation(
-                self.code, str(self.state), str(action), dead_end or allowed_actions(self.state)
+                self.code,
+                str(self.state),
+                str(action),
+                dead_end or allowed_actions(self.state),
+                why=_DEAD_END_REASONS.get(self.state) if dead_end else None,
             )
 
     def require_held_by(self, actor: Participant, action: Action) -> None:
@@ -270,12 +280,15 @@ class Battery(TraceAggregate):
                 str(action),
                 f"you have just done so with another request, so it is no longer yours to {action}; "
                 "read it again",
+                why="just_done",
             )
         if actor.id != self.responsible_id:
             raise NotAuthorised(
                 f"{actor.name} ({actor.id}) cannot {action} battery {self.code}: you do not hold it; "
                 "only the enterprise holding a battery may do that",
                 detail=f"held by {self.responsible_id} ({self.holder_kind} {self.holder_id})",
+                key="battery.not_holder",
+                params={"code": self.code, "action": str(action)},
             )
 
     def require_handed_over_for(self, activity: Activity, action: Action) -> None:
@@ -288,6 +301,7 @@ class Battery(TraceAggregate):
                 str(action),
                 f"it was handed over for {self.handover_activity}; hand it over again for "
                 f"{activity.value} first",
+                why="other_activity",
             )
 
     def has_seen(self, actor: Participant, request_id: str | None, action: Action) -> bool:

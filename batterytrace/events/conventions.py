@@ -59,21 +59,56 @@ DAY_CHARACTERS = MappingProxyType(
     {**{str(d): d for d in range(1, 10)}, **{letter: 10 + i for i, letter in enumerate(_DAY_LETTERS)}}
 )
 
-# Reporting deadlines in working days (2018 traceability rules), keyed by the event that starts the clock.
-# The battery manufacturer's own deadline is not confirmed; it is configurable like the others.
-REPORTING_DEADLINE_WORKING_DAYS = MappingProxyType(
+# Reporting deadlines in working days (2018 traceability rules, domain.md "Events and reporting
+# deadlines"), keyed by (who reports, what happened): the role in which the participant reported
+# and the reporting situation (an event name, or ``Reinstalled`` for an installation after a
+# removal: a repair or replacement). ``any`` is the row for a reporter whose roles have no row of
+# their own. How a report finds its row: ``batterytrace.events.deadlines``. Every row can be
+# changed with BATTERYTRACE_DEADLINES.
+ANY_ROLE = "any"
+REPORTING_DEADLINES = MappingProxyType(
     {
-        "Produced": 15,
-        "Delivered": 15,  # like production data: configurable, no deadline confirmed (domain.md)
-        "Installed": 15,
-        "Removed": 30,
-        "Retired": 15,
-        "Collected": 30,
-        "HandedOver": 30,
-        "CascadeReused": 15,
-        "Recycled": 30,
+        # battery manufacturer's production data: not confirmed by the sources, configurable
+        ("manufacturer", "Produced"): 15,
+        ("manufacturer", "Delivered"): 15,  # like production data (not confirmed either)
+        # "second-life product leaves the cascade-use enterprise": cascade-use enterprise, 15
+        ("cascade_user", "Produced"): 15,
+        ("cascade_user", "CascadeReused"): 15,
+        # "vehicle leaves the factory with its battery": vehicle maker, 15
+        ("vehicle_maker", "Installed"): 15,
+        # "battery repaired or replaced": vehicle maker (repairers report to it), 30
+        ("vehicle_maker", "Removed"): 30,
+        ("vehicle_maker", "Reinstalled"): 30,
+        # "vehicle scrapped; battery removed and handed over": dismantler, 15
+        ("dismantler", "Retired"): 15,
+        ("dismantler", "HandedOver"): 15,
+        # "battery taken into / handed out of an outlet": vehicle maker (its outlets report), 30
+        ("outlet_operator", "Collected"): 30,
+        ("outlet_operator", "HandedOver"): 30,
+        # "batteries received; recycling finished": recycler, 30
+        ("recycler", "Recycled"): 30,
+        # Anyone else (no row for any of its roles): the deadline of the same event above, the
+        # values every reporter had before deadlines were per role.
+        (ANY_ROLE, "Produced"): 15,
+        (ANY_ROLE, "Delivered"): 15,
+        (ANY_ROLE, "Installed"): 15,
+        (ANY_ROLE, "Reinstalled"): 30,
+        (ANY_ROLE, "Removed"): 30,
+        (ANY_ROLE, "Retired"): 15,
+        (ANY_ROLE, "Collected"): 30,
+        (ANY_ROLE, "HandedOver"): 30,
+        (ANY_ROLE, "CascadeReused"): 15,
+        (ANY_ROLE, "Recycled"): 30,
     }
 )
+
+# Recycling service outlets' storage capacity by kind (the outlet conditions, domain.md "Recycling
+# service outlets"), in kg. A central storage point stores at least 30 t: below it registration is
+# refused (the point is a collection-type outlet registered under the wrong kind). A collection-type
+# outlet stores "in principle" (原则上) at most about 5 t: above it registration is accepted with a
+# warning. Why one bound refuses and the other warns: ``batterytrace.events.collection_point``.
+CENTRAL_STORAGE_MIN_KG = 30_000.0
+COLLECTION_GUIDE_MAX_KG = 5_000.0
 
 # A retired battery that nobody in the formal channel has taken in within this many days is overdue.
 OVERDUE_AFTER_DAYS = 90

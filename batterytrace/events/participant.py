@@ -17,6 +17,7 @@ from eventsourcing.domain import event
 from batterytrace.events.base import TraceAggregate
 from batterytrace.events.credit_code import credit_code_check_character, parse_credit_code
 from batterytrace.events.errors import InvalidInput, NotAuthorised
+from batterytrace.events.regions import check_division_code
 
 
 class Role(StrEnum):
@@ -59,6 +60,18 @@ def parse_roles(values: list[str] | tuple[str, ...]) -> tuple[Role, ...]:
     return tuple(dict.fromkeys(roles))
 
 
+def _seat_division(division_code: str | None) -> str | None:
+    """The division code of a participant's seat, checked as a collection point's is (a listed
+    GB/T 2260 province, prefecture or county); None when none is given. Checked at registration
+    only: a participant recorded before the check loads with whatever code it was given."""
+    if division_code is None or not division_code.strip():
+        return None
+    try:
+        return check_division_code(division_code)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
 def parse_manufacturer_code(value: str) -> str:
     code = "".join(c.upper() if c.isascii() else c for c in value.strip())
     if len(code) != 3 or not all("0" <= c <= "9" or "A" <= c <= "Z" for c in code):
@@ -97,9 +110,12 @@ class Participant(TraceAggregate):
         division_code: str | None,
         check_override: bool,
         registered_by: str | None,
+        name_en: str | None = None,
     ) -> None:
         self.credit_code = credit_code
         self.name = name
+        # The name in English, for English pages; optional (events recorded before it have none).
+        self.name_en = name_en
         self.roles = list(roles)
         self.manufacturer_codes = list(manufacturer_codes)
         self.division_code = division_code
@@ -118,6 +134,7 @@ class Participant(TraceAggregate):
         division_code: str | None = None,
         registered_by: Participant | None,
         allow_bad_check: bool = False,
+        name_en: str | None = None,
     ) -> Participant:
         """Register an enterprise; only a regulator may, except the very first regulator."""
         if registered_by is not None:
@@ -147,9 +164,10 @@ class Participant(TraceAggregate):
             name=name.strip(),
             roles=[r.value for r in parsed_roles],
             manufacturer_codes=codes,
-            division_code=division_code,
+            division_code=_seat_division(division_code),
             check_override=code[17] != credit_code_check_character(code[:17]),
             registered_by=registered_by.id if registered_by else None,
+            name_en=(name_en or "").strip() or None,
         )
 
     # -- queries ------------------------------------------------------------------------------
@@ -178,7 +196,9 @@ class Participant(TraceAggregate):
             needed = " or ".join(r.value for r in roles)
             raise NotAuthorised(
                 f"{self.name} ({self.id}) cannot {to}: it needs the role {needed}, "
-                f"it has {', '.join(self.roles)}"
+                f"it has {', '.join(self.roles)}",
+                key="participant.missing_role",
+                params={"name": self.name, "roles": [r.value for r in roles]},
             )
 
     # -- whitelist ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Chinese administrative divisions (GB/T 2260) at province and prefecture level.
+"""Chinese administrative divisions (GB/T 2260): provinces, prefectures and counties.
 
 Events name places by their 6-digit division code (where a collection point is, where a battery
 was dismantled). Checking the code against a table catches typos before they become a phantom
@@ -7,8 +7,9 @@ package and read with the standard library only, so the service carries no third
 for it and the data changes only when someone regenerates and reviews it (data/README.md says
 how, where it comes from and which conventions it follows).
 
-Only province and prefecture rows are shipped: a county-level code is accepted when its province
-and its prefecture are known, without checking the county itself.
+County-level rows (districts, counties, county-level cities, banners) are shipped too, so a
+county code that does not exist (440399) is refused rather than filed under its prefecture. Reading
+the table still waits for the first lookup: importing this module reads no file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from importlib.resources import files
 __all__ = [
     "Division",
     "check_division_code",
+    "counties",
     "division",
     "prefecture_of",
     "prefectures",
@@ -34,12 +36,15 @@ MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 
 @dataclass(frozen=True)
 class Division:
-    """One province or prefecture row of the table; ``name_en`` is empty for prefectures."""
+    """One row of the table; ``name_en`` is given for provinces only (no source has the others).
+
+    A county row's coordinates are its own where the source has them, else its prefecture's (the
+    CSV's ``coordinates`` column says which; data/README.md counts them)."""
 
     code: str
     name: str
     name_en: str
-    level: str  # "province" or "prefecture"
+    level: str  # "province", "prefecture" or "county"
     province_code: str  # 6 digits, e.g. "440000"
     latitude: float
     longitude: float
@@ -47,21 +52,52 @@ class Division:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Division]:
-    """Read the packaged CSV once; every lookup after that is a dictionary access."""
+    """Read the packaged CSV once; every lookup after that is a dictionary access.
+
+    ``csv.reader`` with the columns looked up by name once, not ``DictReader``: a dictionary per
+    row doubled the time of this first read (about 3,200 rows since counties are shipped).
+    """
     path = files("batterytrace.events") / "data" / "divisions.csv"
     with path.open(encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        header = next(rows)
+        code, name, name_en, level, province, latitude, longitude = (
+            header.index(column)
+            for column in ("code", "name", "name_en", "level", "province_code", "latitude", "longitude")
+        )
         return {
-            row["code"]: Division(
-                code=row["code"],
-                name=row["name"],
-                name_en=row["name_en"],
-                level=row["level"],
-                province_code=row["province_code"],
-                latitude=float(row["latitude"]),
-                longitude=float(row["longitude"]),
+            row[code]: Division(
+                code=row[code],
+                name=row[name],
+                name_en=row[name_en],
+                level=row[level],
+                province_code=row[province],
+                latitude=float(row[latitude]),
+                longitude=float(row[longitude]),
             )
-            for row in csv.DictReader(handle)
+            for row in rows
         }
+
+
+@lru_cache(maxsize=1)
+def _by_level() -> dict[str, tuple[Division, ...]]:
+    """The rows of each level sorted by code, built once, so listing prefectures does not walk
+    the three thousand county rows each time."""
+    levels: dict[str, list[Division]] = {"province": [], "prefecture": [], "county": []}
+    for row in _table().values():
+        levels[row.level].append(row)
+    return {level: tuple(sorted(rows, key=lambda d: d.code)) for level, rows in levels.items()}
+
+
+@lru_cache(maxsize=1)
+def _counties_by_prefecture() -> dict[str, tuple[Division, ...]]:
+    """Prefecture code -> its county rows, sorted by code (Chongqing's 5002xx under 500100)."""
+    grouped: dict[str, list[Division]] = {}
+    for county in _by_level()["county"]:
+        prefecture = prefecture_of(county.code)
+        assert prefecture is not None, county  # the extraction script guarantees a parent row
+        grouped.setdefault(prefecture.code, []).append(county)
+    return {code: tuple(rows) for code, rows in grouped.items()}
 
 
 def _is_code(code: object) -> bool:
@@ -71,7 +107,7 @@ def _is_code(code: object) -> bool:
 
 def provinces() -> list[Division]:
     """The 31 mainland provincial-level divisions, sorted by code."""
-    return sorted((d for d in _table().values() if d.level == "province"), key=lambda d: d.code)
+    return list(_by_level()["province"])
 
 
 def prefectures(province_code: str | None = None) -> list[Division]:
@@ -79,7 +115,7 @@ def prefectures(province_code: str | None = None) -> list[Division]:
 
     An unknown province is refused rather than answered with an empty list, which would hide a typo.
     """
-    rows = sorted((d for d in _table().values() if d.level == "prefecture"), key=lambda d: d.code)
+    rows = list(_by_level()["prefecture"])
     if province_code is None:
         return rows
     prefix = province_code[:2]
@@ -90,8 +126,23 @@ def prefectures(province_code: str | None = None) -> list[Division]:
     return [d for d in rows if d.province_code[:2] == prefix]
 
 
+def counties(prefecture_code: str) -> list[Division]:
+    """The county-level rows of one prefecture ("440300"), sorted by code; empty for a
+    prefecture-level city without counties (东莞 441900) or a county-level unit that its
+    province administers directly (仙桃 429004).
+
+    An unknown prefecture is refused rather than answered with an empty list, which would hide a typo.
+    """
+    found = division(prefecture_code)
+    if found is None or found.level != "prefecture":
+        raise ValueError(
+            f"unknown prefecture {prefecture_code!r}: give a 6-digit prefecture code such as '440300'"
+        )
+    return list(_counties_by_prefecture().get(found.code, ()))
+
+
 def division(code: str) -> Division | None:
-    """The province or prefecture row with exactly this code, or None."""
+    """The province, prefecture or county row with exactly this code, or None."""
     return _table().get(code) if _is_code(code) else None
 
 
@@ -103,9 +154,10 @@ def province_of(code: str) -> Division | None:
 def prefecture_of(code: str) -> Division | None:
     """The prefecture row that contains a 6-digit prefecture, county or district code, or None.
 
-    Tried in order: the first four digits + "00" (440305 -> 440300); the code itself, for
-    county-level units that the province administers directly (429004 Xiantao); and for a
-    municipality its single prefecture xx0100 (500229, a Chongqing county, -> 500100).
+    The county itself need not be listed: events recorded before counties were checked still roll
+    up to their prefecture. Tried in order: the first four digits + "00" (440305 -> 440300); the
+    code itself, for county-level units that the province administers directly (429004 Xiantao);
+    and for a municipality its single prefecture xx0100 (500229, a Chongqing county, -> 500100).
     """
     if not _is_code(code) or code[2:] == "0000":
         return None
@@ -120,8 +172,9 @@ def prefecture_of(code: str) -> Division | None:
 def check_division_code(code: str) -> str:
     """Return the code without surrounding blanks, or raise ValueError saying what is wrong.
 
-    Province, prefecture and county-level codes are accepted; a county-level code only needs a
-    known province and prefecture, because the county-level table is not shipped.
+    Province and prefecture codes are accepted when listed (a prefecture-level code also when it
+    maps to a listed prefecture, as Chongqing's old 500200 does); a county-level code only when the
+    county itself is listed.
     """
     text = code.strip() if isinstance(code, str) else code
     if not _is_code(text):
@@ -133,11 +186,32 @@ def check_division_code(code: str) -> str:
             f"unknown province '{text[:2]}' in division code '{text}': the first two digits must "
             "be one of the 31 mainland provincial codes (11 Beijing … 65 Xinjiang)"
         )
-    if text[2:] != "0000" and prefecture_of(text) is None:
+    if text[2:] == "0000":
+        return text
+    prefecture = prefecture_of(text)
+    if prefecture is None:
         example = prefectures(province.code)[0]
         raise ValueError(
             f"unknown prefecture '{text[:4]}' in division code '{text}': digits 3-4 must name a "
             f"prefecture of {province.name_en} ({province.code}), "
             f"e.g. {example.code} {example.name}"
         )
+    if text[4:] != "00" and division(text) is None:
+        raise ValueError(_unknown_county(text, prefecture))
     return text
+
+
+def _unknown_county(code: str, prefecture: Division) -> str:
+    """Why a county-level code is refused, with codes that would be accepted instead."""
+    known = counties(prefecture.code)
+    instead = f"its prefecture's own code {prefecture.code} if the county is not known"
+    if not known:
+        return (
+            f"unknown county-level division '{code}': {prefecture.name} ({prefecture.code}) has no "
+            f"counties or districts; use {prefecture.code}"
+        )
+    return (
+        f"unknown county-level division '{code}': no county or district of {prefecture.name} "
+        f"({prefecture.code}) has this code; use one of its {len(known)} county-level codes, e.g. "
+        f"{known[0].code} {known[0].name}, or {instead}"
+    )

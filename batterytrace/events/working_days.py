@@ -4,6 +4,10 @@ Each party reports within N working days of the real-world event; weekends are n
 public holidays can be given as a list. The clock starts on the day after the event (the event's
 own day does not count), so an event on a Friday with a 1-working-day deadline is due the
 following Monday, end of day, China Standard Time.
+
+Which number of working days a report is held to depends on who reported what
+(``batterytrace.events.deadlines``); the calendar carries the configured table so that every view
+built with it uses the same one.
 """
 
 from __future__ import annotations
@@ -13,15 +17,21 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
-from batterytrace.events.conventions import REPORTING_DEADLINE_WORKING_DAYS
+from batterytrace.events.deadlines import DEFAULT_DEADLINES, ReportingDeadlines, ReportingRule
 
 
 class WorkingCalendar:
     """Weekends and a holiday list; adjusted working weekends (调休) can be listed too."""
 
-    def __init__(self, holidays: Iterable[date] = (), working_weekends: Iterable[date] = ()) -> None:
+    def __init__(
+        self,
+        holidays: Iterable[date] = (),
+        working_weekends: Iterable[date] = (),
+        deadlines: ReportingDeadlines = DEFAULT_DEADLINES,
+    ) -> None:
         self.holidays = frozenset(holidays)
         self.working_weekends = frozenset(working_weekends)
+        self.deadlines = deadlines
         # Deadlines are asked for every event of every rebuild; the answers repeat by day.
         self._due = lru_cache(maxsize=65_536)(self.add_working_days)
 
@@ -40,17 +50,53 @@ class WorkingCalendar:
                 remaining -= 1
         return current
 
-    def deadline(self, event_name: str, occurred_at: datetime) -> datetime | None:
-        """End of the last day on which the event may be reported, or None if it has none."""
-        days = REPORTING_DEADLINE_WORKING_DAYS.get(event_name)
-        if days is None:
-            return None
+    def due(self, occurred_at: datetime, working_days: int) -> datetime:
+        """The moment a report of an event that occurred at ``occurred_at`` becomes late: the end
+        (China Standard Time) of the ``working_days``-th working day after the event's day."""
         local_day = occurred_at.astimezone(CHINA_STANDARD_TIME).date()
-        due = self._due(local_day, days)
+        due = self._due(local_day, working_days)
         return datetime.combine(due + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
 
-    def is_late(self, event_name: str, occurred_at: datetime, recorded_at: datetime) -> bool:
-        due = self.deadline(event_name, occurred_at)
+    def rule(
+        self,
+        event_name: str,
+        actor_roles: Iterable[str] = (),
+        *,
+        previous_state: str | None = None,
+        at_an_outlet: bool = False,
+    ) -> ReportingRule | None:
+        """The configured deadline rule for a report (see ``ReportingDeadlines.rule``)."""
+        return self.deadlines.rule(
+            event_name, actor_roles, previous_state=previous_state, at_an_outlet=at_an_outlet
+        )
+
+    def deadline(
+        self,
+        event_name: str,
+        occurred_at: datetime,
+        actor_roles: Iterable[str] = (),
+        *,
+        previous_state: str | None = None,
+        at_an_outlet: bool = False,
+    ) -> datetime | None:
+        """End of the last day on which the event may be reported, or None if it has none.
+        Without the reporter's roles the ``any`` row applies."""
+        rule = self.rule(event_name, actor_roles, previous_state=previous_state, at_an_outlet=at_an_outlet)
+        return None if rule is None else self.due(occurred_at, rule.working_days)
+
+    def is_late(
+        self,
+        event_name: str,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        actor_roles: Iterable[str] = (),
+        *,
+        previous_state: str | None = None,
+        at_an_outlet: bool = False,
+    ) -> bool:
+        due = self.deadline(
+            event_name, occurred_at, actor_roles, previous_state=previous_state, at_an_outlet=at_an_outlet
+        )
         return due is not None and recorded_at >= due
 
 

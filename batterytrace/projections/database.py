@@ -1,20 +1,21 @@
 """The read side's connection to the same database as the events (SQLAlchemy).
 
 Views live beside the event store so that one setting, ``BATTERYTRACE_DATABASE_URL``, names both,
-and a backup of the database is a backup of everything. Only two dialect differences matter here:
-how an upsert is spelt, and how a SQLite transaction takes its write lock early.
+and a backup of the database is a backup of everything. Only three dialect differences matter
+here: how an upsert is spelt, how a SQLite transaction takes its write lock early, and how a
+read-only transaction (``read_session``) avoids taking it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
-from batterytrace.trace.settings import parse_database_url
+from batterytrace.trace.settings import parse_database_url, postgres_schema
 
 
 def create_view_engine(database_url: str) -> Engine:
@@ -29,9 +30,9 @@ def create_view_engine(database_url: str) -> Engine:
         )
         _take_sqlite_write_lock_at_begin(engine)
         return engine
-    schema = url.query.get("schema")
+    schema = postgres_schema(url)
     connect_args: dict[str, Any] = {"connect_timeout": 5}
-    if isinstance(schema, str) and schema:
+    if schema:
         connect_args["options"] = f"-c search_path={schema}"
     return create_engine(
         url.set(drivername="postgresql+psycopg").difference_update_query(["schema"]),
@@ -54,7 +55,34 @@ def _take_sqlite_write_lock_at_begin(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader (read_session): no write lock; query_only refuses a write by mistake. The
+            # flag stays on this SQLite connection, which NullPool closes when it is given back.
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "batterytrace_read_only"  # the execution option read_session sets
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Connection]:
+    """A connection that only reads, for as long as its reader needs (a streamed export may take
+    minutes while the client downloads).
+
+    On SQLite a write transaction begins IMMEDIATE (above), which takes the database's write lock:
+    held for a whole export it would stop the event store and the view follower. A read session's
+    transaction begins DEFERRED instead: in WAL mode it reads one snapshot and takes no lock, so
+    writers go on. On PostgreSQL it is a READ ONLY transaction. On both a write through it is
+    refused, so a read session can never hold a lock a writer waits for."""
+    with engine.connect() as connection:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if connection.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        connection.execution_options(**options)
+        yield connection
 
 
 def upsert(
@@ -69,6 +97,9 @@ def upsert(
     the new value (counters), every other column is replaced."""
     if not rows:
         return
+    # Imported here: the PostgreSQL dialect module is slow to import and a SQLite store never needs it.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     key = tuple(key)
     add = set(add)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite

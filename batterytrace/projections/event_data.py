@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from batterytrace.events.zone import in_china_time
+
 # Attributes that are bookkeeping rather than facts.
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 # Attributes every battery event has; shown in their own columns, not among the details.
@@ -17,7 +19,11 @@ def event_name(domain_event: Any) -> str:
 
 
 def plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """JSON-ready: times in China Standard Time with their offset (as the views show them, so a
+    battery read from its events and from the lifecycle view reads the same), dates as ISO."""
+    if isinstance(value, datetime):
+        return in_china_time(value).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}

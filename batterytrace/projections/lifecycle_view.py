@@ -44,14 +44,17 @@ class LifecycleView:
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
         batteries = self._load(connection, {e.originator_id for _, e in events if _is_battery(e)})
         participants = self._load_participants(connection, events)
+        roles = self._actor_roles(connection, events)
         timeline: list[dict[str, Any]] = []
         points: list[dict[str, Any]] = []
         for position, domain_event in events:
             name = event_name(domain_event)
             if name.startswith("Battery."):
-                timeline.append(self._battery_event(batteries, position, domain_event))
+                timeline.append(self._battery_event(batteries, position, domain_event, roles))
             elif name.startswith("Participant."):
                 self._participant_event(participants, domain_event)
+                if name == "Participant.Registered":
+                    roles[domain_event.originator_id] = list(domain_event.roles)
             elif name == "CollectionPoint.Registered":
                 points.append(_point_row(domain_event))
         upsert(connection, lifecycle_batteries, list(batteries.values()), key=["code"])
@@ -72,14 +75,26 @@ class LifecycleView:
         return rows
 
     def _battery_event(
-        self, batteries: dict[str, dict[str, Any]], position: int, domain_event: Any
+        self,
+        batteries: dict[str, dict[str, Any]],
+        position: int,
+        domain_event: Any,
+        roles: dict[str, list[str]],
     ) -> dict[str, Any]:
         kind = event_name(domain_event).split(".", 1)[1]
         code = domain_event.originator_id
         if kind == "Produced":
             batteries[code] = _produced_row(domain_event)
         row = batteries[code]
-        reported_late = self.calendar.is_late(kind, domain_event.occurred_at, domain_event.timestamp)
+        # The deadline of who reported what (events/deadlines.py), as the compliance report has it.
+        reported_late = self.calendar.is_late(
+            kind,
+            domain_event.occurred_at,
+            domain_event.timestamp,
+            roles.get(domain_event.actor_id, ()),
+            previous_state=row["state"],
+            at_an_outlet=bool(getattr(domain_event, "from_collection_point_id", None)),
+        )
         _apply(row, kind, domain_event)
         if reported_late and FLAG_LATE_REPORT not in row["flags"]:
             row["flags"] = [*row["flags"], FLAG_LATE_REPORT]
@@ -102,6 +117,18 @@ class LifecycleView:
         }
 
     # --------------------------------------------------------------------------- participants
+    @staticmethod
+    def _actor_roles(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, list[str]]:
+        """The registered roles of the batch's battery actors, for their reporting deadlines."""
+        actors = sorted({e.actor_id for _, e in events if _is_battery(e)})
+        roles: dict[str, list[str]] = {}
+        for start in range(0, len(actors), 500):
+            query = select(lifecycle_participants.c.credit_code, lifecycle_participants.c.roles).where(
+                lifecycle_participants.c.credit_code.in_(actors[start : start + 500])
+            )
+            roles.update({row.credit_code: list(row.roles) for row in connection.execute(query)})
+        return roles
+
     def _load_participants(
         self, connection: Connection, events: Sequence[tuple[int, Any]]
     ) -> dict[str, dict[str, Any]]:
@@ -121,6 +148,7 @@ class LifecycleView:
             participants[domain_event.originator_id] = {
                 "credit_code": domain_event.originator_id,
                 "name": domain_event.name,
+                "name_en": getattr(domain_event, "name_en", None),  # None in older events
                 "roles": list(domain_event.roles),
                 "manufacturer_codes": list(domain_event.manufacturer_codes),
                 "division_code": domain_event.division_code,
@@ -232,6 +260,7 @@ def _point_row(e: Any) -> dict[str, Any]:
     return {
         "id": e.originator_id,
         "name": e.name,
+        "name_en": getattr(e, "name_en", None),  # None in events recorded before it existed
         "operator_id": e.operator_id,
         "kind": e.kind,
         "capacity_kg": e.capacity_kg,

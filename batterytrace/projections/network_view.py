@@ -1,7 +1,8 @@
 """The recycling-network view: what each collection point took in and passed on, the flows
 between participants, and, through each point's region, where retired batteries go.
 
-Counters change by increments, so a batch is a handful of statements whatever its size.
+Counters change by increments, so a batch is a handful of statements whatever its size. Masses
+and energy are counted in whole grams and watt-hours (``quantities``), so that the sums are exact.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from batterytrace.events.collection_point import Review, review_at_registration
 from batterytrace.events.regions import prefecture_of
 from batterytrace.projections.database import upsert
 from batterytrace.projections.event_data import event_name
+from batterytrace.projections.quantities import thousandths
 from batterytrace.projections.tables import (
     network_flows,
     network_last_point,
@@ -26,12 +28,12 @@ from batterytrace.projections.tables import (
 
 POINT_COUNTERS = (
     "collected_count",
-    "collected_kg",
-    "collected_kwh",
+    "collected_g",
+    "collected_wh",
     "on_hand_count",
-    "on_hand_kg",
+    "on_hand_g",
     "handed_over_count",
-    "handed_over_kg",
+    "handed_over_g",
     "handed_compliant_count",
     "recycled_count",
     "cascade_used_count",
@@ -44,7 +46,7 @@ class NetworkView:
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
         new_points: list[dict[str, Any]] = []
         participants: list[dict[str, Any]] = []
-        deltas: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(POINT_COUNTERS, 0))
+        deltas: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(POINT_COUNTERS, 0))
         flows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         last_point = self._last_points(connection, events)
         moved: dict[str, str] = {}
@@ -60,17 +62,19 @@ class NetworkView:
                     {
                         "credit_code": e.originator_id,
                         "name": e.name,
+                        "name_en": getattr(e, "name_en", None),  # None in older events
                         "roles": list(e.roles),
                         "division_code": e.division_code,
                     }
                 )
             elif name == "Battery.Collected":
                 d = deltas[e.collection_point_id]
+                grams = thousandths(e.mass_kg)
                 d["collected_count"] += 1
-                d["collected_kg"] += e.mass_kg
-                d["collected_kwh"] += e.energy_kwh
+                d["collected_g"] += grams
+                d["collected_wh"] += thousandths(e.energy_kwh)
                 d["on_hand_count"] += 1
-                d["on_hand_kg"] += e.mass_kg
+                d["on_hand_g"] += grams
                 last_point[e.originator_id] = moved[e.originator_id] = e.collection_point_id
             elif name == "Battery.HandedOver":
                 self._handed_over(e, deltas, flows)
@@ -94,7 +98,7 @@ class NetworkView:
             network_flows,
             list(flows.values()),
             key=["source_kind", "source_id", "receiver_id", "activity"],
-            add=["count", "mass_kg", "energy_kwh", "compliant_count"],
+            add=["count", "mass_g", "energy_wh", "compliant_count"],
         )
         upsert(
             connection,
@@ -122,16 +126,17 @@ class NetworkView:
     @staticmethod
     def _handed_over(
         e: Any,
-        deltas: dict[str, dict[str, float]],
+        deltas: dict[str, dict[str, int]],
         flows: dict[tuple[str, str, str, str], dict[str, Any]],
     ) -> None:
         point = e.from_collection_point_id
+        grams = thousandths(e.mass_kg)
         if point:
             d = deltas[point]
             d["on_hand_count"] -= 1
-            d["on_hand_kg"] -= e.mass_kg
+            d["on_hand_g"] -= grams
             d["handed_over_count"] += 1
-            d["handed_over_kg"] += e.mass_kg
+            d["handed_over_g"] += grams
             d["handed_compliant_count"] += 1 if e.compliant else 0
         source = ("collection_point", point) if point else ("enterprise", e.actor_id)
         key = (*source, e.receiver_id, e.activity)
@@ -143,18 +148,18 @@ class NetworkView:
                 "receiver_id": e.receiver_id,
                 "activity": e.activity,
                 "count": 0,
-                "mass_kg": 0.0,
-                "energy_kwh": 0.0,
+                "mass_g": 0,
+                "energy_wh": 0,
                 "compliant_count": 0,
             },
         )
         flow["count"] += 1
-        flow["mass_kg"] += e.mass_kg
-        flow["energy_kwh"] += e.energy_kwh
+        flow["mass_g"] += grams
+        flow["energy_wh"] += thousandths(e.energy_kwh)
         flow["compliant_count"] += 1 if e.compliant else 0
 
     @staticmethod
-    def _add_to_points(connection: Connection, deltas: dict[str, dict[str, float]]) -> None:
+    def _add_to_points(connection: Connection, deltas: dict[str, dict[str, int]]) -> None:
         if not deltas:
             return
         statement = (
@@ -176,6 +181,7 @@ def _point_row(e: Any) -> dict[str, Any]:
     return {
         "id": e.originator_id,
         "name": e.name,
+        "name_en": getattr(e, "name_en", None),  # None in events recorded before it existed
         "operator_id": e.operator_id,
         "kind": e.kind,
         "capacity_kg": e.capacity_kg,

@@ -8,6 +8,7 @@ indexes and small aggregated tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.collection_point import Review
 from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
 from batterytrace.events.regions import division
+from batterytrace.projections.database import read_session
+from batterytrace.projections.quantities import THOUSANDTHS, display_row, in_units
 from batterytrace.projections.tables import (
     lifecycle_batteries,
     lifecycle_events,
@@ -85,7 +88,8 @@ def _iso(value: Any) -> Any:
 
 
 def _plain(row: Any) -> dict[str, Any]:
-    return {key: _iso(value) for key, value in dict(row).items()}
+    """A row for people: times in CST, stored Wh and g as kWh and kg (quantities.py)."""
+    return display_row({key: _iso(value) for key, value in dict(row).items()})
 
 
 # ---------------------------------------------------------------------------------- lifecycle
@@ -93,7 +97,7 @@ def battery_lifecycle(
     engine: Engine, code: str, *, now: datetime | None = None, overdue_days: int = 90
 ) -> dict[str, Any] | None:
     """The whole life of one battery from the lifecycle view, or None if it is not there."""
-    with engine.connect() as connection:
+    with read_session(engine) as connection:
         row = _battery_row(connection, code)
         if row is None:
             return None
@@ -105,9 +109,9 @@ def battery_lifecycle(
                 .order_by(lifecycle_events.c.version)
             ).mappings()
         ]
-        names = _names(
-            connection, {row["manufacturer_id"], row["responsible_id"]} | {t["actor_id"] for t in timeline}
-        )
+        named = {row["manufacturer_id"], row["responsible_id"]} | {t["actor_id"] for t in timeline}
+        names = _names(connection, named)
+        names_en = _names(connection, named, english=True)
         point = None
         if row["collection_point_id"]:
             found = (
@@ -137,10 +141,13 @@ def battery_lifecycle(
         flags.append(f"overdue (retired over {overdue_days} days ago, not taken in)")
     battery["flags"] = flags
     battery["manufacturer_name"] = names.get(row["manufacturer_id"])
+    battery["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
     battery["responsible_name"] = names.get(row["responsible_id"])
+    battery["responsible_name_en"] = names_en.get(row["responsible_id"])
     battery["collection_point"] = point
     for entry in timeline:
         entry["actor_name"] = names.get(entry["actor_id"])
+        entry["actor_name_en"] = names_en.get(entry["actor_id"])
     return {"battery": battery, "as_of": None, "timeline": timeline, "lineage": lineage}
 
 
@@ -152,14 +159,17 @@ def _battery_row(connection: Connection, code: str) -> Any:
     )
 
 
-def _names(connection: Connection, ids: set[str | None]) -> dict[str, str]:
+def _names(connection: Connection, ids: set[str | None], *, english: bool = False) -> dict[str, str]:
+    """Participants' registered names by credit code; ``english``: their English names, for
+    those that have one (English pages show ``name`` where it is missing)."""
     wanted = sorted(i for i in ids if i)
     if not wanted:
         return {}
-    query = select(lifecycle_participants.c.credit_code, lifecycle_participants.c.name).where(
+    column = lifecycle_participants.c.name_en if english else lifecycle_participants.c.name
+    query = select(lifecycle_participants.c.credit_code, column.label("shown")).where(
         lifecycle_participants.c.credit_code.in_(wanted)
     )
-    return {r.credit_code: r.name for r in connection.execute(query)}
+    return {r.credit_code: r.shown for r in connection.execute(query) if r.shown is not None}
 
 
 def _is_overdue(channel: Any, now: datetime, days: int) -> bool:
@@ -225,22 +235,61 @@ def _page(query: Any, filters: Filters) -> Any:
     return query.offset(filters.offset) if filters.offset else query
 
 
-def network(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Per collection point: collected, on hand against capacity, handed over (and how much of
-    it to whitelisted receivers), recycled and cascade-used afterwards."""
+# ------------------------------------------------------------------- reading reports in chunks
+# A report is read as one ordered SELECT through a server-side cursor, ROWS_PER_CHUNK rows at a
+# time: a whole export (tens of thousands of rows) never sits in memory, and, being one
+# statement, it is one consistent snapshot, so no row is skipped or repeated while the views
+# move on. The list functions (network(), monthly(), …) are the same generators, collected.
+ROWS_PER_CHUNK = 1000
+
+
+def _chunks(
+    engine: Engine, query: Any, convert: Any = None
+) -> Iterator[tuple[Connection, list[dict[str, Any]]]]:
+    """The rows of ``query`` in chunks from one server-side cursor, each row passed through
+    ``convert`` (default ``_plain``), with the connection for look-ups a chunk needs (names)."""
+    convert = convert or _plain
+    with read_session(engine) as connection:
+        result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query).mappings()
+        for part in result.partitions():
+            yield connection, [convert(r) for r in part]
+
+
+def _count(engine: Engine, query: Any) -> int:
+    """How many rows ``query`` answers, ignoring its order and paging: a report page's total."""
+    counted = select(func.count()).select_from(query.order_by(None).limit(None).offset(None).subquery())
+    with read_session(engine) as connection:
+        return int(connection.execute(counted).scalar_one())
+
+
+def _network_query(filters: Filters) -> Any:
     where = _where(
         _region_clause(network_points.c.division_code, filters),
         network_points.c.operator_id == filters.manufacturer if filters.manufacturer else None,
     )
     query = select(network_points).order_by(network_points.c.id)
-    if where is not None:
-        query = query.where(where)
-    with engine.connect() as connection:
-        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
-    for row in rows:
-        row["fill_ratio"] = round(row["on_hand_kg"] / row["capacity_kg"], 3) if row["capacity_kg"] else None
-        row["over_capacity"] = row["on_hand_kg"] > row["capacity_kg"]
-    return rows
+    return query.where(where) if where is not None else query
+
+
+def network(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """Per collection point: collected, on hand against capacity, handed over (and how much of
+    it to whitelisted receivers), recycled and cascade-used afterwards."""
+    return list(network_rows(engine, filters))
+
+
+def network_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """``network`` row by row, read in chunks."""
+    for _, rows in _chunks(engine, _page(_network_query(filters), filters)):
+        for row in rows:
+            row["fill_ratio"] = (
+                round(row["on_hand_kg"] / row["capacity_kg"], 3) if row["capacity_kg"] else None
+            )
+            row["over_capacity"] = row["on_hand_kg"] > row["capacity_kg"]
+        yield from rows
+
+
+def network_count(engine: Engine, filters: Filters = Filters()) -> int:
+    return _count(engine, _network_query(filters))
 
 
 def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "province") -> list[dict[str, Any]]:
@@ -252,8 +301,8 @@ def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "provi
             key.label("region_code"),
             func.count().label("collection_points"),
             func.sum(network_points.c.collected_count).label("collected"),
-            func.sum(network_points.c.collected_kg).label("collected_kg"),
-            func.sum(network_points.c.on_hand_kg).label("on_hand_kg"),
+            func.sum(network_points.c.collected_g).label("collected_g"),
+            func.sum(network_points.c.on_hand_g).label("on_hand_g"),
             func.sum(network_points.c.handed_over_count).label("handed_over"),
             func.sum(network_points.c.handed_compliant_count).label("handed_to_whitelisted"),
             func.sum(network_points.c.recycled_count).label("recycled"),
@@ -265,8 +314,8 @@ def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "provi
     clause = _region_clause(network_points.c.division_code, filters)
     if clause is not None:
         query = query.where(clause)
-    with engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(query).mappings()]
+    with read_session(engine) as connection:
+        rows = [display_row(dict(r)) for r in connection.execute(query).mappings()]
     for row in rows:
         place = division(row["region_code"])
         row["region_name"] = place.name if place else None
@@ -278,9 +327,27 @@ def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "provi
 
 def flows(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
     """Edges from outlets (or enterprises) to receivers, with counts, mass and compliance."""
+    return list(flows_rows(engine, filters))
+
+
+def flows_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """``flows`` row by row, read in chunks."""
+    for _, rows in _chunks(engine, _page(_flows_query(filters), filters)):
+        yield from rows
+
+
+def flows_count(engine: Engine, filters: Filters = Filters()) -> int:
+    return _count(engine, _flows_query(filters))
+
+
+def _flows_query(filters: Filters) -> Any:
     receiver = network_participants.alias("receiver")
     query = (
-        select(network_flows, receiver.c.name.label("receiver_name"))
+        select(
+            network_flows,
+            receiver.c.name.label("receiver_name"),
+            receiver.c.name_en.label("receiver_name_en"),
+        )
         .join(receiver, receiver.c.credit_code == network_flows.c.receiver_id, isouter=True)
         .order_by(network_flows.c.count.desc(), network_flows.c.source_id, network_flows.c.receiver_id)
     )
@@ -296,14 +363,21 @@ def flows(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
                 network_flows.c.source_id == filters.manufacturer,
             )
         )
-    with engine.connect() as connection:
-        return [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
+    return query
 
 
 # ------------------------------------------------------------------------------------ reports
 def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
     """Per manufacturer and month, with the recycling rate of the month's retired batteries:
     the share that has since reached a whitelisted recycler or a second life."""
+    return list(monthly_rows(engine, filters))
+
+
+def monthly_count(engine: Engine, filters: Filters = Filters()) -> int:
+    return _count(engine, _monthly_query(filters))
+
+
+def _monthly_query(filters: Filters) -> Any:
     query = select(report_monthly).order_by(report_monthly.c.month, report_monthly.c.manufacturer_id)
     clauses = [
         report_monthly.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
@@ -311,15 +385,20 @@ def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]
         report_monthly.c.month <= _month(filters.until) if filters.until else None,
     ]
     where = _where(*clauses)
-    if where is not None:
-        query = query.where(where)
-    with engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(_page(query, filters)).mappings()]
-        names = _names(connection, {r["manufacturer_id"] for r in rows})
-    for row in rows:
-        row["manufacturer_name"] = names.get(row["manufacturer_id"])
-        row["recycling_rate"] = recycling_rate(row)
-    return rows
+    return query.where(where) if where is not None else query
+
+
+def monthly_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """``monthly`` row by row, read in chunks (names looked up once per chunk)."""
+    query = _page(_monthly_query(filters), filters)
+    for connection, rows in _chunks(engine, query, lambda r: display_row(dict(r))):
+        makers = {r["manufacturer_id"] for r in rows}
+        names, names_en = _names(connection, makers), _names(connection, makers, english=True)
+        for row in rows:
+            row["manufacturer_name"] = names.get(row["manufacturer_id"])
+            row["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
+            row["recycling_rate"] = recycling_rate(row)
+        yield from rows
 
 
 def recycling_rate(row: dict[str, Any]) -> float | None:
@@ -334,7 +413,28 @@ def overdue(
 ) -> list[dict[str, Any]]:
     """Batteries retired more than ``days`` ago that no collection point or whitelisted
     enterprise has taken in."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    return list(overdue_rows(engine, filters, now=now, days=days))
+
+
+def overdue_rows(
+    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
+) -> Iterator[dict[str, Any]]:
+    """``overdue`` row by row, read in chunks."""
+    now_value = now or datetime.now(UTC)
+    for _, rows in _chunks(engine, _page(_overdue_query(filters, now_value, days), filters)):
+        for row in rows:
+            row["days_since_retired"] = (now_value - datetime.fromisoformat(row["retired_at"])).days
+        yield from rows
+
+
+def overdue_count(
+    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
+) -> int:
+    return _count(engine, _overdue_query(filters, now or datetime.now(UTC), days))
+
+
+def _overdue_query(filters: Filters, now: datetime, days: int) -> Any:
+    cutoff = now - timedelta(days=days)
     query = (
         select(
             report_batteries.c.code,
@@ -350,12 +450,7 @@ def overdue(
     )
     if filters.manufacturer:
         query = query.where(report_batteries.c.manufacturer_id == filters.manufacturer)
-    with engine.connect() as connection:
-        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
-    now_value = now or datetime.now(UTC)
-    for row in rows:
-        row["days_since_retired"] = (now_value - datetime.fromisoformat(row["retired_at"])).days
-    return rows
+    return query
 
 
 FINDING_KINDS = (
@@ -374,20 +469,44 @@ def compliance(
     left out when the report is narrowed to a manufacturer or to dates), then non-compliant
     handovers, late reports and backwards dates by real-world time. ``kind`` keeps one kind;
     paging applies to the whole list."""
-    with engine.connect() as connection:
+    return list(compliance_rows(engine, filters, kind=kind))
+
+
+def compliance_rows(
+    engine: Engine, filters: Filters = Filters(), *, kind: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """``compliance`` row by row: the outlets (few), then the findings read in chunks."""
+    with read_session(engine) as connection:
         outlets = _over_capacity(connection, filters) if kind in (None, "outlet_over_capacity") else []
-        skip = min(filters.offset, len(outlets))
-        shown = outlets[skip:]
-        if filters.limit is not None:
-            shown = shown[: filters.limit]
-        remaining = None if filters.limit is None else filters.limit - len(shown)
-        findings: list[dict[str, Any]] = []
-        if kind != "outlet_over_capacity" and remaining != 0:
-            query = _findings_query(filters, kind).offset(filters.offset - skip)
-            if remaining is not None:
-                query = query.limit(remaining)
-            findings = [_plain(r) for r in connection.execute(query).mappings()]
-    return shown + findings
+    skip = min(filters.offset, len(outlets))
+    shown = outlets[skip:]
+    if filters.limit is not None:
+        shown = shown[: filters.limit]
+    yield from shown
+    remaining = None if filters.limit is None else filters.limit - len(shown)
+    if kind != "outlet_over_capacity" and remaining != 0:
+        query = _findings_query(filters, kind).offset(filters.offset - skip)
+        if remaining is not None:
+            query = query.limit(remaining)
+        for _, rows in _chunks(engine, query, lambda r: _with_due_by(_plain(r))):
+            yield from rows
+
+
+def compliance_count(engine: Engine, filters: Filters = Filters(), *, kind: str | None = None) -> int:
+    """Outlets over capacity plus findings, for the same filters."""
+    with read_session(engine) as connection:
+        outlets = len(_over_capacity(connection, filters)) if kind in (None, "outlet_over_capacity") else 0
+    findings = _count(engine, _findings_query(filters, kind)) if kind != "outlet_over_capacity" else 0
+    return outlets + findings
+
+
+def _with_due_by(finding: dict[str, Any]) -> dict[str, Any]:
+    """A late report's last allowed day (CST) beside ``due_at``, the moment it became late (the
+    following midnight): what a page shows as "due by"."""
+    due_at = finding.get("due_at")
+    last_day = (datetime.fromisoformat(due_at) - timedelta(days=1)).date() if due_at else None
+    finding["due_by"] = last_day.isoformat() if last_day else None
+    return finding
 
 
 def _findings_query(filters: Filters, kind: str | None) -> Any:
@@ -410,7 +529,9 @@ def _findings_query(filters: Filters, kind: str | None) -> Any:
 def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, Any]]:
     if filters.manufacturer or filters.since or filters.until:
         return []
-    query = select(network_points).where(network_points.c.on_hand_kg > network_points.c.capacity_kg)
+    query = select(network_points).where(
+        network_points.c.on_hand_g > network_points.c.capacity_kg * THOUSANDTHS
+    )
     clause = _region_clause(network_points.c.division_code, filters)
     if clause is not None:
         query = query.where(clause)
@@ -424,8 +545,12 @@ def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, A
             "actor_id": outlet["operator_id"],
             "occurred_at": None,
             "recorded_at": None,
-            "detail": f"{outlet['id']} ({outlet['name']}) holds {outlet['on_hand_kg']:.0f} kg, "
+            "detail": f"{outlet['id']} ({outlet['name']}) holds {in_units(outlet['on_hand_g']):.0f} kg, "
             f"capacity {outlet['capacity_kg']:.0f} kg",
+            "due_at": None,
+            "deadline_working_days": None,
+            "deadline_role": None,
+            "due_by": None,
             "collection_point_id": outlet["id"],
         }
         for outlet in connection.execute(query.order_by(network_points.c.id)).mappings()
@@ -449,16 +574,27 @@ def is_approved(connection: Connection, point_id: str) -> bool:
 
 def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
     """Approved collection points (the public list of where to hand batteries in), by id."""
+    return list(collection_points_rows(engine, filters))
+
+
+def collection_points_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """``collection_points`` row by row, read in chunks."""
+    for _, rows in _chunks(engine, _page(_collection_points_query(filters), filters), dict):
+        yield from rows
+
+
+def collection_points_count(engine: Engine, filters: Filters = Filters()) -> int:
+    return _count(engine, _collection_points_query(filters))
+
+
+def _collection_points_query(filters: Filters) -> Any:
     query = (
         select(lifecycle_points)
         .where(lifecycle_points.c.id.in_(approved_points()))
         .order_by(lifecycle_points.c.id)
     )
     clause = _region_clause(lifecycle_points.c.division_code, filters)
-    if clause is not None:
-        query = query.where(clause)
-    with engine.connect() as connection:
-        return [dict(r) for r in connection.execute(_page(query, filters)).mappings()]
+    return query.where(clause) if clause is not None else query
 
 
 # ---------------------------------------------------------------------------------- the outlet
@@ -471,7 +607,7 @@ def operated_points(engine: Engine, operator_id: str) -> list[dict[str, Any]]:
         .where(lifecycle_points.c.operator_id == operator_id)
         .order_by(lifecycle_points.c.id)
     )
-    with engine.connect() as connection:
+    with read_session(engine) as connection:
         rows = [dict(r) for r in connection.execute(query).mappings()]
     for row in rows:
         row["review"] = row["review"] or Review.PENDING.value  # the network view is behind
@@ -481,14 +617,33 @@ def operated_points(engine: Engine, operator_id: str) -> list[dict[str, Any]]:
 def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = Filters()) -> list[dict[str, Any]]:
     """The batteries a collection point holds now (taken in, not yet handed over), longest-held
     first: what its operator can hand over to a recycler or a cascade-use enterprise."""
+    return list(batteries_on_hand_rows(engine, point_id, filters))
+
+
+def batteries_on_hand_rows(
+    engine: Engine, point_id: str, filters: Filters = Filters()
+) -> Iterator[dict[str, Any]]:
+    """``batteries_on_hand`` row by row, read in chunks."""
+    for _, rows in _chunks(engine, _page(_on_hand_query(point_id), filters)):
+        for row in rows:
+            row["chemistry"] = BATTERY_TYPES.get(row.pop("battery_type"), "unknown")
+        yield from rows
+
+
+def batteries_on_hand_count(engine: Engine, point_id: str) -> int:
+    return _count(engine, _on_hand_query(point_id))
+
+
+def _on_hand_query(point_id: str) -> Any:
     maker = lifecycle_participants.alias("maker")
-    query = (
+    return (
         select(
             lifecycle_batteries.c.code,
             lifecycle_batteries.c.level,
             lifecycle_batteries.c.battery_type,
             lifecycle_batteries.c.manufacturer_id,
             maker.c.name.label("manufacturer_name"),
+            maker.c.name_en.label("manufacturer_name_en"),
             lifecycle_batteries.c.mass_kg,
             lifecycle_batteries.c.energy_kwh,
             lifecycle_batteries.c.flags,
@@ -503,11 +658,6 @@ def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = Filters(
         )
         .order_by(lifecycle_batteries.c.last_occurred_at, lifecycle_batteries.c.code)
     )
-    with engine.connect() as connection:
-        rows = [_plain(r) for r in connection.execute(_page(query, filters)).mappings()]
-    for row in rows:
-        row["chemistry"] = BATTERY_TYPES.get(row.pop("battery_type"), "unknown")
-    return rows
 
 
 def receivers(engine: Engine, roles: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -516,9 +666,10 @@ def receivers(engine: Engine, roles: tuple[str, ...]) -> list[dict[str, Any]]:
     query = select(
         lifecycle_participants.c.credit_code,
         lifecycle_participants.c.name,
+        lifecycle_participants.c.name_en,
         lifecycle_participants.c.roles,
         lifecycle_participants.c.whitelist,
     ).order_by(lifecycle_participants.c.name, lifecycle_participants.c.credit_code)
-    with engine.connect() as connection:
+    with read_session(engine) as connection:
         rows = [dict(r) for r in connection.execute(query).mappings()]
     return [row for row in rows if set(row["roles"]) & set(roles)]

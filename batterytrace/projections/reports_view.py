@@ -6,25 +6,42 @@ Months are calendar months in China Standard Time. The recycling rate (domain.md
 share: of the batteries retired in a month, how many have since reached a whitelisted recycler or
 a second life; it is kept per retirement month (``retired_then_formal``) so that it never exceeds
 1, while ``recycled``/``cascade_used`` count what happened in the month itself.
+
+Energy and masses are added as whole watt-hours and grams (``quantities``), so a month's sum is
+the same whatever the order and the batches its events came in.
+
+A late report is one recorded after the deadline of its reporter and situation
+(``events/deadlines.py``): the view keeps the roles each participant registered with
+(``report_participants``, from ``Participant.Registered``, which always precedes the
+participant's first act in the event stream), the battery's state before the event (a removed
+battery that is installed again is reinstalled) and whether a handover leaves an outlet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.conventions import ANY_ROLE
+from batterytrace.events.deadlines import ReportingRule
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
 from batterytrace.projections.event_data import event_name
-from batterytrace.projections.tables import report_batteries, report_findings, report_monthly
+from batterytrace.projections.quantities import thousandths
+from batterytrace.projections.tables import (
+    report_batteries,
+    report_findings,
+    report_monthly,
+    report_participants,
+)
 
 MONTH_COUNTERS = (
     "produced",
-    "produced_kwh",
+    "produced_wh",
     "installed",
     "retired",
     "collected",
@@ -32,11 +49,11 @@ MONTH_COUNTERS = (
     "recycled",
     "recycled_whitelisted",
     "retired_then_formal",
-    "recovered_li_kg",
-    "recovered_ni_kg",
-    "recovered_co_kg",
-    "recovered_mn_kg",
-    "recovered_total_kg",
+    "recovered_li_g",
+    "recovered_ni_g",
+    "recovered_co_g",
+    "recovered_mn_g",
+    "recovered_total_g",
 )
 COUNTED = {
     "Installed": "installed",
@@ -74,10 +91,15 @@ class ReportsView:
 
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
         batteries = self._load(connection, events)
+        roles = self._roles(connection, events)
+        registered: list[dict[str, Any]] = []
         months: dict[tuple[str, str], dict[str, Any]] = {}
         findings: list[dict[str, Any]] = []
         for _, e in events:
             name = event_name(e)
+            if name == "Participant.Registered":
+                roles[e.originator_id] = list(e.roles)
+                registered.append({"credit_code": e.originator_id, "roles": list(e.roles)})
             if not name.startswith("Battery."):
                 continue
             kind = name.split(".", 1)[1]
@@ -93,13 +115,20 @@ class ReportsView:
                     "last_occurred_at": e.occurred_at,
                 }
             battery = batteries[e.originator_id]
+            rule = self.calendar.rule(
+                kind,
+                roles.get(e.actor_id, ()),
+                previous_state=battery["state"],
+                at_an_outlet=bool(getattr(e, "from_collection_point_id", None)),
+            )
             month = self._month(months, battery["manufacturer_id"], e.occurred_at)
             self._count(kind, e, battery, month)
             if battery["retired_at"] is not None and _reaches_formal_channel(kind, battery):
                 cohort = self._month(months, battery["manufacturer_id"], battery["retired_at"])
                 cohort["retired_then_formal"] += 1
-            findings.extend(self._findings(kind, e, battery))
+            findings.extend(self._findings(kind, e, battery, rule))
             battery["last_occurred_at"] = max(battery["last_occurred_at"], e.occurred_at)
+        upsert(connection, report_participants, registered, key=["credit_code"])
         upsert(connection, report_batteries, list(batteries.values()), key=["code"])
         upsert(
             connection,
@@ -120,6 +149,19 @@ class ReportsView:
         return rows
 
     @staticmethod
+    def _roles(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, list[str]]:
+        """The registered roles of the batch's battery actors (those registered in the batch
+        itself are added as their registration is met)."""
+        actors = sorted({e.actor_id for _, e in events if event_name(e).startswith("Battery.")})
+        roles: dict[str, list[str]] = {}
+        for start in range(0, len(actors), 500):
+            query = select(report_participants).where(
+                report_participants.c.credit_code.in_(actors[start : start + 500])
+            )
+            roles.update({row.credit_code: list(row.roles) for row in connection.execute(query)})
+        return roles
+
+    @staticmethod
     def _month(
         months: dict[tuple[str, str], dict[str, Any]], manufacturer_id: str, occurred_at: Any
     ) -> dict[str, Any]:
@@ -132,7 +174,7 @@ class ReportsView:
     def _count(kind: str, e: Any, battery: dict[str, Any], month: dict[str, Any]) -> None:
         if kind == "Produced":
             month["produced"] += 1
-            month["produced_kwh"] += e.energy_kwh
+            month["produced_wh"] += thousandths(e.energy_kwh)
         if kind in COUNTED:
             month[COUNTED[kind]] += 1
         if kind == "Retired":
@@ -151,17 +193,20 @@ class ReportsView:
             battery["state"] = "recycled"
             if battery["handover_compliant"] and battery["handover_activity"] == "recycling":
                 month["recycled_whitelisted"] += 1
-            recovered = e.recovered_kg
+            grams = {metal: thousandths(kg) for metal, kg in e.recovered_kg.items()}
             for metal in ("Li", "Ni", "Co", "Mn"):
-                month[f"recovered_{metal.lower()}_kg"] += float(recovered.get(metal, 0))
-            month["recovered_total_kg"] += sum(float(v) for v in recovered.values())
+                month[f"recovered_{metal.lower()}_g"] += grams.get(metal, 0)
+            month["recovered_total_g"] += sum(grams.values())
         elif kind in ("Installed", "Removed", "AssembledInto"):
             battery["state"] = {"Installed": "installed", "Removed": "removed"}.get(kind, "assembled")
 
-    def _findings(self, kind: str, e: Any, battery: dict[str, Any]) -> list[dict[str, Any]]:
+    def _findings(
+        self, kind: str, e: Any, battery: dict[str, Any], rule: ReportingRule | None
+    ) -> list[dict[str, Any]]:
         found = []
 
-        def finding(what: str, detail: str) -> dict[str, Any]:
+        def finding(what: str, detail: str, due: datetime | None = None) -> dict[str, Any]:
+            held_to = rule if due is not None else None
             return {
                 "code": e.originator_id,
                 "version": e.originator_version,
@@ -172,6 +217,9 @@ class ReportsView:
                 "occurred_at": e.occurred_at,
                 "recorded_at": e.timestamp,
                 "detail": detail[:500],
+                "due_at": due,
+                "deadline_working_days": held_to.working_days if held_to else None,
+                "deadline_role": held_to.role if held_to else None,
             }
 
         if kind == "HandedOver" and not e.compliant:
@@ -184,14 +232,16 @@ class ReportsView:
                     "scrapping record to show it had the vehicle",
                 )
             )
-        due = self.calendar.deadline(kind, e.occurred_at)
-        if due is not None and e.timestamp >= due:
+        due = None if rule is None else self.calendar.due(e.occurred_at, rule.working_days)
+        if rule is not None and due is not None and e.timestamp >= due:  # both or neither
             found.append(
                 finding(
                     "late_report",
-                    f"{kind} on {e.occurred_at.astimezone(CHINA_STANDARD_TIME).date()} was due by "
-                    f"{(due - timedelta(days=1)).date()} and reported on "
+                    f"{rule.situation} on {e.occurred_at.astimezone(CHINA_STANDARD_TIME).date()} was "
+                    f"due by {(due - timedelta(days=1)).date()} ({rule.working_days} working days "
+                    f"for {_reporter(rule.role)}) and reported on "
                     f"{e.timestamp.astimezone(CHINA_STANDARD_TIME).date()}",
+                    due,
                 )
             )
         if e.occurred_at < battery["last_occurred_at"]:
@@ -203,3 +253,11 @@ class ReportsView:
                 )
             )
         return found
+
+
+def _reporter(role: str) -> str:
+    """The role a deadline was held to, as the finding's English detail names it."""
+    if role == ANY_ROLE:
+        return "any reporter"
+    name = role.replace("_", " ")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

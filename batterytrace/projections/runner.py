@@ -16,6 +16,8 @@ otherwise it polls.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -93,8 +95,9 @@ class ViewRunner:
     # ------------------------------------------------------------------------------ tables
     def ensure_tables(self) -> None:
         """Create what is missing, and reset any view whose tables this release defines
-        differently (it is then rebuilt from the events by the next catch-up). One transaction
-        under a lock, so that runners starting together do not race each other."""
+        differently, or that was built with other settings (``build_fingerprint``); the next
+        catch-up then rebuilds it from the events. One transaction under a lock, so that runners
+        starting together do not race each other."""
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
@@ -106,15 +109,28 @@ class ViewRunner:
                 for row in connection.execute(select(positions.c.view, positions.c.schema))
             }
             for name in VIEWS:
-                fingerprint = schema_fingerprint(name)
+                fingerprint = self.build_fingerprint(name)
                 if name not in known:  # no position: whatever its tables hold is unknown; empty them
                     connection.execute(
                         insert(positions), [{"view": name, "position": 0, "schema": fingerprint}]
                     )
                     _reset_view(connection, name, fingerprint)
-                elif known[name] != fingerprint or not _columns_match(connection, name):
-                    log.warning("view %s has tables of an older release; rebuilding it", name)
+                    continue
+                reason = _why_rebuild(known[name], fingerprint, name in self.views)
+                if reason is None and not _columns_match(connection, name):
+                    reason = "its tables are those of an older release"
+                if reason is not None:
+                    log.warning("view %s: %s; rebuilding it from the events", name, reason)
                     _reset_view(connection, name, fingerprint)
+
+    def build_fingerprint(self, name: str) -> str:
+        """What the view's rows were built from besides the events, as stored beside its
+        position: its tables' definitions, and the settings its rows depend on (see
+        ``settings_fingerprint``). A view this runner does not run keeps its tables' part only."""
+        view = self.views.get(name)
+        settings = settings_fingerprint(view) if view is not None else ""
+        tables = schema_fingerprint(name)
+        return f"{tables}{SETTINGS_SEPARATOR}{settings}" if settings else tables
 
     def _check_view(self, name: str) -> None:
         if name not in self.views:
@@ -208,7 +224,7 @@ class ViewRunner:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-                _reset_view(connection, name, schema_fingerprint(name))
+                _reset_view(connection, name, self.build_fingerprint(name))
         return self.catch_up(names, progress=progress)
 
     # --------------------------------------------------------------------------- following
@@ -293,6 +309,45 @@ class ViewRunner:
 
 WAIT_POLL_SECONDS = 0.02  # how often a read-your-writes wait looks at the views' positions
 SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating and resetting view tables
+
+
+SETTINGS_SEPARATOR = "+"  # between the tables' and the settings' parts of a stored fingerprint
+
+
+def settings_fingerprint(view: View) -> str:
+    """A short digest of the settings a view's rows depend on, or "" for a view that depends on
+    none. A view holding a working calendar (``lifecycle``: late-report flags, ``reports``: the
+    findings) depends on the reporting deadline table (BATTERYTRACE_DEADLINES over the
+    defaults), the public holidays and the working weekends: change any of them and the rows
+    built before hold findings the new settings would not give (or miss ones they would), so the
+    view must be rebuilt. The overdue report's days are applied when it is read, not stored."""
+    calendar = getattr(view, "calendar", None)
+    if not isinstance(calendar, WorkingCalendar):
+        return ""
+    settings = {
+        "deadlines": calendar.deadlines.rows(),
+        "holidays": sorted(day.isoformat() for day in calendar.holidays),
+        "working_weekends": sorted(day.isoformat() for day in calendar.working_weekends),
+    }
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _why_rebuild(stored: str, expected: str, runs_here: bool) -> str | None:
+    """Why a view whose position row holds ``stored`` must be rebuilt to be ``expected``; None
+    when it need not. A view this runner does not run is compared by its tables only."""
+    stored_tables, _, stored_settings = stored.partition(SETTINGS_SEPARATOR)
+    tables, _, settings = expected.partition(SETTINGS_SEPARATOR)
+    if stored_tables != tables:
+        return "its tables are those of an older release"
+    if runs_here and stored_settings != settings:
+        if not stored_settings:
+            return "the settings it was built with are not recorded (built by an earlier release)"
+        return (
+            "it was built with other settings (BATTERYTRACE_DEADLINES, BATTERYTRACE_HOLIDAYS or "
+            "BATTERYTRACE_WORKING_WEEKENDS changed, or the release's default deadlines did)"
+        )
+    return None
 
 
 def _first_line(error: Exception) -> str:

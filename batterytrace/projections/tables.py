@@ -109,6 +109,7 @@ lifecycle_participants = Table(
     metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("name_en", String(200)),  # the name on English pages; None: show ``name``
     Column("roles", JSON, nullable=False),
     Column("manufacturer_codes", JSON, nullable=False),
     Column("division_code", String(6)),
@@ -120,6 +121,7 @@ lifecycle_points = Table(
     metadata,
     Column("id", String(44), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("name_en", String(200)),  # the name on English pages; None: show ``name``
     Column("operator_id", String(18), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("capacity_kg", Float, nullable=False),
@@ -135,6 +137,7 @@ network_points = Table(
     metadata,
     Column("id", String(44), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("name_en", String(200)),  # the name on English pages; None: show ``name``
     Column("operator_id", String(18), nullable=False, index=True),
     Column("kind", String(20), nullable=False),
     Column("capacity_kg", Float, nullable=False),
@@ -146,13 +149,14 @@ network_points = Table(
     # pending (registered by its operator) or approved (by a regulator): public pages list only
     # approved points; the regulator's network report shows both.
     Column("review", String(10), nullable=False, default="pending"),
+    # Summed quantities are whole grams and watt-hours, so that sums are exact (quantities.py).
     Column("collected_count", Integer, nullable=False, default=0),
-    Column("collected_kg", Float, nullable=False, default=0),
-    Column("collected_kwh", Float, nullable=False, default=0),
+    Column("collected_g", BigInteger, nullable=False, default=0),
+    Column("collected_wh", BigInteger, nullable=False, default=0),
     Column("on_hand_count", Integer, nullable=False, default=0),
-    Column("on_hand_kg", Float, nullable=False, default=0),
+    Column("on_hand_g", BigInteger, nullable=False, default=0),
     Column("handed_over_count", Integer, nullable=False, default=0),
-    Column("handed_over_kg", Float, nullable=False, default=0),
+    Column("handed_over_g", BigInteger, nullable=False, default=0),
     Column("handed_compliant_count", Integer, nullable=False, default=0),
     Column("recycled_count", Integer, nullable=False, default=0),
     Column("cascade_used_count", Integer, nullable=False, default=0),
@@ -166,8 +170,8 @@ network_flows = Table(
     Column("receiver_id", String(18), primary_key=True),
     Column("activity", String(20), primary_key=True),
     Column("count", Integer, nullable=False),
-    Column("mass_kg", Float, nullable=False),
-    Column("energy_kwh", Float, nullable=False),
+    Column("mass_g", BigInteger, nullable=False),  # whole grams and watt-hours: exact sums
+    Column("energy_wh", BigInteger, nullable=False),
     Column("compliant_count", Integer, nullable=False),
     Index("ix_network_flows_receiver", "receiver_id"),
 )
@@ -186,6 +190,7 @@ network_participants = Table(
     metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("name_en", String(200)),  # the name on English pages; None: show ``name``
     Column("roles", JSON, nullable=False),
     Column("division_code", String(6)),
 )
@@ -212,7 +217,8 @@ report_monthly = Table(
     Column("manufacturer_id", String(18), primary_key=True),
     Column("month", String(7), primary_key=True),  # YYYY-MM, China Standard Time
     Column("produced", Integer, nullable=False),
-    Column("produced_kwh", Float, nullable=False),
+    # Energy in whole watt-hours and masses in whole grams, so that sums are exact (quantities.py).
+    Column("produced_wh", BigInteger, nullable=False),
     Column("installed", Integer, nullable=False),
     Column("retired", Integer, nullable=False),
     Column("collected", Integer, nullable=False),
@@ -222,11 +228,11 @@ report_monthly = Table(
     # Of the batteries retired in this month, how many have since reached a whitelisted recycler
     # or a second life: the recycling rate's numerator (a cohort share, never above 1).
     Column("retired_then_formal", Integer, nullable=False),
-    Column("recovered_li_kg", Float, nullable=False),
-    Column("recovered_ni_kg", Float, nullable=False),
-    Column("recovered_co_kg", Float, nullable=False),
-    Column("recovered_mn_kg", Float, nullable=False),
-    Column("recovered_total_kg", Float, nullable=False),
+    Column("recovered_li_g", BigInteger, nullable=False),
+    Column("recovered_ni_g", BigInteger, nullable=False),
+    Column("recovered_co_g", BigInteger, nullable=False),
+    Column("recovered_mn_g", BigInteger, nullable=False),
+    Column("recovered_total_g", BigInteger, nullable=False),
     Index("ix_report_monthly_month", "month"),
 )
 
@@ -242,13 +248,28 @@ report_findings = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("detail", String(500), nullable=False),
+    # A late report's deadline: the moment it became late (00:00 China Standard Time after the
+    # last allowed day), the working days and the role it was held to (events/deadlines.py).
+    # Empty for other kinds of finding.
+    Column("due_at", UTCDateTime),
+    Column("deadline_working_days", Integer),
+    Column("deadline_role", String(20)),
     Index("ix_report_findings_kind", "kind", "occurred_at"),
+)
+
+# The roles each participant registered with (they never change), to find which deadline a
+# report is held to; the reports view keeps its own copy rather than read the lifecycle view's.
+report_participants = Table(
+    "report_participants",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("roles", JSON, nullable=False),
 )
 
 VIEW_TABLES: dict[str, list[Table]] = {
     "lifecycle": [lifecycle_batteries, lifecycle_events, lifecycle_participants, lifecycle_points],
     "network": [network_points, network_flows, network_last_point, network_participants],
-    "reports": [report_batteries, report_monthly, report_findings],
+    "reports": [report_batteries, report_monthly, report_findings, report_participants],
 }
 VIEWS = tuple(VIEW_TABLES)
 

@@ -43,6 +43,7 @@ from batterytrace.events.participant import (
     Role,
     claim_id,
 )
+from batterytrace.events.zone import in_china_time
 from batterytrace.projections.database import create_view_engine
 from batterytrace.trace import keys
 from batterytrace.trace.settings import (
@@ -111,11 +112,19 @@ class BatteryTrace(Application[str]):
         try:
             aggregate = self.repository.get(stream_id)
         except AggregateNotFoundError:
-            raise NotFound(f"{what} {stream_id} is not registered; {hint}") from None
+            raise NotFound(
+                f"{what} {stream_id} is not registered; {hint}",
+                key=f"not_found.{what.replace(' ', '_')}",
+                params={"id": stream_id},
+            ) from None
         except OperationalError as error:
             raise StoreUnavailable(f"the event store is unavailable: {_first_line(error)}") from None
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{stream_id} is not a {what}")
+            raise NotFound(
+                f"{stream_id} is not a {what}",
+                key=f"not_found.{what.replace(' ', '_')}",
+                params={"id": stream_id},
+            )
         return aggregate
 
     def participant(self, participant_id: str) -> Participant:
@@ -158,7 +167,8 @@ class BatteryTrace(Application[str]):
         moment = as_aware(occurred_at)
         if moment > now + CLOCK_SKEW:
             raise InvalidInput(
-                f"occurred_at {moment.isoformat()} is in the future (now is {now.isoformat()})"
+                f"occurred_at {in_china_time(moment).isoformat()} is in the future (now is "
+                f"{in_china_time(now).isoformat(timespec='seconds')})"
             )
         return moment
 
@@ -216,9 +226,11 @@ class BatteryTrace(Application[str]):
         manufacturer_codes: list[str] | None = None,
         division_code: str | None = None,
         allow_bad_check: bool = False,
+        name_en: str | None = None,
     ) -> WriteResult:
         """Register an enterprise. A regulator registers everyone, except that the very first
-        regulator registers itself (``actor_id=None``) when none exists yet (bootstrap)."""
+        regulator registers itself (``actor_id=None``) when none exists yet (bootstrap).
+        ``name_en`` is its name in English, shown on English pages."""
         if actor_id is None:
             if self.regulators():
                 raise NotAuthorised(
@@ -241,6 +253,7 @@ class BatteryTrace(Application[str]):
             division_code=division_code,
             registered_by=actor,
             allow_bad_check=allow_bad_check,
+            name_en=name_en,
         )
         claims: list[TraceAggregate] = [
             ManufacturerCodeClaim(manufacturer_code=code, owner_id=participant.id)
@@ -322,7 +335,10 @@ class BatteryTrace(Application[str]):
         division_code: str,
         latitude: float | None = None,
         longitude: float | None = None,
+        name_en: str | None = None,
     ) -> WriteResult:
+        """Register an outlet (``CollectionPoint.register``); ``name_en`` is its name in English,
+        shown on English pages."""
         point = CollectionPoint.register(
             point_id=point_id,
             operator=self.participant(operator_id),
@@ -334,6 +350,7 @@ class BatteryTrace(Application[str]):
             latitude=latitude,
             longitude=longitude,
             by=self.participant(actor_id),
+            name_en=name_en,
         )
         try:
             return self._commit(point)
@@ -738,7 +755,7 @@ class BatteryTrace(Application[str]):
                 version = stored.originator_version
         if version is None:
             raise NotFound(
-                f"battery {battery.code} did not exist yet at {moment.isoformat()}; it was "
+                f"battery {battery.code} did not exist yet at {in_china_time(moment).isoformat()}; it was "
                 f"produced on {battery.production_date}"
             )
         rebuilt = self.repository.get(battery.id, version=version)

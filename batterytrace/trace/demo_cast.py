@@ -19,7 +19,7 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.collection_point import CollectionPoint, CollectionPointKind
 from batterytrace.events.credit_code import ALPHABET, credit_code_check_character
 from batterytrace.events.participant import Activity, Participant
-from batterytrace.events.regions import Division, prefectures, provinces
+from batterytrace.events.regions import Division, division, prefectures, provinces
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.demo_reports import PLATFORM_OPENS, ReportClock
 
@@ -50,7 +50,8 @@ POPULATION = {
 
 @dataclass(frozen=True)
 class Enterprise:
-    """One row of the cast table."""
+    """One row of the cast table. ``name`` is the registered (Chinese) name, the one the
+    platform records; its English name is in ``ENGLISH_NAMES``."""
 
     key: str  # stable handle used by the generator, e.g. "manufacturer-1"
     name: str
@@ -65,49 +66,93 @@ MFR, VM = ("manufacturer",), ("vehicle_maker", "outlet_operator")
 OUTLET, ELV, CU, REC = ("outlet_operator",), ("dismantler",), ("cascade_user",), ("recycler",)
 RECYCLING, CASCADE = Activity.RECYCLING, Activity.CASCADE_USE
 CAST: tuple[Enterprise, ...] = (
-    Enterprise("manufacturer-1", "Ningde Era Cells Co.", MFR, "350900", ("0CE", "0CF")),
-    Enterprise("manufacturer-2", "Fudi Power Battery Co.", MFR, "440300", ("0FD",)),
-    Enterprise("manufacturer-3", "Zhongchuang Aviation Lithium Co.", MFR, "320400",
+    Enterprise("manufacturer-1", "宁德纪元电芯有限公司", MFR, "350900", ("0CE", "0CF")),
+    Enterprise("manufacturer-2", "福迪动力电池有限公司", MFR, "440300", ("0FD",)),
+    Enterprise("manufacturer-3", "中创航空锂电有限公司", MFR, "320400",
                ("0CL", "0CM")),
-    Enterprise("manufacturer-4", "Guoxuan High-Tech Power Co.", MFR, "340100",
+    Enterprise("manufacturer-4", "国轩高科动力有限公司", MFR, "340100",
                ("0GX",)),
-    Enterprise("manufacturer-5", "Yiwei Lithium Energy Co.", MFR, "441300",
+    Enterprise("manufacturer-5", "亿维锂能有限公司", MFR, "441300",
                ("0EV", "0EW")),
-    Enterprise("manufacturer-6", "Fengchao Energy Technology Co.", MFR, "320400",
+    Enterprise("manufacturer-6", "蜂巢能源科技有限公司", MFR, "320400",
                ("0SV",)),
-    Enterprise("vehicle-maker-1", "Shenzhen Fudi Auto Co.", VM, "440300", wmi="LGX"),
-    Enterprise("vehicle-maker-2", "Shanghai Weilai Motors Co.", VM, "310100", wmi="LJ1"),
-    Enterprise("vehicle-maker-3", "Hangzhou Jili New Energy Vehicle Co.", VM, "330100", wmi="L6T"),
-    Enterprise("vehicle-maker-4", "Guangzhou Aian Motors Co.", VM, "440100", wmi="LMG"),
-    Enterprise("vehicle-maker-5", "Chongqing Changan New Energy Co.", VM, "500100", wmi="LS5"),
-    Enterprise("outlet-1", "Green Network Battery Outlets Co.", OUTLET, "110100"),
-    Enterprise("outlet-2", "Huaxin Recycling Services Co.", OUTLET, "420100"),
-    Enterprise("outlet-3", "Sichuan Battery Return Network Co.", OUTLET, "510100"),
-    Enterprise("dismantler-1", "Suzhou ELV Dismantling Co.", ELV, "320500"),
-    Enterprise("dismantler-2", "Tianjin Huanqiu ELV Recycling Co.", ELV, "120100"),
-    Enterprise("dismantler-3", "Wuhan Auto Disassembly Co.", ELV, "420100"),
-    Enterprise("dismantler-4", "Guangzhou ELV Recovery Co.", ELV, "440100"),
-    Enterprise("cascade-1", "Changsha Second Life Storage Co.", CU, "430100",
+    Enterprise("vehicle-maker-1", "深圳福迪汽车有限公司", VM, "440300", wmi="LGX"),
+    Enterprise("vehicle-maker-2", "上海蔚来汽车有限公司", VM, "310100", wmi="LJ1"),
+    Enterprise("vehicle-maker-3", "杭州吉利新能源汽车有限公司", VM, "330100", wmi="L6T"),
+    Enterprise("vehicle-maker-4", "广州埃安汽车有限公司", VM, "440100", wmi="LMG"),
+    Enterprise("vehicle-maker-5", "重庆长安新能源汽车有限公司", VM, "500100", wmi="LS5"),
+    Enterprise("outlet-1", "绿网电池回收服务有限公司", OUTLET, "110100"),
+    Enterprise("outlet-2", "华新回收服务有限公司", OUTLET, "420100"),
+    Enterprise("outlet-3", "四川电池回收网络有限公司", OUTLET, "510100"),
+    Enterprise("dismantler-1", "苏州报废汽车拆解有限公司", ELV, "320500"),
+    Enterprise("dismantler-2", "天津环球报废汽车回收有限公司", ELV, "120100"),
+    Enterprise("dismantler-3", "武汉汽车拆解有限公司", ELV, "420100"),
+    Enterprise("dismantler-4", "广州报废汽车回收有限公司", ELV, "440100"),
+    Enterprise("cascade-1", "长沙梯次储能有限公司", CU, "430100",
                ("9CU",), ((CASCADE, 1),)),
-    Enterprise("cascade-2", "Beijing Tower Backup Energy Co.", CU, "110100",
+    Enterprise("cascade-2", "北京铁塔备用能源有限公司", CU, "110100",
                ("9TW",), ((CASCADE, 2),)),
-    Enterprise("cascade-3", "Xiamen Storage Reuse Co.", CU, "350200",
+    Enterprise("cascade-3", "厦门储能再利用有限公司", CU, "350200",
                ("9XR",), ((CASCADE, 4),)),
-    Enterprise("recycler-1", "Quzhou Huayou Cobalt Recycling Co.", REC, "330800",
+    Enterprise("recycler-1", "衢州华友钴业回收有限公司", REC, "330800",
                whitelist=((RECYCLING, 1),)),
-    Enterprise("recycler-2", "Ganzhou Haopeng Recycling Co.", REC, "360700",
+    Enterprise("recycler-2", "赣州豪鹏回收有限公司", REC, "360700",
                whitelist=((RECYCLING, 1),)),
-    Enterprise("recycler-3", "Jingmen Green Materials Co.", REC, "420800",
+    Enterprise("recycler-3", "荆门格林材料有限公司", REC, "420800",
                whitelist=((RECYCLING, 2),)),
-    Enterprise("recycler-4", "Hunan Bangpu Recycling Technology Co.", REC, "430100",
+    Enterprise("recycler-4", "湖南邦普循环科技有限公司", REC, "430100",
                whitelist=((RECYCLING, 3),)),
-    Enterprise("recycler-5", "Guangdong Guanghua Resources Co.", REC, "440500",
+    Enterprise("recycler-5", "广东光华资源有限公司", REC, "440500",
                whitelist=((RECYCLING, 5),)),
-    Enterprise("informal-1", "Linyi Backstreet Metals Workshop", REC, "371300"),
-    Enterprise("informal-2", "Baoding Smelting Works Co.", REC, "130600"),
+    Enterprise("informal-1", "临沂后街金属作坊", REC, "371300"),
+    Enterprise("informal-2", "保定冶炼厂有限公司", REC, "130600"),
 )  # fmt: skip
+# The cast's English names, shown on English pages (``name_en``); by registered name.
+ENGLISH_NAMES = {
+    "宁德纪元电芯有限公司": "Ningde Era Cells Co.",
+    "福迪动力电池有限公司": "Fudi Power Battery Co.",
+    "中创航空锂电有限公司": "Zhongchuang Aviation Lithium Co.",
+    "国轩高科动力有限公司": "Guoxuan High-Tech Power Co.",
+    "亿维锂能有限公司": "Yiwei Lithium Energy Co.",
+    "蜂巢能源科技有限公司": "Fengchao Energy Technology Co.",
+    "深圳福迪汽车有限公司": "Shenzhen Fudi Auto Co.",
+    "上海蔚来汽车有限公司": "Shanghai Weilai Motors Co.",
+    "杭州吉利新能源汽车有限公司": "Hangzhou Jili New Energy Vehicle Co.",
+    "广州埃安汽车有限公司": "Guangzhou Aian Motors Co.",
+    "重庆长安新能源汽车有限公司": "Chongqing Changan New Energy Co.",
+    "绿网电池回收服务有限公司": "Green Network Battery Outlets Co.",
+    "华新回收服务有限公司": "Huaxin Recycling Services Co.",
+    "四川电池回收网络有限公司": "Sichuan Battery Return Network Co.",
+    "苏州报废汽车拆解有限公司": "Suzhou ELV Dismantling Co.",
+    "天津环球报废汽车回收有限公司": "Tianjin Huanqiu ELV Recycling Co.",
+    "武汉汽车拆解有限公司": "Wuhan Auto Disassembly Co.",
+    "广州报废汽车回收有限公司": "Guangzhou ELV Recovery Co.",
+    "长沙梯次储能有限公司": "Changsha Second Life Storage Co.",
+    "北京铁塔备用能源有限公司": "Beijing Tower Backup Energy Co.",
+    "厦门储能再利用有限公司": "Xiamen Storage Reuse Co.",
+    "衢州华友钴业回收有限公司": "Quzhou Huayou Cobalt Recycling Co.",
+    "赣州豪鹏回收有限公司": "Ganzhou Haopeng Recycling Co.",
+    "荆门格林材料有限公司": "Jingmen Green Materials Co.",
+    "湖南邦普循环科技有限公司": "Hunan Bangpu Recycling Technology Co.",
+    "广东光华资源有限公司": "Guangdong Guanghua Resources Co.",
+    "临沂后街金属作坊": "Linyi Backstreet Metals Workshop",
+    "保定冶炼厂有限公司": "Baoding Smelting Works Co.",
+    "工业和信息化部动力电池溯源管理办公室": "MIIT Power Battery Traceability Office",
+}
+# What an operator's outlets are called after: (Chinese, English) brand, by cast key.
+OUTLET_BRANDS = {
+    "vehicle-maker-1": ("福迪汽车", "Fudi Auto"),
+    "vehicle-maker-2": ("蔚来", "Weilai"),
+    "vehicle-maker-3": ("吉利", "Jili"),
+    "vehicle-maker-4": ("埃安", "Aian"),
+    "vehicle-maker-5": ("长安新能源", "Changan New Energy"),
+    "outlet-1": ("绿网", "Green Network"),
+    "outlet-2": ("华新", "Huaxin"),
+    "outlet-3": ("川回收", "Sichuan Return"),
+}
+_BRAND_BY_NAME = {row.name: OUTLET_BRANDS[row.key] for row in CAST if row.key in OUTLET_BRANDS}
 GRANTS_RECORDED_AT = time(10, 0, tzinfo=CHINA_STANDARD_TIME)  # on the grant's effective day
-REGULATOR_NAME = "MIIT Power Battery Traceability Office"
+REGULATOR_NAME = "工业和信息化部动力电池溯源管理办公室"
 REGULATOR_DIVISION = "110000"
 
 
@@ -189,7 +234,11 @@ def register_cast(app: BatteryTrace, rng: random.Random, reports: ReportClock) -
     reports.at(PLATFORM_OPENS)
     events = len(
         app.register_participant(
-            actor_id=None, credit_code=regulator_id, name=REGULATOR_NAME, roles=["regulator"]
+            actor_id=None,
+            credit_code=regulator_id,
+            name=REGULATOR_NAME,
+            name_en=ENGLISH_NAMES[REGULATOR_NAME],
+            roles=["regulator"],
         ).events
     )
     ids: dict[str, str] = {}
@@ -200,6 +249,7 @@ def register_cast(app: BatteryTrace, rng: random.Random, reports: ReportClock) -
             actor_id=regulator_id,
             credit_code=ids[row.key],
             name=row.name,
+            name_en=ENGLISH_NAMES.get(row.name),
             roles=list(row.roles),
             manufacturer_codes=list(row.manufacturer_codes),
             division_code=row.division_code,
@@ -293,11 +343,11 @@ def _point(
     sequence = points.sequence[prefecture.code] = points.sequence.get(prefecture.code, 0) + 1
     point_id = f"CP-{prefecture.code}-{sequence:04d}"
     central = kind == CollectionPointKind.CENTRAL_STORAGE
-    label = "central storage" if central else "collection outlet"
     return CollectionPoint.register(
         point_id=point_id,
         operator=operator,
-        name=f"{prefecture.name} {operator.name.removesuffix(' Co.')} {label} {sequence}",
+        name=_point_name(operator, prefecture, sequence, central=central),
+        name_en=_point_name_en(operator, prefecture, sequence, central=central),
         kind=kind,
         capacity_kg=CENTRAL_STORAGE_CAPACITY_KG if central else COLLECTION_CAPACITY_KG,
         address=f"{prefecture.name}环保产业园 {rng.randint(1, 399)}号",
@@ -306,3 +356,22 @@ def _point(
         longitude=round(prefecture.longitude + rng.uniform(-0.08, 0.08), 5),
         by=operator,
     )
+
+
+def _point_name(operator: Participant, prefecture: Division, sequence: int, *, central: bool) -> str:
+    """An outlet's registered name: brand, prefecture, kind, number (绿网深圳市回收服务网点2号)."""
+    brand = _BRAND_BY_NAME.get(operator.name, (operator.name.removesuffix("有限公司"), ""))[0]
+    label = "集中贮存点" if central else "回收服务网点"
+    return f"{brand}{prefecture.name}{label}{sequence}号"
+
+
+def _point_name_en(operator: Participant, prefecture: Division, sequence: int, *, central: bool) -> str:
+    """The same outlet in English. No source gives prefectures English names, so the outlet
+    is placed by its province and division code (Green Network Collection Outlet 440300-2,
+    Guangdong)."""
+    fallback = (operator.name_en or operator.name).removesuffix(" Co.")
+    brand = _BRAND_BY_NAME.get(operator.name, ("", fallback))[1]
+    label = "Central Storage" if central else "Collection Outlet"
+    province = division(prefecture.code[:2] + "0000")
+    where = f", {province.name_en}" if province and province.name_en else ""
+    return f"{brand} {label} {prefecture.code}-{sequence}{where}"

@@ -301,7 +301,7 @@ class LifeWriter:
         rng = self.rng
         ready = max(day_of(o.last_occurred_at) for o in originals)
         day = min(self.last_day, ready + rng.randint(7, 60))
-        telecom = enterprise.name.startswith("Beijing Tower") or rng.random() < 0.2
+        telecom = "9TW" in enterprise.manufacturer_codes or rng.random() < 0.2  # the tower company
         voltage = 51.2 if telecom else 768.0
         energy = sum(o.energy_kwh for o in originals) * rng.uniform(0.70, 0.85)
         capacity = round(energy * 1000 / voltage, 1)

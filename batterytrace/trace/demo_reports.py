@@ -19,7 +19,8 @@ from batterytrace.events.battery import Battery
 PLATFORM_OPENS = datetime(2016, 11, 15, 9, 0, tzinfo=CHINA_STANDARD_TIME)
 
 # How long after the real-world event its report arrives: about half the same working day, nearly
-# all the rest within 5 days, 1 in 25 after 5-10 days. The shortest deadline is 15 working days (at
+# all the rest within 5 days, 1 in 25 after 5-10 days. The shortest default deadline of any reporter
+# (conventions.REPORTING_DEADLINES: a dismantler's hand-over, for one) is 15 working days (at
 # least 21 calendar days), so even a report that waits for its battery's previous one (a battery's
 # events are recorded in order; its previous event happened earlier and was reported within 10
 # days) is on time. The planted late report comes 60-90 days after its event, well past the

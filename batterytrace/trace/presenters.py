@@ -148,6 +148,7 @@ def participant_record(participant: Participant) -> dict[str, Any]:
     return {
         "credit_code": participant.id,
         "name": participant.name,
+        "name_en": getattr(participant, "name_en", None),  # None in snapshots taken before it
         "roles": list(participant.roles),
         "manufacturer_codes": list(participant.manufacturer_codes),
         "whitelist": [
@@ -166,6 +167,7 @@ def collection_point_record(point: CollectionPoint) -> dict[str, Any]:
     return {
         "id": point.id,
         "name": point.name,
+        "name_en": getattr(point, "name_en", None),  # None in snapshots taken before it
         "operator_id": point.operator_id,
         "kind": point.kind,
         "capacity_kg": point.capacity_kg,

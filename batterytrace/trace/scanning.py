@@ -51,7 +51,7 @@ def code_from_text(text: str, *, today: date | None = None) -> str:
     if _AIM_PREFIX.match(read):
         read = read[3:].strip()
     if not read:
-        raise InvalidInput(f"the scanned text is empty; {_HOW}")
+        raise InvalidInput(f"the scanned text is empty; {_HOW}", key="scan.empty")
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", read):
         return _code_from_url(read, today)
     try:
@@ -67,13 +67,16 @@ def code_from_text(text: str, *, today: date | None = None) -> str:
 def _code_from_url(url: str, today: date | None) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidInput(f"the scanned link {_shorten(url)} is not an http(s) URL; {_HOW}")
+        raise InvalidInput(
+            f"the scanned link {_shorten(url)} is not an http(s) URL; {_HOW}", key="scan.not_resolver_url"
+        )
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if len(segments) < 2 or segments[-2] != RESOLVER_SEGMENT:
         raise InvalidInput(
             f"the scanned link {_shorten(url)} is not a battery resolver URL: expected a path "
             f"ending in /{RESOLVER_SEGMENT}/<24-character code>, e.g. "
-            f"https://trace.example.cn/{RESOLVER_SEGMENT}/{EXAMPLE_CODE}"
+            f"https://trace.example.cn/{RESOLVER_SEGMENT}/{EXAMPLE_CODE}",
+            key="scan.not_resolver_url",
         )
     candidate = segments[-1]
     try:
@@ -109,7 +112,8 @@ def texts_from_image(data: bytes) -> list[str]:
     if not texts:
         raise InvalidInput(
             "no QR code or Data Matrix code was found in the photo; photograph the label straight "
-            "on, in focus and well lit, or type the 24-character code"
+            "on, in focus and well lit, or type the 24-character code",
+            key="scan.no_code_in_photo",
         )
     return texts
 

@@ -8,16 +8,19 @@ this module turns the one URL a user writes into those keys, so nobody has to le
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
+from batterytrace.events.deadlines import ReportingDeadlines, parse_deadline_overrides
 from batterytrace.events.errors import DomainError
 from batterytrace.events.working_days import WorkingCalendar, parse_holidays
 
@@ -36,6 +39,12 @@ class ConfigurationError(DomainError):
     """A setting that cannot work; the message says which and how to fix it."""
 
     kind = "configuration-error"
+
+
+class InvalidSetting(ConfigurationError):
+    """A setting written wrongly (not a store that failed): a usage error, exit status 2."""
+
+    exit_status = 2
 
 
 class StoreUnavailable(ConfigurationError):
@@ -76,9 +85,32 @@ def postgres_setup_lock(database_url: str) -> Iterator[None]:
         ) from None
     try:
         connection.execute("SELECT pg_advisory_lock(%s)", (STORE_SETUP_LOCK_KEY,))
+        if "POSTGRES_SCHEMA" in env:  # under the lock: two first starts would race to create it
+            _create_schema(connection, env["POSTGRES_SCHEMA"], database_url)
         yield
     finally:
         connection.close()  # ends the session, which releases the lock
+
+
+def _create_schema(connection: Any, schema: str, database_url: str) -> None:
+    """Create the ``?schema=`` of the URL if it does not exist yet (the library creates its tables
+    there, but not the schema itself). The name was checked by ``postgres_schema``."""
+    import psycopg
+    from psycopg import sql
+
+    # Looked up first: CREATE SCHEMA needs the CREATE privilege on the database even when the
+    # schema exists, which a production user that only owns its schema does not have.
+    found = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found:
+        return
+    try:
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.Error as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigurationError(
+            f"cannot create the schema {schema!r} at {describe_database(database_url)}: {reason}; create "
+            "it, or let the database user create schemas (GRANT CREATE ON DATABASE …)"
+        ) from None
 
 
 @contextmanager
@@ -115,8 +147,15 @@ def _switch_to_wal(path: Path) -> None:
         return  # the library's own open says what is wrong
     try:
         connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            raise ConfigurationError(
+                f"{str(path)!r} is not a SQLite database; point BATTERYTRACE_DATABASE_URL at a "
+                "batterytrace .db file, or at a new file name to create one"
+            ) from None
+        # read-only, locked …: the library's own open says what is wrong
     except sqlite3.Error:
-        pass  # not a database, read-only …: likewise
+        pass  # likewise
     finally:
         connection.close()
 
@@ -144,6 +183,8 @@ class Settings:
     max_json_body_bytes: int = DEFAULT_MAX_JSON_KB * 1024
     auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE
     log_level: str = DEFAULT_LOG_LEVEL
+    # Reporting deadlines that replace the defaults: ((role, event), working days) pairs.
+    deadlines: tuple[tuple[tuple[str, str], int], ...] = ()
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -161,11 +202,12 @@ class Settings:
                 "BATTERYTRACE_AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE
             ),
             log_level=_log_level(),
+            deadlines=_deadlines("BATTERYTRACE_DEADLINES"),
         )
 
     def working_calendar(self) -> WorkingCalendar:
-        """Weekends and the configured public holidays, for reporting deadlines."""
-        return WorkingCalendar(self.holidays, self.working_weekends)
+        """Weekends, the configured public holidays and deadlines, for reporting deadlines."""
+        return WorkingCalendar(self.holidays, self.working_weekends, ReportingDeadlines(dict(self.deadlines)))
 
 
 def _whole_number(name: str, default: int) -> int:
@@ -184,18 +226,34 @@ def _log_level() -> str:
 
 def _dates(name: str) -> tuple[date, ...]:
     """Dates from a variable: a list (2026-10-01,2026-10-02) or @path to a file of them."""
-    value = os.environ.get(name, "").strip()
-    if value.startswith("@"):
-        try:
-            value = Path(value[1:]).read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigurationError(f"{name}: cannot read {value[1:]!r}: {error.strerror}") from None
+    value = _setting_text(name)
     try:
         return tuple(parse_holidays(value))
     except ValueError:
         raise ConfigurationError(
             f"{name} must list dates as YYYY-MM-DD separated by commas or spaces, or @file"
         ) from None
+
+
+def _deadlines(name: str) -> tuple[tuple[tuple[str, str], int], ...]:
+    """Deadline rows from a variable: ``role:Event=days`` entries (``dismantler:HandedOver=15,…``)
+    or @path to a file of them."""
+    value = _setting_text(name)
+    try:
+        return tuple(sorted(parse_deadline_overrides(value).items()))
+    except ValueError as error:
+        raise ConfigurationError(f"{name}: {error}") from None
+
+
+def _setting_text(name: str) -> str:
+    """A variable's value, or the content of the file it names as @path."""
+    value = os.environ.get(name, "").strip()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigurationError(f"{name}: cannot read {value[1:]!r}: {error.strerror}") from None
+    return value
 
 
 def parse_database_url(database_url: str) -> URL:
@@ -252,10 +310,29 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         POSTGRES_POOL_SIZE="5",
         POSTGRES_MAX_OVERFLOW="10",
     )
-    schema = url.query.get("schema")
-    if isinstance(schema, str) and schema:
+    schema = postgres_schema(url)
+    if schema:
         env["POSTGRES_SCHEMA"] = schema
     return env
+
+
+# A PostgreSQL name that needs no quoting: the library writes the schema into its SQL as it is.
+SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def postgres_schema(url: URL) -> str | None:
+    """The ``?schema=`` of a PostgreSQL URL, checked: letters, digits and underscores, at most 63,
+    not starting with a digit (so that it is never read as SQL)."""
+    schema = url.query.get("schema")
+    if not schema:
+        return None
+    if not isinstance(schema, str) or not SCHEMA_NAME.fullmatch(schema):
+        raise InvalidSetting(
+            f"BATTERYTRACE_DATABASE_URL names the schema {schema!r}, which is not a schema name: "
+            "use letters, digits and underscores (at most 63, not starting with a digit), e.g. "
+            "?schema=batterytrace"
+        )
+    return schema
 
 
 def describe_database(database_url: str) -> str:

@@ -1,7 +1,8 @@
 """Rows as CSV for people's spreadsheets: one header, nested values as JSON, empty for missing.
 
-The CLI's ``--format csv`` and the API's ``?format=csv`` share it, so a file downloaded from either
-opens the same way.
+The CLI's ``--format csv`` and the API's ``?format=csv`` share it (``csv_chunks``, with the columns
+of ``report_columns``), so a file downloaded from either has the same columns, order and values. It
+writes rows as they come, a chunk of text at a time, so a whole report is never held in memory.
 
 Text that people typed (a collection point's name is chosen by its operator) must not run as a
 spreadsheet formula when the file is opened ("CSV injection", OWASP): a text cell that starts with
@@ -15,9 +16,10 @@ Excel, LibreOffice and Google Sheets show as plain text. Numbers are left alone:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of characters that start a formula
@@ -43,8 +45,44 @@ def csv_value(value: Any) -> Any:
     return value
 
 
-def write_csv(stream: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    writer = csv.DictWriter(stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+ROWS_PER_CHUNK = 1000
+
+
+def csv_chunks(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    header: Sequence[str] | None = None,
+    *,
+    rows_per_chunk: int = ROWS_PER_CHUNK,
+) -> Iterator[str]:
+    """CSV text: the header line (``header``, default the column keys), then the rows in
+    ``columns`` order, yielded every ``rows_per_chunk`` rows (a streamed HTTP body, a file)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(header if header is not None else columns))
+    pending = 0
     for row in rows:
-        writer.writerow({key: csv_value(value) for key, value in row.items()})
+        writer.writerow([csv_value(row.get(key)) for key in columns])
+        pending += 1
+        if pending == rows_per_chunk:
+            yield _take(buffer)
+            pending = 0
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def write_csv(
+    stream: TextIO,
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    header: Sequence[str] | None = None,
+) -> None:
+    """Every row into ``stream`` (a file, stdout), chunk by chunk."""
+    for text in csv_chunks(rows, columns, header):
+        stream.write(text)

@@ -5,7 +5,10 @@ Where Chromium or Playwright is missing these tests skip with the reason, except
 ``CI=true``, where they fail: CI must run them. ``demo_site`` is one ``batterytrace serve`` process
 on a SQLite store with a small demo data set and a key per demo role, shared by the module's tests;
 ``launch_browser`` starts Chromium with extra command-line switches (a fake camera, for example).
-Screenshots go to ``docs/screenshots/`` (``screenshot``), where README shows them.
+Screenshots (``screenshot``) are always taken, so a page that cannot render fails the test, but go
+to ``docs/screenshots/`` (where README shows them) only when asked with
+``BATTERYTRACE_SCREENSHOTS=1``; otherwise into the test's temporary folder, so that running the
+tests leaves the working tree as it was.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tests.utils.server import Server, running_server
 
 CHROMIUM = Path(os.environ.get("BATTERYTRACE_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS_WANTED = "BATTERYTRACE_SCREENSHOTS"  # =1: refresh the README's screenshots
 DEMO_BATTERIES = 300
 
 pytestmark = pytest.mark.browser
@@ -127,13 +131,21 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
         yield DemoSite(server, database_url, keys, participants, examples, folder)
 
 
+def screenshot_folder(environment: dict[str, str] | os._Environ[str], scratch: Path) -> Path:
+    """Where screenshots go: the README's folder only when ``BATTERYTRACE_SCREENSHOTS=1`` asks for
+    it (they are tracked files), else ``scratch``."""
+    return SCREENSHOTS if environment.get(SCREENSHOTS_WANTED, "").strip() == "1" else scratch
+
+
 @pytest.fixture
-def screenshot() -> Callable[[Any, str], Path]:
-    """``screenshot(page, "outlet-scan")`` saves docs/screenshots/outlet-scan.png (full page)."""
+def screenshot(tmp_path: Path) -> Callable[[Any, str], Path]:
+    """``screenshot(page, "outlet-scan")`` saves outlet-scan.png (full page): into
+    docs/screenshots/ with ``BATTERYTRACE_SCREENSHOTS=1``, else into the test's temporary folder."""
 
     def save(page: Any, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder = screenshot_folder(os.environ, tmp_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 

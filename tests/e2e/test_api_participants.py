@@ -64,6 +64,7 @@ def test_a_regulator_registers_an_enterprise_whose_new_key_works_at_once(api: Ap
     assert answer["participant"] == {
         "credit_code": NEW_RECYCLER,
         "name": "Chengdu Recycling",
+        "name_en": None,
         "roles": ["recycler"],
         "manufacturer_codes": [],
         "division_code": "510100",
@@ -358,6 +359,7 @@ def test_collection_points_are_registered_by_regulators_or_their_operator_and_li
     assert haidian == {
         "id": "CP-110108-0001",
         "name": "Haidian outlet",
+        "name_en": None,  # registered without an English name
         "kind": "collection",
         "capacity_kg": 4000.0,
         "address": "5 Zhongguancun Road",
@@ -372,7 +374,7 @@ def test_collection_points_are_registered_by_regulators_or_their_operator_and_li
     as_csv = get(api, "/api/v1/collection-points", region="4403", format="csv", after=after)
     assert as_csv.headers["content-type"].startswith("text/csv")
     lines = as_csv.text.splitlines()
-    assert lines[0] == "id,name,kind,capacity_kg,address,division_code,latitude,longitude"
+    assert lines[0] == "id,name,name_en,kind,capacity_kg,address,division_code,latitude,longitude"
     assert [line.split(",")[0] for line in lines[1:]] == ["CP-440305-0001", "CP-440305-0002"]
     assert get(api, "/api/v1/collection-points", region="1").status_code == 422
 

@@ -27,6 +27,7 @@ PUBLIC_FIELDS = {
     "level",
     "chemistry",
     "manufacturer_name",
+    "manufacturer_name_en",
     "production_month",
     "state",
     "second_life",
@@ -151,6 +152,7 @@ def test_the_public_sees_what_a_battery_is_and_its_lineage_but_no_ids_vin_or_act
         "level": "pack",
         "chemistry": "lithium iron phosphate",
         "manufacturer_name": "Ningde Cells Co.",
+        "manufacturer_name_en": None,  # registered without an English name
         "production_month": "2024-07",
         "state": "handed over",
         "second_life": False,
@@ -335,8 +337,9 @@ def test_every_report_answers_a_json_page_and_the_same_rows_as_csv(store: Store)
         response = report(store, name)
         assert response.status_code == 200, (name, response.text)
         page = response.json()
-        assert set(page) == {"items", "limit", "offset", "count"}, name
+        assert set(page) == {"items", "total", "count", "limit", "offset", "next"}, name
         assert (page["limit"], page["offset"], page["count"]) == (100, 0, len(page["items"])), name
+        assert (page["total"], page["next"]) == (page["count"], None), name  # all on the first page
         assert page["items"], f"{name} is empty"
         as_csv = report(store, name, format="csv")
         assert as_csv.status_code == 200, (name, as_csv.text)

@@ -135,11 +135,13 @@ def test_a_scan_of_the_bare_code_collects_the_battery_and_answers_with_its_summa
     assert answer["maker"] == {
         "id": api.cast.manufacturer,
         "name": "Ningde Cells Co.",
+        "name_en": None,  # registered without an English name
         "manufacturer_code": "3CA",
     }
     assert answer["collection_point"] == {
         "id": api.cast.collection_point,
         "name": "Chaoyang collection outlet",
+        "name_en": None,
     }
     assert answer["read_from"] == "text"
     assert answer["mass_kg"] == 110 and answer["condition"] == "intact"

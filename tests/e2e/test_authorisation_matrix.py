@@ -120,6 +120,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/docs/oauth2-redirect"): everyone(),
     ("GET", "/redoc"): everyone(),
     # the pages (public HTML; what a user may do is decided by the API calls they make)
+    ("GET", "/"): everyone(),  # the start page: links only
     ("GET", "/outlet"): everyone(),
     ("GET", "/regulator"): everyone(),
     ("GET", "/static/{path:path}"): everyone(),
@@ -601,6 +602,7 @@ for _path, _kind in (
     ("/docs", "text/html"),
     ("/docs/oauth2-redirect", "text/html"),
     ("/redoc", "text/html"),
+    ("/", "text/html"),
     ("/outlet", "text/html"),
     ("/regulator", "text/html"),
 ):

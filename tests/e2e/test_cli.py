@@ -274,6 +274,7 @@ def test_collection_points_are_listed_as_a_table_and_as_json(story: dict[str, Re
     assert point == {
         "id": CAST.collection_point,
         "name": "Chaoyang collection outlet",
+        "name_en": None,  # registered without an English name
         "operator_id": CAST.outlet_operator,
         "kind": "collection",
         "capacity_kg": 5000.0,

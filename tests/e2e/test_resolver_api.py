@@ -37,6 +37,7 @@ PUBLIC_FIELDS = {
     "level",
     "chemistry",
     "manufacturer_name",
+    "manufacturer_name_en",
     "production_month",
     "state",
     "second_life",
@@ -194,13 +195,18 @@ def test_json_has_exactly_the_public_fields(story: Story) -> None:
         "level": "pack",
         "chemistry": "lithium iron phosphate",
         "manufacturer_name": "Ningde Cells Co.",
+        "manufacturer_name_en": None,  # registered without an English name
         "production_month": "2024-07",
         "state": "collected",
         "second_life": False,
         "second_life_product": None,
         # Held there: said once, never listed as a place to bring it (at 0.0 km); the vehicle
         # maker's own point is pending review, so no other point is shown.
-        "held_at": {"name": "Chaoyang collection outlet", "address": "1 Battery Road, Chaoyang, Beijing"},
+        "held_at": {
+            "name": "Chaoyang collection outlet",
+            "name_en": None,
+            "address": "1 Battery Road, Chaoyang, Beijing",
+        },
         "collection_points": [],
         "collection_points_near": "last collection point",
     }

@@ -15,9 +15,7 @@ world = test_lifecycle.world  # the same cast and stories as the lifecycle tests
 
 
 def facts(events: list[Any]) -> list[EventFacts]:
-    return [
-        EventFacts(e.originator_version, type(e).__name__, e.actor_id, event_details(e)) for e in events
-    ]
+    return [EventFacts(e.originator_version, type(e).__name__, e.actor_id, event_details(e)) for e in events]
 
 
 def story(world: World) -> tuple[Battery, list[EventFacts]]:

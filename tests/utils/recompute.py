@@ -18,7 +18,12 @@ possible:
   not because the event's ``custody_unverified`` field says so.
 
 Only the reporting deadlines are taken from the platform (``WorkingCalendar``), as the brief of
-these tests asks: late reports are "late per WorkingCalendar".
+these tests asks: late reports are "late per WorkingCalendar", given what the oracle itself finds
+out about each report: the roles its actor registered with, whether the battery had been removed
+(a reinstall) and whether a handover left a collection point.
+
+Quantities (kWh, kg) are summed exactly, as decimals of each event's value to the thousandth
+(Wh, g; half up), so that the views' sums can be compared to the last digit.
 
 Counts follow the events: every ``Installed`` counts (a reinstall after repair too), every
 ``Collected`` counts, ``cascade_used`` counts original batteries going into second-life products;
@@ -31,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from batterytrace.events.working_days import WorkingCalendar
@@ -76,6 +82,12 @@ def stored_events(app: Any, page: int = 1000) -> Iterator[Any]:
         start = notifications[-1].id + 1
 
 
+def exact(value: Any) -> Decimal:
+    """A quantity as the decimal it was written as, to the thousandth (Wh, g), half up."""
+    text = repr(value) if isinstance(value, float) else str(value)
+    return Decimal(text).quantize(Decimal("0.001"), ROUND_HALF_UP)
+
+
 def cst_date(moment: datetime) -> date:
     return moment.astimezone(CST).date()
 
@@ -98,6 +110,7 @@ class _Battery:
     taken_in: bool = False  # collected, or handed over compliantly, since it retired
     handover_activity: str | None = None
     handover_compliant: bool | None = None
+    removed: bool = False  # out for repair or replacement: installing it again is a reinstall
 
 
 @dataclass
@@ -148,6 +161,7 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
     calendar = calendar or app.settings.working_calendar()
     out = Recomputed()
     whitelist: dict[tuple[str, str], list[list[date | None]]] = defaultdict(list)
+    roles: dict[str, list[str]] = {}
 
     def whitelisted(participant: str, activity: str, day: date) -> bool:
         return any(
@@ -163,6 +177,8 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
     for e in stored_events(app):
         aggregate, _, kind = type(e).__qualname__.partition(".")
         if aggregate == "Participant":
+            if kind == "Registered":
+                roles[e.originator_id] = list(e.roles)
             if kind == "WhitelistGranted":
                 whitelist[(e.originator_id, e.activity)].append([date.fromisoformat(e.effective_on), None])
             elif kind == "WhitelistRevoked":
@@ -197,13 +213,22 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
         if occurred < b.last_occurred_at:
             out.backwards_dates.add((code, version))
         b.last_occurred_at = max(b.last_occurred_at, occurred)
-        if calendar.is_late(kind, occurred, e.timestamp):
+        if calendar.is_late(
+            kind,
+            occurred,
+            e.timestamp,
+            roles.get(e.actor_id, ()),
+            previous_state="removed" if b.removed else None,
+            at_an_outlet=kind == "HandedOver" and b.at_point is not None,
+        ):
             out.late_reports.add((code, version))
+
+        b.removed = kind == "Removed"  # for the next event: out of the vehicle since this one
 
         # -- tallies -----------------------------------------------------------------------
         if kind == "Produced":
             row["produced"] += 1
-            row["produced_kwh"] += e.energy_kwh
+            row["produced_kwh"] += exact(e.energy_kwh)
         elif kind == "Delivered":
             b.holder_id = e.receiver_id
         elif kind == "Installed":
@@ -220,10 +245,10 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
             row["collected"] += 1
             point = out.points[e.collection_point_id]
             point["collected_count"] += 1
-            point["collected_kg"] += e.mass_kg
-            point["collected_kwh"] += b.energy_kwh
+            point["collected_kg"] += exact(e.mass_kg)
+            point["collected_kwh"] += exact(b.energy_kwh)
             point["on_hand_count"] += 1
-            point["on_hand_kg"] += e.mass_kg
+            point["on_hand_kg"] += exact(e.mass_kg)
             b.at_point = (e.collection_point_id, e.mass_kg)
             b.last_point = e.collection_point_id
             b.holder_id = e.actor_id
@@ -238,16 +263,16 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
                 source, mass = ("collection_point", point_id), weighed
                 point = out.points[point_id]
                 point["on_hand_count"] -= 1
-                point["on_hand_kg"] -= weighed
+                point["on_hand_kg"] -= exact(weighed)
                 point["handed_over_count"] += 1
-                point["handed_over_kg"] += weighed
+                point["handed_over_kg"] += exact(weighed)
                 point["handed_compliant_count"] += int(compliant)
             else:
                 source, mass = ("enterprise", b.holder_id), b.mass_kg
             flow = out.flows.setdefault((*source, e.receiver_id, e.activity), dict.fromkeys(FLOW_FIELDS, 0))
             flow["count"] += 1
-            flow["mass_kg"] += mass
-            flow["energy_kwh"] += b.energy_kwh
+            flow["mass_kg"] += exact(mass)
+            flow["energy_kwh"] += exact(b.energy_kwh)
             flow["compliant_count"] += int(compliant)
             b.at_point, b.holder_id = None, e.receiver_id
             b.handover_activity, b.handover_compliant = e.activity, compliant
@@ -266,13 +291,17 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
                 if b.retired_at is not None:
                     month(b, b.retired_at)["retired_then_formal"] += 1
             for metal in ("Li", "Ni", "Co", "Mn"):
-                row[f"recovered_{metal.lower()}_kg"] += float(e.recovered_kg.get(metal, 0))
-            row["recovered_total_kg"] += sum(float(v) for v in e.recovered_kg.values())
+                row[f"recovered_{metal.lower()}_kg"] += exact(e.recovered_kg.get(metal, 0))
+            row["recovered_total_kg"] += sum(exact(v) for v in e.recovered_kg.values())
             if b.last_point:
                 out.points[b.last_point]["recycled_count"] += 1
     return out
 
 
-def rounded(values: dict[str, Any], names: tuple[str, ...], digits: int = 6) -> dict[str, Any]:
-    """The named fields, floats rounded (sums made in a different order differ in the last bits)."""
-    return {n: round(float(values[n]), digits) + 0.0 for n in names}
+def rounded(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Decimal]:
+    """The named fields as exact decimals, a report's floats as they print (87.14, never
+    87.14000000000001): the views sum whole Wh and g, so their figures must equal the oracle's
+    to the last digit, on both stores and whatever the batches."""
+    return {
+        n: Decimal(repr(values[n]) if isinstance(values[n], float) else values[n]).normalize() for n in names
+    }

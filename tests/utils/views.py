@@ -238,9 +238,7 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
         code = battery_code("P", serial, maker=maker)
         note(app.produce(actor_id=owner, spec=_pack_spec(code, mass_kg=100.0 + serial / 3)))
         if stage != "produced":
-            first_life(
-                code, maker=owner, retire=stage in ("retired", "collected"), remove=stage == "removed"
-            )
+            first_life(code, maker=owner, retire=stage in ("retired", "collected"), remove=stage == "removed")
         if stage == "removed":
             note(app.remove(actor_id=vm, code=code, reason="replacement", occurred_at=at(2025, 6, 1)))
         if stage == "collected":

@@ -28,7 +28,7 @@ from batterytrace.trace.api.routes import (
     scan,
 )
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.pages import docs
+from batterytrace.trace.pages import docs, home
 from batterytrace.trace.pages import routes as pages
 from batterytrace.trace.settings import Settings
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
+    app.include_router(home.router)  # the start page at /
     return app
 
 

@@ -114,5 +114,7 @@ def require(participant: Participant, *roles: Role, to: str) -> None:
     if not any(participant.has_role(r) for r in roles):
         raise NotAuthorised(
             f"{participant.name} ({participant.id}) cannot {to}: it needs the role "
-            f"{' or '.join(r.value for r in roles)}"
+            f"{' or '.join(r.value for r in roles)}",
+            key="participant.missing_role",
+            params={"name": participant.name, "roles": [r.value for r in roles]},
         )

@@ -50,14 +50,33 @@ TITLES = {
 }
 
 
+# Problems raised outside the domain (middleware, throttle, views) have a stable kind; this is the
+# message key a page translates them by (see ``code`` in ``problem``).
+KEYS_BY_KIND = {
+    "payload-too-large": "request.too_large",
+    "too-many-failures": "auth.rate_limited",
+    "views-behind": "views.behind",
+    "store-unavailable": "store.unavailable",
+    "decoder-busy": "store.busy",
+    "invalid-request": "request.invalid",
+    "duplicate-key": "request.duplicate_key",
+    "internal-error": "server.internal",
+}
+
+
 def problem(
     status: int,
     detail: str,
     *,
     kind: str | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
+    params: dict[str, Any] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    """An RFC 9457 problem. ``detail`` is the English sentence (API users, logs); ``code`` (a
+    message key, by default the kind's) and ``params`` let a page say it in its own language and
+    fall back to ``detail`` for a code it does not know."""
     body = {
         "type": f"/problems/{kind or status}",
         "title": TITLES.get(status, "Error"),
@@ -65,6 +84,9 @@ def problem(
         "detail": detail,
         **extra,
     }
+    key = code or KEYS_BY_KIND.get(kind or "")
+    if key:
+        body.update(code=key, params=params or {})
     standard = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if status == 503:
         standard = {"Retry-After": "5"}
@@ -90,7 +112,14 @@ def install(app: FastAPI) -> None:
                 error.message,
                 error.detail,
             )
-        return problem(status_of(error), error.message, kind=error.kind, **extra)
+        return problem(
+            status_of(error),
+            error.message,
+            kind=error.kind,
+            code=error.message_key,
+            params=error.params,
+            **extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -102,7 +131,8 @@ def install(app: FastAPI) -> None:
             for e in error.errors()
         ]
         detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields) or "invalid request"
-        return problem(422, detail, kind="invalid-request", errors=fields)
+        named = ", ".join(f["field"] for f in fields if f["field"]) or "body"
+        return problem(422, detail, kind="invalid-request", params={"fields": named}, errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -111,7 +141,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TooManyFailures)
     async def throttled(_request: Request, error: TooManyFailures) -> JSONResponse:
         return problem(
-            429, error.detail, kind="too-many-failures", headers={"Retry-After": str(error.retry_after)}
+            429,
+            error.detail,
+            kind="too-many-failures",
+            headers={"Retry-After": str(error.retry_after)},
+            params={"seconds": error.retry_after},
         )
 
     @app.exception_handler(PersistenceError)

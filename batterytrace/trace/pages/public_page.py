@@ -15,11 +15,13 @@ messages, so a stray ``<`` in a translation cannot break the page.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from batterytrace.events.conventions import BATTERY_TYPES
 from batterytrace.trace.pages.i18n import LANGUAGES, translate
+from batterytrace.trace.pages.problem_text import problem_text
 
 STATIC = "/static"
 SCRIPT = f"{STATIC}/js/public.js"
@@ -78,6 +80,14 @@ def chemistry(language: str, name: str) -> str:
     return text(language, f"public.chemistry.{letter}") if letter else _word(language, "chemistry", name)
 
 
+def shown_name(language: str, record: Mapping[str, Any], field: str = "name") -> str:
+    """A name as this page shows it: on an English page the English one (``{field}_en``) where
+    the record has one, else the registered (Chinese) name; the same rule as the pages' script
+    (``BT.nameOf`` in static/js/common.js). Not escaped."""
+    english = record.get(f"{field}_en") if language == "en" else None
+    return str(english or record.get(field) or "")
+
+
 def _switch(language: str, near: tuple[float, float] | None) -> str:
     """The link to the other language, keeping the location the points were chosen for."""
     other = next(code for code in LANGUAGES if code != language)
@@ -112,7 +122,7 @@ def _badge(language: str, state: str) -> str:
 
 
 def _facts(language: str, page: dict[str, Any]) -> str:
-    maker = page["manufacturer_name"]
+    maker = shown_name(language, page, "manufacturer_name")
     rows = (
         ("public.level", _word(language, "level", page["level"])),
         ("public.chemistry", chemistry(language, page["chemistry"])),
@@ -151,7 +161,8 @@ def _held_at(language: str, page: dict[str, Any]) -> str:
     if not point:
         return ""
     address = f'<p class="muted" id="held-at-address">{html.escape(point["address"])}</p>'
-    held = f'<p class="held" id="held-at">{text(language, "public.held_at", name=point["name"])}</p>'
+    said = text(language, "public.held_at", name=shown_name(language, point))
+    held = f'<p class="held" id="held-at">{said}</p>'
     return held + (address if point["address"] else "")
 
 
@@ -167,7 +178,7 @@ def _points(language: str, page: dict[str, Any]) -> str:
             else ""
         )
         items.append(
-            f'<li><span class="name">{html.escape(point["name"])}</span>{far}'
+            f'<li><span class="name">{html.escape(shown_name(language, point))}</span>{far}'
             f'<span class="address">{html.escape(point["address"])}</span></li>'
         )
     none = "public.no_other_points" if page.get("held_at") else "public.no_points"
@@ -219,9 +230,19 @@ def render_public_page(
     return _document(language, text(language, "public.title", code=page["code"]), body, near)
 
 
-def render_error_page(status: int, message: str, language: str) -> str:
-    """An error as a page (an unknown or mistyped code, views behind), in ``language``."""
+def render_error_page(
+    status: int,
+    message: str,
+    language: str,
+    *,
+    code: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> str:
+    """An error as a page (an unknown or mistyped code, views behind), in ``language``: the
+    refusal's message key ``code`` with its ``params`` in words of the page's language, the
+    English ``message`` only where the catalogue has no such key."""
     key = f"public.error.{status}"
     title = text(language, key if translate(language, key) != key else "public.error.other")
-    body = f'<section class="card"><h1>{title}</h1><p>{html.escape(message)}</p></section>'
+    said = html.escape(problem_text(language, code, params, message))
+    body = f'<section class="card"><h1>{title}</h1><p id="problem">{said}</p></section>'
     return _document(language, title, body, None)

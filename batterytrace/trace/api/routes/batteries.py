@@ -55,6 +55,7 @@ class PublicBattery(BaseModel):
     level: str
     chemistry: str
     manufacturer_name: str | None
+    manufacturer_name_en: str | None = None  # for English pages
     production_month: str = Field(description="YYYY-MM", examples=["2024-07"])
     state: str
     second_life: bool
@@ -71,6 +72,7 @@ class PublicBatteryLifecycle(BaseModel):
 class CollectionPointRef(BaseModel):
     id: str
     name: str
+    name_en: str | None = None
     operator_id: str
     kind: str
     capacity_kg: float
@@ -88,6 +90,7 @@ class BatteryDetails(BaseModel):
     manufacturer_id: str
     manufacturer_code: str
     manufacturer_name: str | None
+    manufacturer_name_en: str | None = None  # for English pages
     production_date: date
     rated_capacity_ah: float
     nominal_voltage_v: float
@@ -96,6 +99,7 @@ class BatteryDetails(BaseModel):
     state: str
     holder: BatteryHolder
     responsible_name: str | None
+    responsible_name_en: str | None = None
     vin: str | None
     site: str | None
     collection_point: CollectionPointRef | None
@@ -119,6 +123,7 @@ class TimelineEntry(BaseModel):
     recorded_at: datetime
     actor_id: str
     actor_name: str | None
+    actor_name_en: str | None = None
     late_correction: bool
     reported_late: bool
     details: dict[str, Any]
@@ -171,13 +176,18 @@ def get_battery(code: CodePath, service: Service, views: Views, caller: Optional
         views, parsed.code, now=service.clock(), overdue_days=service.settings.overdue_days
     )
     if document is None:
+        recorded = service.exists(parsed.code)
         hint = (
             "it is recorded but not in the lifecycle view yet; pass ?after=<notification id of the "
             "write> to wait for it"
-            if service.exists(parsed.code)
+            if recorded
             else "no battery with this code has been recorded"
         )
-        raise NotFound(f"battery {parsed.code}: {hint}")
+        raise NotFound(
+            f"battery {parsed.code}: {hint}",
+            key="views.battery_behind" if recorded else "not_found.battery",
+            params={"id": parsed.code},
+        )
     document["lineage"] = _lineage(document["lineage"])
     battery = document["battery"]
     if caller is not None:
@@ -191,6 +201,7 @@ def get_battery(code: CodePath, service: Service, views: Views, caller: Optional
             "level": battery["level"],
             "chemistry": battery["chemistry"],
             "manufacturer_name": battery["manufacturer_name"],
+            "manufacturer_name_en": battery["manufacturer_name_en"],
             "production_month": str(battery["production_date"])[:7],
             "state": battery["state"],
             "second_life": battery["second_life"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from batterytrace.events.collection_point import CollectionPoint, Review
@@ -20,7 +20,7 @@ from batterytrace.events.participant import Activity, Participant, Role
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Caller, Service, Views
 from batterytrace.trace.api.routes.production import problem_responses
-from batterytrace.trace.api.routes.reports import Page, Paged, answer
+from batterytrace.trace.api.routes.reports import Paged, ReportPage, list_answer
 from batterytrace.trace.application import BatteryTrace
 
 router = APIRouter(tags=["outlet"])
@@ -44,7 +44,10 @@ PointId = Annotated[
 
 class OperatedPoint(BaseModel):
     id: str = Field(examples=["CP-110105-0001"])
-    name: str = Field(examples=["Chaoyang collection outlet"])
+    name: str = Field(examples=["朝阳回收服务网点"])
+    name_en: str | None = Field(
+        None, examples=["Chaoyang collection outlet"], description="Its English name."
+    )
     kind: str = Field(examples=["collection"])
     capacity_kg: float
     address: str
@@ -65,6 +68,7 @@ class BatteryOnHand(BaseModel):
     chemistry: str = Field(examples=["lithium iron phosphate"])
     manufacturer_id: str
     manufacturer_name: str | None
+    manufacturer_name_en: str | None = None
     mass_kg: float
     energy_kwh: float
     flags: list[str]
@@ -74,6 +78,7 @@ class BatteryOnHand(BaseModel):
 class Receiver(BaseModel):
     credit_code: str
     name: str
+    name_en: str | None = Field(None, description="Its English name, where it was registered.")
     roles: list[str] = Field(description="recycler and/or cascade_user.")
     activities: list[str] = Field(description="What its roles let it receive batteries for.")
     whitelisted_for: list[str] = Field(
@@ -103,19 +108,24 @@ def my_collection_points(views: Views, caller: Caller) -> dict[str, Any]:
 @router.get(
     "/collection-points/{point_id}/batteries",
     summary="The batteries a collection point holds now",
-    response_model=Page[BatteryOnHand],
+    response_model=ReportPage[BatteryOnHand],
     responses=problem_responses(401, 403, 404, 422),
 )
 def batteries_on_hand(
-    point_id: PointId, service: Service, views: Views, caller: Caller, paging: Paged
+    request: Request, point_id: PointId, service: Service, views: Views, caller: Caller, paging: Paged
 ) -> Any:
     """Taken in and not yet handed over, longest-held first; for the point's operator and for
-    regulators. `format=csv` gives the same rows as CSV."""
+    regulators. `total` counts them all, `next` is the following page; `format=csv` gives every
+    row as CSV."""
     point = _require_operator_or_regulator(service, caller, point_id)
-    rows = queries.batteries_on_hand(
-        views, point.id, queries.Filters(limit=paging.limit, offset=paging.offset)
+    return list_answer(
+        request,
+        "batteries-on-hand",
+        BatteryOnHand,
+        paging,
+        queries.batteries_on_hand_rows(views, point.id, paging.filters()),
+        lambda: queries.batteries_on_hand_count(views, point.id),
     )
-    return answer("batteries-on-hand", BatteryOnHand, rows, paging)
 
 
 @router.get(
@@ -156,6 +166,7 @@ def _receiver(row: dict[str, Any], today: date) -> dict[str, Any]:
     return {
         "credit_code": row["credit_code"],
         "name": row["name"],
+        "name_en": row.get("name_en"),
         "roles": [r for r in row["roles"] if r in RECEIVER_ROLES.values()],
         "activities": [a for a, role in RECEIVER_ROLES.items() if role in row["roles"]],
         "whitelisted_for": whitelisted,

@@ -23,15 +23,7 @@ from batterytrace.events.participant import Participant, Role
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Caller, Regulator, Service, Views
 from batterytrace.trace.api.routes.production import WriteResponse, problem_responses, write_fields
-from batterytrace.trace.api.routes.reports import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    Page,
-    Paged,
-    RegionFilter,
-    answer,
-)
+from batterytrace.trace.api.routes.reports import Paged, RegionFilter, ReportPage, list_answer
 from batterytrace.trace.presenters import collection_point_record, participant_record
 
 router = APIRouter(tags=["participants"])
@@ -76,6 +68,9 @@ class ParticipantRegistration(BaseModel):
 
     credit_code: str = Field(max_length=40, description="Unified Social Credit Code (GB 32100).")
     name: str = Field(min_length=1, max_length=200, description="Registered name.")
+    name_en: str | None = Field(
+        None, max_length=200, description="The name in English, shown on English pages (optional)."
+    )
     roles: list[str] = Field(min_length=1, max_length=7, description=f"One or more of: {ROLES}.")
     manufacturer_codes: list[str] = Field(
         default_factory=list, max_length=50, description="3-character GB/T 34014 codes the enterprise owns."
@@ -137,7 +132,8 @@ class CollectionPointRegistration(BaseModel):
                 {
                     "point_id": EXAMPLE_POINT,
                     "operator_id": EXAMPLE_RECYCLER,
-                    "name": "Chaoyang collection outlet",
+                    "name": "朝阳回收服务网点",
+                    "name_en": "Chaoyang collection outlet",
                     "division_code": "110105",
                     "address": "1 Battery Road, Chaoyang, Beijing",
                     "kind": "collection",
@@ -152,6 +148,9 @@ class CollectionPointRegistration(BaseModel):
     point_id: str = Field(max_length=60, description="CP- followed by capital letters, digits, dashes.")
     operator_id: str = Field(max_length=40, description="The operating enterprise's credit code.")
     name: str = Field(min_length=1, max_length=200)
+    name_en: str | None = Field(
+        None, max_length=200, description="The name in English, shown on English pages (optional)."
+    )
     division_code: str = Field(max_length=6, description="6-digit GB/T 2260 division code.")
     address: str = Field("", max_length=300)
     kind: str = Field("collection", description="collection (≤ about 5 t) or central_storage (≥ 30 t).")
@@ -178,6 +177,7 @@ class WhitelistPeriod(BaseModel):
 class ParticipantRecord(BaseModel):
     credit_code: str
     name: str
+    name_en: str | None = Field(None, description="The name in English, where it was registered.")
     roles: list[str]
     manufacturer_codes: list[str]
     division_code: str | None
@@ -245,6 +245,7 @@ class KeyInventory(BaseModel):
 class CollectionPointRecord(BaseModel):
     id: str
     name: str
+    name_en: str | None = Field(None, description="The name in English, where it was registered.")
     operator_id: str
     kind: str
     capacity_kg: float
@@ -260,11 +261,19 @@ class CollectionPointRecord(BaseModel):
 
 class CollectionPointRegistered(WriteResponse):
     collection_point: CollectionPointRecord
+    warning: str | None = Field(
+        None,
+        description="What is unusual about the point's capacity for its kind (a collection-type "
+        "outlet above about 5 t: check the unit, or register central storage); the point is "
+        "recorded as given. Null when nothing is.",
+        examples=[None],
+    )
 
 
 class PublicCollectionPoint(BaseModel):
     id: str
     name: str
+    name_en: str | None = Field(None, description="The name in English, where it was registered.")
     kind: str
     capacity_kg: float
     address: str
@@ -323,6 +332,7 @@ def register_participant(
         manufacturer_codes=body.manufacturer_codes,
         division_code=body.division_code,
         allow_bad_check=body.override_check,
+        name_en=body.name_en,
     )
     participant = service.participant(body.credit_code)
     key = None
@@ -337,20 +347,23 @@ def register_participant(
 @router.get(
     "/participants",
     summary="List participants (regulator)",
-    response_model=Page[ParticipantRecord],
+    response_model=ReportPage[ParticipantRecord],
     responses=problem_responses(401, 403, 422),
 )
 def list_participants(
+    request: Request,
     service: Service,
     _caller: Regulator,
+    paging: Paged,
     role: Annotated[Role | None, Query(description="Only participants with this role.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> dict[str, Any]:
-    """Roles, manufacturer codes and whitelist history, in order of registration."""
+) -> Any:
+    """Roles, manufacturer codes and whitelist history, in order of registration; `total` counts
+    them all, `next` is the following page, `format=csv` gives every row as CSV."""
     records = [_record(p) for p in service.participants() if role is None or p.has_role(role)]
-    page = records[offset : offset + limit]
-    return {"items": page, "limit": limit, "offset": offset, "count": len(page)}
+    end = None if paging.limit is None else paging.offset + paging.limit
+    return list_answer(
+        request, "participants", ParticipantRecord, paging, records[paging.offset : end], lambda: len(records)
+    )
 
 
 @router.get(
@@ -529,9 +542,14 @@ def register_collection_point(
         division_code=body.division_code,
         latitude=body.latitude,
         longitude=body.longitude,
+        name_en=body.name_en,
     )
     point = service.collection_point(body.point_id)
-    return {**write_fields(service, result), "collection_point": collection_point_record(point)}
+    return {
+        **write_fields(service, result),
+        "collection_point": collection_point_record(point),
+        "warning": point.capacity_warning,
+    }
 
 
 @router.post(
@@ -552,20 +570,30 @@ def approve_collection_point(
         actor_id=caller.id, point_id=point_id, note=body.note if body else ""
     )
     point = service.collection_point(point_id)
-    return {**write_fields(service, result), "collection_point": collection_point_record(point)}
+    return {
+        **write_fields(service, result),
+        "collection_point": collection_point_record(point),
+        "warning": point.capacity_warning,
+    }
 
 
 @router.get(
     "/collection-points",
     summary="Where batteries can be handed in (public)",
-    response_model=Page[PublicCollectionPoint],
+    response_model=ReportPage[PublicCollectionPoint],
     responses=problem_responses(422),
 )
-def list_collection_points(views: Views, paging: Paged, region: RegionFilter) -> Any:
+def list_collection_points(request: Request, views: Views, paging: Paged, region: RegionFilter) -> Any:
     """Every approved collection point, by id (a point pending review is not listed); `region`
-    narrows to a province (2 digits), prefecture (4) or county (6). Pass `?after=ID` to include
-    one just registered or approved."""
-    rows = queries.collection_points(
-        views, queries.Filters(region=region, limit=paging.limit, offset=paging.offset)
+    narrows to a province (2 digits), prefecture (4) or county (6). `total` counts them all,
+    `next` is the following page, `format=csv` gives every row. Pass `?after=ID` to include one
+    just registered or approved."""
+    filters = paging.filters(region=region)
+    return list_answer(
+        request,
+        "collection-points",
+        PublicCollectionPoint,
+        paging,
+        queries.collection_points_rows(views, filters),
+        lambda: queries.collection_points_count(views, filters),
     )
-    return answer("collection-points", PublicCollectionPoint, rows, paging)

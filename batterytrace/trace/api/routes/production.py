@@ -63,6 +63,17 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = Field(
         None, description="For an invalid request: each field that is wrong and why."
     )
+    code: str | None = Field(
+        None,
+        description="A stable key of what is wrong, for clients that say it in their own words "
+        "(the pages translate it); absent where only `detail` says it.",
+        examples=["battery.not_holder"],
+    )
+    params: dict[str, Any] | None = Field(
+        None,
+        description="The values `code`'s message needs (battery code, state, action …).",
+        examples=[{"code": EXAMPLE_CODE, "action": "hand over"}],
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,16 +2,24 @@
 
 The same queries as ``batterytrace report``; each report takes only the filters that apply to it,
 and a filter it does not take is refused rather than silently ignored.
+
+A JSON answer is one page: ``total`` rows match the filters, ``count`` of them are in this page
+(``limit`` at most, from ``offset``), and ``next`` is the next page's URL (path and query), or null
+on the last page. ``?format=csv`` is the whole answer to the filters, streamed in chunks from one
+server-side cursor, with the same columns in the same order as the CLI's ``--format csv``
+(``report_columns``); a ``limit``/``offset`` given with it cuts that slice instead.
 """
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
+from itertools import chain
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from batterytrace.events.credit_code import parse_credit_code
@@ -19,7 +27,8 @@ from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Service, Views, regulator
 from batterytrace.trace.api.routes.production import problem_responses
-from batterytrace.trace.tabular import write_csv
+from batterytrace.trace.report_columns import column_keys, header_row
+from batterytrace.trace.tabular import csv_chunks
 
 Row = TypeVar("Row", bound=BaseModel)
 DEFAULT_LIMIT = 100
@@ -119,17 +128,45 @@ def _dates(
 
 
 class Paging(BaseModel):
-    limit: int
+    limit: int | None  # None: every row (a CSV export without a limit)
     offset: int
     csv: bool
+    language: Literal["zh", "en"] | None  # the CSV header's words; None: the column keys
+
+    def filters(self, **values: Any) -> queries.Filters:
+        return queries.Filters(limit=self.limit, offset=self.offset, **values)
 
 
 def _paging(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
+    limit: Annotated[
+        int | None,
+        Query(
+            description=f"Rows per page, 1 to {MAX_LIMIT} (JSON default {DEFAULT_LIMIT}); a CSV "
+            "without it holds every row.",
+            json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT},  # checked below, to say what to do
+        ),
+    ] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = None,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")] = "json",
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="CSV only: the header row in Chinese or English (default: the column keys)."),
+    ] = None,
 ) -> Paging:
-    return Paging(limit=limit, offset=offset, csv=fmt == "csv")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise invalid_parameter(
+            "limit",
+            f"limit {limit} is not between 1 and {MAX_LIMIT} (the largest page); follow `next` to "
+            "read the following pages, or ask for format=csv to get every row at once",
+        )
+    csv = fmt == "csv"
+    if lang is not None and not csv:
+        raise invalid_parameter(
+            "lang", "lang sets the language of a CSV header row; add format=csv (JSON field names stay keys)"
+        )
+    if not csv and limit is None:
+        limit = DEFAULT_LIMIT
+    return Paging(limit=limit, offset=offset or 0, csv=csv, language=lang)
 
 
 OperatorFilter = Annotated[str | None, Depends(_operator)]
@@ -141,16 +178,21 @@ Paged = Annotated[Paging, Depends(_paging)]
 
 
 # ------------------------------------------------------------------------------------- models
-class Page(BaseModel, Generic[Row]):
+class ReportPage(BaseModel, Generic[Row]):
+    """A page of a report, or of a list (participants, collection points, an outlet's stock)."""
+
     items: list[Row]
+    total: int  # rows matching the filters, on every page
+    count: int  # rows in this page
     limit: int
     offset: int
-    count: int
+    next: str | None  # the next page's path and query, or null on the last page
 
 
 class NetworkRow(BaseModel):
     id: str
     name: str
+    name_en: str | None = None  # the point's English name, for English pages
     operator_id: str
     kind: str
     division_code: str
@@ -194,6 +236,7 @@ class FlowRow(BaseModel):
     source_id: str
     receiver_id: str
     receiver_name: str | None
+    receiver_name_en: str | None = None
     activity: str
     count: int
     mass_kg: float
@@ -205,6 +248,7 @@ class MonthlyRow(BaseModel):
     month: str
     manufacturer_id: str
     manufacturer_name: str | None
+    manufacturer_name_en: str | None = None
     produced: int
     produced_kwh: float
     installed: int
@@ -242,76 +286,151 @@ class ComplianceRow(BaseModel):
     recorded_at: datetime | None
     detail: str
     collection_point_id: str | None = None
+    due_at: datetime | None = None  # late reports: the moment the report became late
+    due_by: date | None = None  # late reports: the last day allowed (CST)
+    deadline_working_days: int | None = None
+    deadline_role: str | None = None
 
 
-def answer(name: str, model: type[BaseModel], rows: list[dict[str, Any]], paging: Paging) -> Any:
-    """A page as JSON, or the same rows as CSV with a header row (also when there are none)."""
-    if not paging.csv:
-        return {"items": rows, "limit": paging.limit, "offset": paging.offset, "count": len(rows)}
-    columns = list(model.model_fields)
-    text = io.StringIO()
-    write_csv(text, rows, columns)
-    return Response(
-        text.getvalue(),
+def list_answer(
+    request: Request,
+    name: str,
+    model: type[BaseModel],
+    paging: Paging,
+    rows: Iterable[dict[str, Any]],
+    total: Callable[[], int],
+) -> Any:
+    """A page of a list that is not a report, in the reports' shape (with the total and the next
+    page), or every row as streamed CSV in the model's columns, headed by their keys (the list
+    has no translated header row)."""
+    if paging.language is not None:
+        raise invalid_parameter("lang", f"the {name} CSV has no translated header row; drop lang")
+    return report_answer(request, name, paging, rows, total, columns=list(model.model_fields))
+
+
+def report_answer(
+    request: Request,
+    name: str,
+    paging: Paging,
+    rows: Iterable[dict[str, Any]],
+    total: Callable[[], int],
+    *,
+    columns: list[str] | None = None,
+) -> Any:
+    """A report page as JSON (with the total and the next page), or every row as streamed CSV
+    (``columns``, default the report's own)."""
+    if paging.csv:
+        return _streamed_csv(name, columns or column_keys(name), rows, paging.language)
+    items = list(rows)
+    matching = total()
+    following = paging.offset + len(items)
+    next_page = None
+    if items and following < matching:
+        url = request.url.include_query_params(offset=following, limit=paging.limit)
+        next_page = f"{url.path}?{url.query}"
+    return {
+        "items": items,
+        "total": matching,
+        "count": len(items),
+        "limit": paging.limit,
+        "offset": paging.offset,
+        "next": next_page,
+    }
+
+
+def _streamed_csv(
+    name: str, columns: list[str], rows: Iterable[dict[str, Any]], language: str | None
+) -> StreamingResponse:
+    """The CSV body, chunk by chunk. The first chunk is made before the answer starts, so a
+    query that fails (the database is down) is still a proper error answer, not a cut file."""
+    chunks: Iterator[str] = csv_chunks(rows, columns, header_row(columns, name, language))
+    first = next(chunks)
+    return StreamingResponse(
+        chain([first], chunks),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'inline; filename="{name}.csv"'},
     )
-
-
-def _filters(paging: Paging, **values: Any) -> queries.Filters:
-    return queries.Filters(limit=paging.limit, offset=paging.offset, **values)
 
 
 # ------------------------------------------------------------------------------------- routes
 @router.get(
     "/reports/network",
     summary="Per collection point: intake, stock, handovers",
-    response_model=Page[NetworkRow],
+    response_model=ReportPage[NetworkRow],
 )
-def network_report(views: Views, paging: Paged, operator: OperatorFilter, region: RegionFilter) -> Any:
+def network_report(
+    request: Request, views: Views, paging: Paged, operator: OperatorFilter, region: RegionFilter
+) -> Any:
     """Collected, on hand against capacity, handed over (and how much to whitelisted receivers),
     recycled and cascade-used afterwards; `operator` is the operating enterprise's credit code."""
-    rows = queries.network(views, _filters(paging, manufacturer=operator, region=region))
-    return answer("network", NetworkRow, rows, paging)
+    filters = paging.filters(manufacturer=operator, region=region)
+    return report_answer(
+        request,
+        "network",
+        paging,
+        queries.network_rows(views, filters),
+        lambda: queries.network_count(views, filters),
+    )
 
 
-@router.get("/reports/regions", summary="Per province or prefecture", response_model=Page[RegionRow])
+@router.get("/reports/regions", summary="Per province or prefecture", response_model=ReportPage[RegionRow])
 def regions_report(
+    request: Request,
     views: Views,
     paging: Paged,
     region: RegionFilter,
     level: Annotated[Literal["province", "prefecture"], Query(description="Group by.")] = "province",
 ) -> Any:
     """Collection points, intake, recycling and the share of handovers to whitelisted receivers."""
-    rows = queries.regions(views, queries.Filters(region=region), level=level)
-    return answer("regions", RegionRow, rows[paging.offset : paging.offset + paging.limit], paging)
+    rows = queries.regions(views, queries.Filters(region=region), level=level)  # one per region: few
+    end = None if paging.limit is None else paging.offset + paging.limit
+    return report_answer(request, "regions", paging, rows[paging.offset : end], lambda: len(rows))
 
 
 @router.get(
-    "/reports/flows", summary="Flows from outlets and enterprises to receivers", response_model=Page[FlowRow]
+    "/reports/flows",
+    summary="Flows from outlets and enterprises to receivers",
+    response_model=ReportPage[FlowRow],
 )
-def flows_report(views: Views, paging: Paged, participant: ParticipantFilter, region: RegionFilter) -> Any:
+def flows_report(
+    request: Request, views: Views, paging: Paged, participant: ParticipantFilter, region: RegionFilter
+) -> Any:
     """Edges with counts, mass and compliance, largest first; `participant` matches the source or
     the receiver, `region` the source collection point's division."""
-    rows = queries.flows(views, _filters(paging, manufacturer=participant, region=region))
-    return answer("flows", FlowRow, rows, paging)
+    filters = paging.filters(manufacturer=participant, region=region)
+    return report_answer(
+        request,
+        "flows",
+        paging,
+        queries.flows_rows(views, filters),
+        lambda: queries.flows_count(views, filters),
+    )
 
 
-@router.get("/reports/monthly", summary="Per manufacturer and month", response_model=Page[MonthlyRow])
-def monthly_report(views: Views, paging: Paged, manufacturer: ManufacturerFilter, dates: DateFilters) -> Any:
+@router.get("/reports/monthly", summary="Per manufacturer and month", response_model=ReportPage[MonthlyRow])
+def monthly_report(
+    request: Request, views: Views, paging: Paged, manufacturer: ManufacturerFilter, dates: DateFilters
+) -> Any:
     """Produced, installed, retired, collected, cascade-used, recycled, recovered materials and
     the recycling rate (recycled by whitelisted recyclers or given a second life, over retired)."""
     since, until = dates
-    rows = queries.monthly(views, _filters(paging, manufacturer=manufacturer, since=since, until=until))
-    return answer("monthly", MonthlyRow, rows, paging)
+    filters = paging.filters(manufacturer=manufacturer, since=since, until=until)
+    return report_answer(
+        request,
+        "monthly",
+        paging,
+        queries.monthly_rows(views, filters),
+        lambda: queries.monthly_count(views, filters),
+    )
 
 
 @router.get(
     "/reports/overdue",
     summary="Retired batteries nobody formal has taken in",
-    response_model=Page[OverdueRow],
+    response_model=ReportPage[OverdueRow],
 )
 def overdue_report(
+    request: Request,
     views: Views,
     service: Service,
     paging: Paged,
@@ -322,17 +441,21 @@ def overdue_report(
 ) -> Any:
     """Retired more than `days` ago and not taken in by a collection point or a whitelisted
     enterprise."""
-    rows = queries.overdue(
-        views,
-        _filters(paging, manufacturer=manufacturer),
-        now=service.clock(),
-        days=days if days is not None else service.settings.overdue_days,
+    filters = paging.filters(manufacturer=manufacturer)
+    now = service.clock()
+    after_days = days if days is not None else service.settings.overdue_days
+    return report_answer(
+        request,
+        "overdue",
+        paging,
+        queries.overdue_rows(views, filters, now=now, days=after_days),
+        lambda: queries.overdue_count(views, filters, now=now, days=after_days),
     )
-    return answer("overdue", OverdueRow, rows, paging)
 
 
-@router.get("/reports/compliance", summary="Compliance findings", response_model=Page[ComplianceRow])
+@router.get("/reports/compliance", summary="Compliance findings", response_model=ReportPage[ComplianceRow])
 def compliance_report(
+    request: Request,
     views: Views,
     paging: Paged,
     manufacturer: ManufacturerFilter,
@@ -343,10 +466,11 @@ def compliance_report(
     """Non-compliant handovers, late reports, backwards dates (by date), then outlets holding more
     than their capacity (`region` narrows the outlets)."""
     since, until = dates
-    # Outlets over capacity follow the findings: ask for every row up to the end of the page
-    # (findings limited in SQL, outlets are few) and cut the page from the combined list.
-    wanted = queries.Filters(
-        manufacturer=manufacturer, region=region, since=since, until=until, limit=paging.offset + paging.limit
+    filters = paging.filters(manufacturer=manufacturer, region=region, since=since, until=until)
+    return report_answer(
+        request,
+        "compliance",
+        paging,
+        queries.compliance_rows(views, filters, kind=kind),
+        lambda: queries.compliance_count(views, filters, kind=kind),
     )
-    rows = queries.compliance(views, wanted, kind=kind)[paging.offset : paging.offset + paging.limit]
-    return answer("compliance", ComplianceRow, rows, paging)

@@ -66,12 +66,14 @@ CodePath = Annotated[
 # ------------------------------------------------------------------------------------ models
 class ReturnPoint(BaseModel):
     name: str
+    name_en: str | None = Field(None, description="Its English name, where registered.")
     address: str
     distance_km: float | None = Field(description="Great-circle distance; null when no reference.")
 
 
 class HoldingPoint(BaseModel):
     name: str
+    name_en: str | None = Field(None, description="Its English name, where registered.")
     address: str
 
 
@@ -83,6 +85,7 @@ class PublicPage(BaseModel):
     level: str = Field(description="pack, module or cell")
     chemistry: str
     manufacturer_name: str | None
+    manufacturer_name_en: str | None = Field(None, description="The maker's English name, where registered.")
     production_month: str = Field(description="YYYY-MM", examples=["2024-07"])
     state: str
     second_life: bool = Field(description="This battery is a second-life product made from retired ones.")
@@ -143,9 +146,10 @@ def battery_page(
         if as_json or not _prefers_html(request.headers.get("accept", "")):
             raise
         status = status_of(error)
-        response: Response = HTMLResponse(
-            render_error_page(status, error.message, language), status_code=status, headers=_HTML_HEADERS
+        shown = render_error_page(
+            status, error.message, language, code=error.message_key, params=error.params
         )
+        response: Response = HTMLResponse(shown, status_code=status, headers=_HTML_HEADERS)
     else:
         if as_json:
             return JSONResponse(page, headers={"Vary": "Accept"})
@@ -202,7 +206,11 @@ def public_page(
     if document is None:
         if service.exists(parsed.code):
             raise ViewsBehind(f"battery {parsed.code} is recorded but its page is not up to date yet; retry")
-        raise NotFound(f"battery {parsed.code}: no battery with this code has been recorded")
+        raise NotFound(
+            f"battery {parsed.code}: no battery with this code has been recorded",
+            key="not_found.battery",
+            params={"id": parsed.code},
+        )
     battery = document["battery"]
     with views.connect() as connection:
         reference, reason = near, "your location" if near else None
@@ -221,6 +229,7 @@ def public_page(
         "level": battery["level"],
         "chemistry": battery["chemistry"],
         "manufacturer_name": battery["manufacturer_name"],
+        "manufacturer_name_en": battery["manufacturer_name_en"],
         "production_month": str(battery["production_date"])[:7],
         "state": battery["state"],
         "second_life": bool(battery["second_life"]),
@@ -235,7 +244,11 @@ def _recorded(service: BatteryTrace, code: str) -> BatteryCode:
     """A valid code of a recorded battery (from the event store: no wait for the views)."""
     parsed = parse_battery_code(code, today=service.today())
     if not service.exists(parsed.code):
-        raise NotFound(f"battery {parsed.code}: no battery with this code has been recorded")
+        raise NotFound(
+            f"battery {parsed.code}: no battery with this code has been recorded",
+            key="not_found.battery",
+            params={"id": parsed.code},
+        )
     return parsed
 
 
@@ -267,12 +280,16 @@ def nearest_points(
     A box around the reference is searched first and widened until every point outside it is
     certainly farther than the last one kept, so a page never reads the whole national table."""
     p = lifecycle_points.c
-    columns = select(p.id, p.name, p.address, p.latitude, p.longitude).where(p.id.in_(approved_points()))
+    columns = select(p.id, p.name, p.name_en, p.address, p.latitude, p.longitude).where(
+        p.id.in_(approved_points())
+    )
     if exclude is not None:
         columns = columns.where(p.id != exclude)
     if reference is None:
         rows = connection.execute(columns.order_by(p.id).limit(limit))
-        return [{"name": r.name, "address": r.address, "distance_km": None} for r in rows]
+        return [
+            {"name": r.name, "name_en": r.name_en, "address": r.address, "distance_km": None} for r in rows
+        ]
     lat, lon = reference
     located = columns.where(p.latitude.is_not(None), p.longitude.is_not(None))
     ranked: list[tuple[float, str, Any]] = []
@@ -294,7 +311,7 @@ def nearest_points(
         if len(ranked) == limit and ranked[-1][0] <= certain:
             break
     return [
-        {"name": row.name, "address": row.address, "distance_km": round(distance, 1)}
+        {"name": row.name, "name_en": row.name_en, "address": row.address, "distance_km": round(distance, 1)}
         for distance, _id, row in ranked
     ]
 
@@ -305,10 +322,14 @@ def _holding_point(battery: dict[str, Any]) -> str | None:
     return str(holder["id"]) if holder["kind"] == "collection_point" and holder["id"] else None
 
 
-def _held_at(battery: dict[str, Any]) -> dict[str, str] | None:
+def _held_at(battery: dict[str, Any]) -> dict[str, str | None] | None:
     """Name and address of the holding point (the lifecycle view's row for the battery's point)."""
     point = battery["collection_point"]
-    return {"name": point["name"], "address": point["address"]} if point else None
+    return (
+        {"name": point["name"], "name_en": point.get("name_en"), "address": point["address"]}
+        if point
+        else None
+    )
 
 
 def _point_location(connection: Connection, point_id: str) -> tuple[float, float] | None:

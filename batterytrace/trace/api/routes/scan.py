@@ -159,13 +159,17 @@ _SCAN_BODY = {
 
 class Maker(BaseModel):
     id: str = Field(description="Credit code of the maker.")
-    name: str = Field(examples=["Ningde Cells Co."])
+    name: str = Field(examples=["宁德纪元电芯有限公司"])
+    name_en: str | None = Field(None, examples=["Ningde Era Cells Co."], description="Its English name.")
     manufacturer_code: str = Field(examples=["3CA"])
 
 
 class PointRef(BaseModel):
     id: str = Field(examples=["CP-110105-0001"])
-    name: str = Field(examples=["Chaoyang collection outlet"])
+    name: str = Field(examples=["朝阳回收服务网点"])
+    name_en: str | None = Field(
+        None, examples=["Chaoyang collection outlet"], description="Its English name."
+    )
 
 
 class ScanResponse(WriteResponse):
@@ -321,17 +325,27 @@ def _record(
         collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
         collected = next(e for e in collections if e.request_id == request_id and e.actor_id == caller.id)
     maker = service.participant(battery.manufacturer_id)
-    where = point if collected.collection_point_id == point.id else None
+    where = (
+        point
+        if collected.collection_point_id == point.id
+        else service.collection_point(collected.collection_point_id)
+    )
     return {
         **write_fields(service, result),
         "code": battery.code,
         "level": battery.level,
         "chemistry": battery.chemistry,
-        "maker": {"id": maker.id, "name": maker.name, "manufacturer_code": battery.manufacturer_code},
+        "maker": {
+            "id": maker.id,
+            "name": maker.name,
+            "name_en": getattr(maker, "name_en", None),
+            "manufacturer_code": battery.manufacturer_code,
+        },
         "state": str(battery.state),
         "collection_point": {
             "id": collected.collection_point_id,
-            "name": where.name if where else service.collection_point(collected.collection_point_id).name,
+            "name": where.name,
+            "name_en": getattr(where, "name_en", None),
         },
         "collected_at": collected.occurred_at.astimezone(CHINA_STANDARD_TIME).isoformat(),
         "mass_kg": collected.mass_kg,

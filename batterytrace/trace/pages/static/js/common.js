@@ -23,10 +23,55 @@ const BT = (() => {
     }
   }
 
-  /** An API refusal: the RFC 9457 problem body the server sent, or a network failure (status 0). */
+  /** A domain word as a message-key segment ("hand over" -> "hand_over"). */
+  const keyOf = (value) => String(value).replace(/[ -]/g, "_").replace(/'/g, "");
+
+  /** A domain word in this page's language (prefix.word), or the word itself. */
+  function word(prefix, value) {
+    const key = `${prefix}.${keyOf(value)}`;
+    const text = t(key);
+    return text === key ? String(value) : text;
+  }
+
+  /** A problem's params as its message shows them: domain words translated (the same rules as
+   * batterytrace/trace/pages/problem_text.py, which renders the public error pages). */
+  function problemValues(params = {}) {
+    const separator = t("problem.list_separator");
+    const shown = {};
+    for (const [name, value] of Object.entries(params || {})) {
+      if (name === "state") shown.state = word("public.state", value);
+      else if (name === "action") {
+        shown.action = word("problem.action", value);
+        shown.verb = word("problem.verb", value);
+      } else if (name === "allowed") {
+        shown.allowed = (value || []).map((a) => word("problem.verb", a)).join(separator) || t("problem.allowed.none");
+      } else if (name === "segment") shown.segment = word("problem.segment", value);
+      else if (name === "roles") shown.roles = (value || []).map((r) => word("problem.role", r)).join(separator);
+      else shown[name] = String(value);
+    }
+    return shown;
+  }
+
+  /** A refusal in this page's language: the problem's message key (`code`) with its params, the
+   * server's English `detail` where this page has no message for the code. An English page shows
+   * the detail word for word (the API's own sentence, as in the server's log). */
+  function problemText(problem) {
+    if (!problem) return t("error.unreachable");
+    const fallback = problem.detail || problem.title || t("error.unreachable");
+    if (!problem.code || lang === "en") return fallback;
+    const key = `problem.${problem.code}`;
+    const template = messages[key];
+    if (template === undefined) return fallback;
+    const values = problemValues(problem.params);
+    const missing = [...template.matchAll(/\{(\w+)\}/g)].some(([, name]) => !(name in values));
+    return missing ? fallback : t(key, values);
+  }
+
+  /** An API refusal: the RFC 9457 problem body the server sent, or a network failure (status 0).
+   * Its message is in the page's language where the problem carries a known code. */
   class ApiError extends Error {
     constructor(status, problem) {
-      super(problem?.detail || problem?.title || t("error.unreachable"));
+      super(problemText(problem));
       this.status = status;
       this.problem = problem || {};
     }
@@ -34,6 +79,13 @@ const BT = (() => {
   }
 
   function apiKey() { return sessionStorage.getItem(KEY_STORAGE); }
+
+  /** A name for this page: the English one on English pages where there is one, else the
+   * registered (Chinese) name. ``field`` names a record's name field ("manufacturer_name"); its
+   * English twin is the same field with "_en" (participants, collection points, report rows). */
+  function nameOf(record, field = "name") {
+    return (lang === "en" && record?.[`${field}_en`]) || record?.[field] || "";
+  }
 
   /** Call the JSON API with the signed-in key. Throws ApiError on a refusal or no connection. */
   async function api(method, path, { body, query, headers = {}, raw = false } = {}) {
@@ -79,7 +131,7 @@ const BT = (() => {
     });
     const me = async () => {
       const participant = await api("GET", "/api/v1/me");
-      who.textContent = t("signin.as", { name: participant.name });
+      who.textContent = t("signin.as", { name: nameOf(participant) });
       show(who, true); show(out, true); show(panel, false); show(app, true);
       return participant;
     };
@@ -118,19 +170,43 @@ const BT = (() => {
     return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? text : `'${text}`;
   }
 
-  /** A table's rows as a CSV file download (for tables drawn from API data). */
-  function downloadCsv(filename, columns, rows) {
+  /** A table's rows as a CSV file download (for tables drawn from API data); ``header`` is the
+   * header row's words (the page's language), the column keys where not given. */
+  function downloadCsv(filename, columns, rows, header = columns) {
     const cell = (value) => {
       const text = value === null || value === undefined ? "" : formulaSafe(value);
       return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     };
-    const lines = [columns.map(cell).join(","), ...rows.map((row) => columns.map((c) => cell(row[c])).join(","))];
+    const lines = [header.map(cell).join(","), ...rows.map((row) => columns.map((c) => cell(row[c])).join(","))];
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
     link.download = filename;
     document.body.appendChild(link);
     link.click();
     link.remove();
+  }
+
+  const CHINA_OFFSET_MS = 8 * 3600 * 1000; // China Standard Time, UTC+8, no daylight saving
+
+  /** A time as every page shows it: China Standard Time to the minute, with the zone named in
+   * the page's language ("2025-09-30 11:28 北京时间", "2025-09-30 11:28 CST (UTC+8)"), so that a
+   * time the API gives in UTC never reads as a Beijing time. A time without a zone is already
+   * China Standard Time (the platform's convention for input); text that is no time shows as
+   * it is. The same convention as batterytrace/events/zone.py. */
+  function when(value) {
+    if (value === null || value === undefined || value === "") return "";
+    const text = String(value);
+    const zoned = /([zZ]|[+-]\d{2}:?\d{2})$/.test(text) ? text : `${text}+08:00`;
+    const moment = new Date(zoned);
+    if (!/\d[T ]\d/.test(text) || Number.isNaN(moment.getTime())) return text;
+    const shown = new Date(moment.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 16).replace("T", " ");
+    return `${shown}\u00a0${t("time.zone")}`;
+  }
+
+  /** ``when`` as a <time> element that keeps to one line, its instant in ``datetime``. */
+  function timeHtml(value) {
+    const shown = when(value);
+    return shown ? `<time class="nowrap" datetime="${escapeHtml(value)}">${escapeHtml(shown)}</time>` : "";
   }
 
   function escapeHtml(text) {
@@ -144,5 +220,16 @@ const BT = (() => {
     });
   }).then((p) => p);
 
-  return { t, translate, api, ApiError, apiKey, ready, downloadCsv, formulaSafe, escapeHtml, lang, show };
+  /** A count with its noun in this page's language: `key.one` / `key.other` by the language's
+   * plural rules ("1 battery", "3 batteries"; Chinese has one form, "3 块电池"). */
+  function plural(key, count, values = {}) {
+    const form = new Intl.PluralRules(lang === "zh" ? "zh-CN" : "en").select(count);
+    const chosen = messages[`${key}.${form}`] !== undefined ? `${key}.${form}` : `${key}.other`;
+    return t(chosen, { count, ...values });
+  }
+
+  return {
+    t, translate, api, ApiError, apiKey, ready, downloadCsv, formulaSafe, escapeHtml, lang, show,
+    problemText, word, plural, nameOf, when, timeHtml,
+  };
 })();

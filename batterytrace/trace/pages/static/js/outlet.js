@@ -55,18 +55,24 @@
 
   function esc(text) { return BT.escapeHtml(text); }
 
-  function when(iso) {
-    if (!iso) return "";
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(BT.lang === "zh" ? "zh-CN" : "en-GB");
+  /** Why the server refused, in the page's language (its English detail for an unknown code). */
+  function reason(error) {
+    if (error.unreachable && !error.problem?.code) return BT.t("error.unreachable");
+    return BT.problemText(error.problem) || error.message;
   }
 
-  function reason(error) {
-    const problem = error.problem || {};
-    if (error.unreachable) return BT.t("error.unreachable");
-    const invalid = Array.isArray(problem.errors) && problem.errors.length ? problem.errors.map((e) => e.msg || e.message).join("; ") : "";
-    return problem.detail || invalid || problem.title || error.message;
-  }
+  /** The API's language-neutral values in the page's words: "pack" -> 电池包, the chemistry by
+   * the battery-type letter at position 5 of the code, "collected" -> 已收集入库. */
+  const words = {
+    level: (value) => value && BT.word("public.level", value),
+    chemistry: (code, value) => {
+      const letter = code && code.length === 24 ? code[4] : null;
+      const key = `public.chemistry.${letter}`;
+      return letter && BT.t(key) !== key ? BT.t(key) : value;
+    },
+    state: (value) => value && BT.word("public.state", value),
+    condition: (value) => value && BT.word("outlet.condition", value),
+  };
 
   function setStatus(el, text, kind = "") {
     el.textContent = text;
@@ -79,7 +85,7 @@
     state.points = answer.items;
     const select = $("ol-point");
     select.innerHTML = state.points
-      .map((p) => `<option value="${esc(p.id)}">${esc(p.name)} · ${esc(p.id)}</option>`)
+      .map((p) => `<option value="${esc(p.id)}">${esc(BT.nameOf(p))} · ${esc(p.id)}</option>`)
       .join("");
     BT.show($("ol-no-points"), state.points.length === 0);
     const remembered = localStorage.getItem(POINT_STORAGE);
@@ -148,8 +154,8 @@
       code: answer.code,
       level: answer.level,
       chemistry: answer.chemistry,
-      maker: answer.maker?.name,
-      point: answer.collection_point?.name,
+      maker: BT.nameOf(answer.maker),
+      point: BT.nameOf(answer.collection_point),
       at: answer.collected_at,
       mass: answer.mass_kg,
       condition: answer.condition,
@@ -169,7 +175,7 @@
       code: battery?.code || code || text,
       level: battery?.level,
       chemistry: battery?.chemistry,
-      maker: battery?.manufacturer_name,
+      maker: BT.nameOf(battery, "manufacturer_name"),
       state: battery?.state,
       reason: reason(error),
       replay,
@@ -187,14 +193,14 @@
     const [kind, key] = VERDICT[o.verdict];
     const facts = [
       ["outlet.battery.code", o.code && `<span class="code">${esc(o.code)}</span>`],
-      ["outlet.battery.level", o.level && esc(o.level)],
-      ["outlet.battery.chemistry", o.chemistry && esc(o.chemistry)],
+      ["outlet.battery.level", o.level && esc(words.level(o.level))],
+      ["outlet.battery.chemistry", o.chemistry && esc(words.chemistry(o.code, o.chemistry))],
       ["outlet.battery.maker", o.maker && esc(o.maker)],
-      ["outlet.battery.state", o.state && esc(o.state)],
+      ["outlet.battery.state", o.state && esc(words.state(o.state))],
       ["outlet.result.point", o.point && esc(o.point)],
-      ["outlet.result.at", o.at && esc(when(o.at))],
+      ["outlet.result.at", o.at && BT.timeHtml(o.at)],
       ["outlet.battery.mass", o.mass && esc(`${o.mass} kg`)],
-      ["outlet.condition", o.condition && esc(o.condition)],
+      ["outlet.condition", o.condition && esc(words.condition(o.condition))],
     ].filter(([, value]) => value);
     const replayed = o.replay ? `<small>${esc(BT.t("outlet.result.from_queue"))}</small>` : "";
     $("ol-result").innerHTML = `
@@ -238,12 +244,12 @@
     $("ol-queue-card").classList.toggle("waiting", count > 0);
     $("ol-queue-list").innerHTML = state.queue
       .map((e) => `<li data-scan-id="${esc(e.client_scan_id)}"><span class="code">${esc(codeOf(e.text) || e.text)}</span>
-        <small>${esc(when(e.scanned_at))} · ${esc(e.point)}</small></li>`)
+        <small>${BT.timeHtml(e.scanned_at)} · ${esc(e.point)}</small></li>`)
       .join("");
     BT.show($("ol-queue-send"), count > 0);
     setStatus(
       $("ol-queue-status"),
-      status || (count ? BT.t("outlet.queue.waiting", { count, seconds: RETRY_MS / 1000 }) : BT.t("outlet.queue.empty")),
+      status || (count ? BT.plural("outlet.queue.waiting", count, { seconds: RETRY_MS / 1000 }) : BT.t("outlet.queue.empty")),
       count ? "warn" : "",
     );
   }
@@ -258,7 +264,7 @@
       while (state.queue.length) {
         const entry = state.queue[0];
         if ((await send(entry, true)) === "unreachable") {
-          renderQueue(BT.t("outlet.queue.still_unreachable", { count: state.queue.length, seconds: RETRY_MS / 1000 }));
+          renderQueue(BT.plural("outlet.queue.still_unreachable", state.queue.length, { seconds: RETRY_MS / 1000 }));
           return;
         }
         loadQueue();
@@ -395,10 +401,16 @@
     if (!state.point) { body.innerHTML = ""; setStatus(status, BT.t("outlet.no_points"), "error"); return; }
     setStatus(status, BT.t("outlet.loading"));
     try {
-      const answer = await BT.api("GET", `/api/v1/collection-points/${encodeURIComponent(state.point.id)}/batteries`, {
+      // Every battery the point holds: a page holds at most 1000, `next` names the following one.
+      let page = await BT.api("GET", `/api/v1/collection-points/${encodeURIComponent(state.point.id)}/batteries`, {
         query: { after: state.lastWrite, limit: 1000 },
       });
-      state.onHand = answer.items;
+      const onHand = [...page.items];
+      while (page.next) {
+        page = await BT.api("GET", page.next);
+        onHand.push(...page.items);
+      }
+      state.onHand = onHand;
     } catch (error) {
       setStatus(status, reason(error), "error");
       return;
@@ -406,11 +418,11 @@
     body.innerHTML = state.onHand
       .map((b) => `<tr>
         <td><input type="checkbox" name="code" value="${esc(b.code)}" aria-label="${esc(b.code)}"></td>
-        <td class="code">${esc(b.code)}</td><td>${esc(b.level)}</td><td>${esc(b.chemistry)}</td>
-        <td>${esc(b.manufacturer_name || b.manufacturer_id)}</td><td>${esc(b.mass_kg)}</td><td>${esc(when(b.collected_at))}</td>
+        <td class="code">${esc(b.code)}</td><td>${esc(words.level(b.level))}</td><td>${esc(words.chemistry(b.code, b.chemistry))}</td>
+        <td>${esc(BT.nameOf(b, "manufacturer_name") || b.manufacturer_id)}</td><td class="num">${esc(b.mass_kg)}</td><td>${BT.timeHtml(b.collected_at)}</td>
       </tr>`)
       .join("");
-    setStatus(status, state.onHand.length ? BT.t("outlet.handover.count", { count: state.onHand.length }) : BT.t("outlet.handover.none"));
+    setStatus(status, state.onHand.length ? BT.plural("outlet.handover.count", state.onHand.length) : BT.t("outlet.handover.none"));
     updateHandover();
   }
 
@@ -432,7 +444,7 @@
     select.innerHTML = `<option value="">${esc(BT.t("outlet.handover.choose"))}</option>` + fitting
       .map((r) => {
         const mark = r.whitelisted_for.includes(activity) ? "outlet.receiver.whitelisted" : "outlet.receiver.not_whitelisted";
-        return `<option value="${esc(r.credit_code)}">${esc(r.name)} · ${esc(BT.t(mark))}</option>`;
+        return `<option value="${esc(r.credit_code)}">${esc(BT.nameOf(r))} · ${esc(BT.t(mark))}</option>`;
       })
       .join("");
     if (fitting.some((r) => r.credit_code === chosen)) select.value = chosen;
@@ -451,13 +463,13 @@
     const activityName = BT.t(`outlet.activity.${activity}`);
     if (!receiver) setStatus(status, "");
     else if (receiver.whitelisted_for.includes(activity)) {
-      setStatus(status, BT.t("outlet.receiver.ok", { name: receiver.name, activity: activityName }), "ok");
+      setStatus(status, BT.t("outlet.receiver.ok", { name: BT.nameOf(receiver), activity: activityName }), "ok");
     } else {
-      setStatus(status, BT.t("outlet.receiver.warning", { name: receiver.name, activity: activityName }), "warn");
+      setStatus(status, BT.t("outlet.receiver.warning", { name: BT.nameOf(receiver), activity: activityName }), "warn");
     }
     const count = selectedCodes().length;
     const button = $("ol-handover-submit");
-    button.textContent = BT.t("outlet.handover.submit", { count });
+    button.textContent = BT.plural("outlet.handover.submit", count);
     button.disabled = count === 0 || !receiver;
   }
 
@@ -470,6 +482,12 @@
     const button = $("ol-handover-submit");
     button.disabled = true;
     const lines = [];
+    const receiver = state.receivers.find((r) => r.credit_code === receiverId);
+    // The receiver's whitelist status is said from what this page knows (name, activity, today);
+    // the answer's `warning` is the server's English sentence, shown only for a receiver it lacks.
+    const flagged = (answer) => (receiver
+      ? BT.t("outlet.handover.not_whitelisted", { name: BT.nameOf(receiver), activity: BT.t(`outlet.activity.${activity}`) })
+      : answer.warning || "");
     for (const code of codes) {
       try {
         const answer = await BT.api("POST", `/api/v1/batteries/${encodeURIComponent(code)}/handover`, {
@@ -478,7 +496,7 @@
         wrote(answer);
         lines.push(answer.compliant
           ? { kind: "ok", code, text: BT.t("outlet.handover.done") }
-          : { kind: "warn", code, text: BT.t("outlet.handover.done_flagged", { warning: answer.warning || "" }) });
+          : { kind: "warn", code, text: BT.t("outlet.handover.done_flagged", { warning: flagged(answer) }) });
       } catch (error) {
         if (!(error instanceof BT.ApiError)) throw error;
         lines.push({ kind: "bad", code, text: BT.t("outlet.handover.refused", { reason: reason(error) }) });

@@ -7,31 +7,28 @@ const RG = {};
 
 RG.PAGE = 1000; // the reports' largest page
 
-/** Every row of a paged list: the API caps a page at 1000 rows, a report may hold more. */
+/** Every row of a paged report or list: the API caps a page at 1000 rows, a report may hold more.
+ * Each page names the next one (`next`, null on the last). */
 RG.pageAll = async function pageAll(path, query = {}) {
   const rows = [];
-  for (let offset = 0; ; offset += RG.PAGE) {
-    const page = await BT.api("GET", path, { query: { ...query, limit: RG.PAGE, offset } });
+  let page = await BT.api("GET", path, { query: { ...query, limit: RG.PAGE } });
+  for (;;) {
     rows.push(...page.items);
-    if (page.items.length < RG.PAGE) return rows;
+    if (!page.next) return rows;
+    page = await BT.api("GET", page.next);
   }
 };
 
-/** The CSV of a report, all pages, as one text: the API's own columns and values, the key sent
- * in the header (it cannot go in a link), later pages' header lines dropped. */
-RG.fetchCsv = async function fetchCsv(path, query, rowCount) {
-  const pages = Math.max(1, Math.ceil(rowCount / RG.PAGE));
-  let text = "";
-  for (let index = 0; index < pages; index += 1) {
-    const response = await BT.api("GET", path, {
-      query: { ...query, format: "csv", limit: RG.PAGE, offset: index * RG.PAGE },
-      headers: { Accept: "text/csv" },
-      raw: true,
-    });
-    const body = await response.text();
-    text += index === 0 ? body : body.slice(body.indexOf("\n") + 1);
-  }
-  return text;
+/** The CSV of a report: one request, which the API answers with every row for the filters
+ * (streamed), in its own columns and values, its header row in the page's language (`lang`);
+ * the key is sent in the header (it cannot go in a link). */
+RG.fetchCsv = async function fetchCsv(path, query) {
+  const response = await BT.api("GET", path, {
+    query: { ...query, format: "csv", lang: BT.lang },
+    headers: { Accept: "text/csv" },
+    raw: true,
+  });
+  return response.text();
 };
 
 /** Offer a text as a file download (a Blob: the data came with the key, not from a URL). */
@@ -56,7 +53,7 @@ RG.load = async function load() {
     RG.pageAll("/api/v1/reports/compliance"),
     RG.pageAll("/api/v1/participants"),
   ]);
-  const names = new Map(participants.map((p) => [p.credit_code, p.name]));
+  const names = new Map(participants.map((p) => [p.credit_code, BT.nameOf(p)]));
   const points = new Map(network.map((p) => [p.id, p]));
   return { network, regions, flows, monthly, overdue, compliance, names, points };
 };
@@ -94,7 +91,7 @@ RG.TOTALS = ["produced", "in_use", "retired", "collected", "handed_over", "recyc
 /** Manufacturers in the monthly report, by name: the selector's choices. */
 RG.manufacturers = function manufacturers(monthly) {
   const found = new Map();
-  for (const row of monthly) found.set(row.manufacturer_id, row.manufacturer_name || row.manufacturer_id);
+  for (const row of monthly) found.set(row.manufacturer_id, BT.nameOf(row, "manufacturer_name") || row.manufacturer_id);
   return [...found.entries()].sort((a, b) => a[1].localeCompare(b[1]));
 };
 
@@ -152,12 +149,13 @@ RG.sankey = function sankey(data, groupBy, provinceName) {
     if (groupBy === "province" && point) {
       return node(`r:${point.province_code}`, provinceName(point.province_code), "province");
     }
-    return node(`c:${flow.source_id}`, point ? point.name : flow.source_id, "collection_point");
+    return node(`c:${flow.source_id}`, point ? BT.nameOf(point) : flow.source_id, "collection_point");
   };
   const merged = new Map();
   for (const flow of data.flows) {
     const source = sourceOf(flow);
-    const target = node(`p:${flow.receiver_id}`, flow.receiver_name || data.names.get(flow.receiver_id) || flow.receiver_id, "enterprise");
+    const receiver = data.names.get(flow.receiver_id) || BT.nameOf(flow, "receiver_name") || flow.receiver_id;
+    const target = node(`p:${flow.receiver_id}`, receiver, "enterprise");
     const id = `${source}>${target}`;
     const link = merged.get(id) || { source, target, value: 0, compliant: 0 };
     link.value += flow.count;

@@ -11,12 +11,62 @@ RG.label = function label(prefix, value) {
   return text === key ? String(value) : text;
 };
 
-/** "2025-09-30T11:28:00+08:00" as "2025-09-30 11:28" (the API gives China Standard Time). */
 /** A message shared with another page (the public page's chemistry names), or the API's words
  * where that page's messages do not have it. */
 RG.translated = (key, fallback) => (BT.t(key) === key ? fallback ?? "" : BT.t(key));
 
-RG.when = (value) => (value ? String(value).slice(0, 16).replace("T", " ") : "");
+/** The flags the lifecycle view stores (English constants of the domain) as message keys. */
+RG.FLAGS = {
+  "non-compliant handover": "non_compliant_handover",
+  "late report": "late_report",
+  "dates run backwards (late correction)": "backwards_date",
+  "retired by a dismantler without a vehicle scrapping record": "unverified_custody",
+};
+
+/** A battery flag in the page's language; a flag this page does not know shows as stored. */
+RG.flag = (flag) => (RG.FLAGS[flag] ? BT.t(`regulator.flag.${RG.FLAGS[flag]}`) : flag);
+
+/** A compliance finding's "detail" column in the page's language, from its kind and its
+ * structured fields (event, times, due_by, the outlet's figures from the network report); the
+ * English `detail` of the API where a kind is new or a field is missing. A non-compliant
+ * handover's receiver and day are read from the detail the domain writes ("NAME (CREDIT) is not
+ * whitelisted for ACTIVITY on DAY"), since the finding carries no receiver field. */
+RG.findingText = function findingText(row, data) {
+  const event = RG.label("regulator.event", row.event);
+  const occurred = BT.when(row.occurred_at); // with its zone; .slice(0, 10) is its day
+  const recorded = BT.when(row.recorded_at);
+  switch (row.kind) {
+    case "non_compliant_handover": {
+      const said = /\(([0-9A-Z]{18})\) is not whitelisted for (\w+) on (\d{4}-\d{2}-\d{2})/.exec(row.detail || "");
+      if (!said) return BT.t("regulator.finding.non_compliant_handover");
+      const [, receiver, activity, day] = said;
+      return BT.t("regulator.finding.non_compliant_handover_to", {
+        receiver: data.names.get(receiver) || receiver,
+        activity: RG.label("regulator.activity", activity),
+        day,
+      });
+    }
+    case "unverified_custody":
+      return BT.t("regulator.finding.unverified_custody");
+    case "late_report":
+      return row.due_by
+        ? BT.t("regulator.finding.late_report_due", { event, occurred: occurred.slice(0, 10), due: row.due_by, recorded: recorded.slice(0, 10) })
+        : BT.t("regulator.finding.late_report", { event, occurred: occurred.slice(0, 10), recorded: recorded.slice(0, 10) });
+    case "backwards_date":
+      return BT.t("regulator.finding.backwards_date", { event, occurred });
+    case "outlet_over_capacity": {
+      const point = data.points.get(row.collection_point_id);
+      if (!point) return row.detail || "";
+      return BT.t("regulator.finding.outlet_over_capacity", {
+        point: BT.nameOf(point),
+        on_hand: RG.number(point.on_hand_kg),
+        capacity: RG.number(point.capacity_kg),
+      });
+    }
+    default:
+      return row.detail || "";
+  }
+};
 
 RG.codeButton = (code) =>
   code ? `<button type="button" class="link rg-code" data-code="${BT.escapeHtml(code)}">${BT.escapeHtml(code)}</button>` : "";
@@ -49,7 +99,7 @@ RG.columns = function columns(data, provinceName) {
       ["cascade_used", count("cascade_used")],
     ],
     network: [
-      ["point", (r) => `<code>${BT.escapeHtml(r.id)}</code><br>${BT.escapeHtml(r.name)}`],
+      ["point", (r) => `<code>${BT.escapeHtml(r.id)}</code><br>${BT.escapeHtml(BT.nameOf(r))}`],
       ["operator", who("operator_id")],
       ["region", (r) => BT.escapeHtml(provinceName(r.province_code))],
       ["point_kind", (r) => BT.escapeHtml(RG.label("regulator.point_kind", r.kind))],
@@ -64,7 +114,7 @@ RG.columns = function columns(data, provinceName) {
     ],
     monthly: [
       ["month", text("month")],
-      ["manufacturer", (r) => BT.escapeHtml(r.manufacturer_name || r.manufacturer_id)],
+      ["manufacturer", (r) => BT.escapeHtml(data.names.get(r.manufacturer_id) || BT.nameOf(r, "manufacturer_name") || r.manufacturer_id)],
       ["produced", count("produced")],
       ["installed", count("installed")],
       ["retired", count("retired")],
@@ -74,8 +124,8 @@ RG.columns = function columns(data, provinceName) {
       ["recycling_rate", share("recycling_rate")],
     ],
     flows: [
-      ["source", (r) => BT.escapeHtml(r.source_kind === "collection_point" ? data.points.get(r.source_id)?.name || r.source_id : data.names.get(r.source_id) || r.source_id)],
-      ["receiver", (r) => BT.escapeHtml(r.receiver_name || data.names.get(r.receiver_id) || r.receiver_id)],
+      ["source", (r) => BT.escapeHtml(r.source_kind === "collection_point" ? BT.nameOf(data.points.get(r.source_id)) || r.source_id : data.names.get(r.source_id) || r.source_id)],
+      ["receiver", (r) => BT.escapeHtml(data.names.get(r.receiver_id) || BT.nameOf(r, "receiver_name") || r.receiver_id)],
       ["activity", (r) => BT.escapeHtml(RG.label("regulator.activity", r.activity))],
       ["count", count("count")],
       ["compliant_count", (r) => `<span class="${r.compliant_count < r.count ? "bad" : ""}">${RG.number(r.compliant_count)}</span>`],
@@ -85,7 +135,7 @@ RG.columns = function columns(data, provinceName) {
       ["code", (r) => RG.codeButton(r.code)],
       ["manufacturer", who("manufacturer_id")],
       ["state", (r) => BT.escapeHtml(RG.label("regulator.state", r.state))],
-      ["retired_at", (r) => BT.escapeHtml(RG.when(r.retired_at))],
+      ["retired_at", (r) => BT.timeHtml(r.retired_at)],
       ["days_since_retired", count("days_since_retired")],
       ["held_by", who("held_by")],
       ["vin", (r) => `<code>${BT.escapeHtml(r.vin ?? "")}</code>`],
@@ -96,14 +146,15 @@ RG.columns = function columns(data, provinceName) {
       ["event", (r) => BT.escapeHtml(RG.label("regulator.event", r.event))],
       ["manufacturer", who("manufacturer_id")],
       ["actor", who("actor_id")],
-      ["occurred_at", (r) => BT.escapeHtml(RG.when(r.occurred_at))],
-      ["detail", text("detail")],
+      ["occurred_at", (r) => BT.timeHtml(r.occurred_at)],
+      ["detail", (r) => BT.escapeHtml(RG.findingText(r, data))],
     ],
   };
 };
 
-/** A battery's lifecycle from the API in the dialog, with a link to its public page. */
-RG.showBattery = async function showBattery(code) {
+/** A battery's lifecycle from the API in the dialog, with a link to its public page; `names`
+ * (credit code -> name in the page's language) names the participants where it can. */
+RG.showBattery = async function showBattery(code, names = new Map()) {
   const dialog = document.getElementById("rg-battery");
   const body = document.getElementById("rg-battery-body");
   const error = document.getElementById("rg-battery-error");
@@ -125,16 +176,16 @@ RG.showBattery = async function showBattery(code) {
     ["code", `<code>${BT.escapeHtml(b.code)}</code>`],
     ["level", BT.escapeHtml(RG.label("regulator.level", b.level))],
     ["chemistry", BT.escapeHtml(RG.translated(`public.chemistry.${b.battery_type}`, b.chemistry))],
-    ["manufacturer", BT.escapeHtml(b.manufacturer_name || b.manufacturer_id || "")],
+    ["manufacturer", BT.escapeHtml(names.get(b.manufacturer_id) || BT.nameOf(b, "manufacturer_name") || b.manufacturer_id || "")],
     ["production_date", BT.escapeHtml(b.production_date ?? b.production_month ?? "")],
     ["state", BT.escapeHtml(RG.label("regulator.state", b.state))],
-    ["held_by", BT.escapeHtml(b.responsible_name || b.responsible_id || "")],
+    ["held_by", BT.escapeHtml(names.get(b.responsible_id) || BT.nameOf(b, "responsible_name") || b.responsible_id || "")],
     ["vin", `<code>${BT.escapeHtml(b.vin ?? "")}</code>`],
   ];
-  const flags = (b.flags || []).map((f) => `<span class="badge bad">${BT.escapeHtml(f)}</span>`).join(" ");
+  const flags = (b.flags || []).map((f) => `<span class="badge bad" data-flag="${BT.escapeHtml(f)}">${BT.escapeHtml(RG.flag(f))}</span>`).join(" ");
   const timeline = (doc.timeline || []).map((e) => `<tr><td>${e.version}</td><td>${BT.escapeHtml(RG.label("regulator.event", e.event))}</td>` +
-    `<td>${BT.escapeHtml(RG.when(e.occurred_at))}</td><td>${BT.escapeHtml(RG.when(e.recorded_at))}</td>` +
-    `<td>${BT.escapeHtml(e.actor_name || e.actor_id || "")}</td></tr>`).join("");
+    `<td>${BT.timeHtml(e.occurred_at)}</td><td>${BT.timeHtml(e.recorded_at)}</td>` +
+    `<td>${BT.escapeHtml(names.get(e.actor_id) || BT.nameOf(e, "actor_name") || e.actor_id || "")}</td></tr>`).join("");
   const th = (key) => `<th scope="col">${BT.escapeHtml(BT.t(`regulator.col.${key}`))}</th>`;
   body.innerHTML = `<dl class="rg-facts">${facts.map(([key, value]) => `<dt>${BT.escapeHtml(BT.t(`regulator.col.${key}`))}</dt><dd>${value}</dd>`).join("")}</dl>` +
     (flags ? `<p class="rg-flags">${flags}</p>` : "") +

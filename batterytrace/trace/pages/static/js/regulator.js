@@ -77,11 +77,13 @@
   }
 
   /** The CSV behind each table: the API's own export with the table's filters; the totals,
-   * which no report holds as rows, are written here. */
+   * which no report holds as rows, are written here. Both in the page's language (header words,
+   * metric names); the values stay as the API gives them. */
   const downloads = {
     totals: async () => {
       const totals = RG.totals(data);
-      BT.downloadCsv("national-totals.csv", ["metric", "value"], RG.TOTALS.map((key) => ({ metric: key, value: totals[key] ?? "" })));
+      const rows = RG.TOTALS.map((key) => ({ metric: BT.t(`regulator.total.${key}`), value: totals[key] ?? "" }));
+      BT.downloadCsv("national-totals.csv", ["metric", "value"], rows, [BT.t("regulator.csv.metric"), BT.t("regulator.csv.value")]);
     },
     regions: () => csv("regions", {}, data.regions.length),
     network: () => {
@@ -135,7 +137,7 @@
     }));
     root.addEventListener("click", (event) => {
       const target = event.target.closest(".rg-code");
-      if (target) RG.showBattery(target.dataset.code);
+      if (target) RG.showBattery(target.dataset.code, data.names);
     });
     $("rg-battery-close").addEventListener("click", () => $("rg-battery").close());
     let pending = 0;

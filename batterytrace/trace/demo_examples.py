@@ -1,0 +1,41 @@
+"""Codes to try in a store that already holds data, read from the views.
+
+``run-demo`` generates the demo data set only into an empty store; started again on the same
+store it must still show where to look. What ``generate_demo`` returned the first time is gone,
+so the examples are found again: the first pack in each lifecycle state and the first battery
+with each kind of compliance finding (the cases the demo plants).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from batterytrace.events.lifecycle import State
+from batterytrace.projections.tables import lifecycle_batteries, report_findings
+
+FINDING_EXAMPLES = ("non_compliant_handover", "late_report", "backwards_date", "unverified_custody")
+
+
+def examples_from_views(engine: Engine) -> dict[str, str]:
+    """Lifecycle state or finding kind -> a battery code, for those the views hold."""
+    examples: dict[str, str] = {}
+    with engine.connect() as connection:
+        for state in State:
+            code = connection.execute(
+                select(lifecycle_batteries.c.code)
+                .where(lifecycle_batteries.c.state == state.value, lifecycle_batteries.c.level == "pack")
+                .order_by(lifecycle_batteries.c.code)
+                .limit(1)
+            ).scalar()
+            if code:
+                examples[state.name.lower()] = code
+        for kind in FINDING_EXAMPLES:
+            code = connection.execute(
+                select(report_findings.c.code)
+                .where(report_findings.c.kind == kind)
+                .order_by(report_findings.c.code)
+                .limit(1)
+            ).scalar()
+            if code:
+                examples[kind] = code
+    return examples
