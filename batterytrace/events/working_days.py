@@ -32,8 +32,10 @@ class WorkingCalendar:
         self.holidays = frozenset(holidays)
         self.working_weekends = frozenset(working_weekends)
         self.deadlines = deadlines
-        # Deadlines are asked for every event of every rebuild; the answers repeat by day.
-        self._due = lru_cache(maxsize=65_536)(self.add_working_days)
+        # Deadlines are asked for every event of every rebuild (twice: the lifecycle flag and the
+        # reports' findings); the answers repeat by day and by (event, roles), so both are cached.
+        self._due = lru_cache(maxsize=65_536)(self._end_of_due_day)
+        self._rule = lru_cache(maxsize=4_096)(self._uncached_rule)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.working_weekends:
@@ -53,8 +55,10 @@ class WorkingCalendar:
     def due(self, occurred_at: datetime, working_days: int) -> datetime:
         """The moment a report of an event that occurred at ``occurred_at`` becomes late: the end
         (China Standard Time) of the ``working_days``-th working day after the event's day."""
-        local_day = occurred_at.astimezone(CHINA_STANDARD_TIME).date()
-        due = self._due(local_day, working_days)
+        return self._due(occurred_at.astimezone(CHINA_STANDARD_TIME).date(), working_days)
+
+    def _end_of_due_day(self, local_day: date, working_days: int) -> datetime:
+        due = self.add_working_days(local_day, working_days)
         return datetime.combine(due + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
 
     def rule(
@@ -66,6 +70,11 @@ class WorkingCalendar:
         at_an_outlet: bool = False,
     ) -> ReportingRule | None:
         """The configured deadline rule for a report (see ``ReportingDeadlines.rule``)."""
+        return self._rule(event_name, frozenset(actor_roles), previous_state, at_an_outlet)
+
+    def _uncached_rule(
+        self, event_name: str, actor_roles: frozenset[str], previous_state: str | None, at_an_outlet: bool
+    ) -> ReportingRule | None:
         return self.deadlines.rule(
             event_name, actor_roles, previous_state=previous_state, at_an_outlet=at_an_outlet
         )
