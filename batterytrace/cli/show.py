@@ -30,10 +30,13 @@ def show(
     fmt: FormatOption = "table",
 ) -> None:
     """Print a battery's timeline and lineage."""
-    from batterytrace.trace.presenters import battery_document
-
     moment = parse_when(as_of, name="--as-of")
-    document = battery_document(open_app(), code, as_of=moment) if moment else lifecycle_from_view(code)
+    if moment:  # rebuilt from the events: needs the application
+        from batterytrace.trace.presenters import battery_document
+
+        document = battery_document(open_app(), code, as_of=moment)
+    else:  # from the lifecycle view: without the application when the views are current
+        document = lifecycle_from_view(code)
     if check_format(fmt) == "json":
         print_json(document)
         return
@@ -107,11 +110,17 @@ def _branch(tree: Tree, label: str, nodes: list[dict[str, Any]], child_key: str 
 
 def lifecycle_from_view(code: str) -> dict[str, Any]:
     """The lifecycle view's document, after bringing the views up to date (read-your-writes)."""
-    from batterytrace.cli.views import up_to_date_runner
+    from batterytrace.cli.views import current_views, up_to_date_runner
     from batterytrace.projections.queries import battery_lifecycle
 
+    views = current_views()
+    parsed = parse_battery_code(code)  # refuses an invalid code with the segment that is wrong
+    document = battery_lifecycle(views.engine, parsed.code, now=views.now, overdue_days=views.overdue_days)
+    if document is not None:
+        return document
+    # Not in the view: the event store says whether the battery exists (unknown: NotFound).
     runner = up_to_date_runner()
-    battery = runner.app.battery(code)  # refuses an invalid or unknown code with its reason
+    battery = runner.app.battery(parsed.code)
     document = battery_lifecycle(
         runner.engine, battery.code, now=runner.app.clock(), overdue_days=runner.app.settings.overdue_days
     )

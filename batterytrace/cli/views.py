@@ -7,8 +7,10 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,9 +19,13 @@ from batterytrace.cli.common import check_format, console, err_console, open_app
 from batterytrace.cli.tables import print_table
 from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
-from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.report_columns import HEADER_LANGUAGES, column_keys, header_row
 from batterytrace.trace.tabular import write_csv
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from batterytrace.projections.runner import ViewRunner
 
 projections_app = typer.Typer(
     help="Status, rebuild and follow the read models (views).", no_args_is_help=True
@@ -49,8 +55,37 @@ LangOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class CurrentViews:
+    """Views that include every event stored so far, and what a read of them needs besides."""
+
+    engine: Engine
+    overdue_days: int
+    now: datetime
+
+
+def current_views() -> CurrentViews:
+    """The views, up to date. When they already hold every stored event (two plain reads,
+    ``freshness.views_are_current``) they are read at once, without building the application:
+    that is what keeps ``show`` and ``report`` quick to start. Otherwise a runner catches up (or
+    rebuilds) first."""
+    from batterytrace.projections.database import create_view_engine
+    from batterytrace.projections.freshness import views_are_current
+    from batterytrace.trace.settings import Settings
+
+    settings = Settings.from_environment()
+    engine = create_view_engine(settings.database_url)
+    if views_are_current(engine, settings.working_calendar()):
+        return CurrentViews(engine, settings.overdue_days, datetime.now(UTC))
+    engine.dispose()
+    runner = up_to_date_runner()
+    return CurrentViews(runner.engine, runner.app.settings.overdue_days, runner.app.clock())
+
+
 def up_to_date_runner(*, quiet: bool = False) -> ViewRunner:
     """A runner whose views include every event stored so far (a progress bar when far behind)."""
+    from batterytrace.projections.runner import ViewRunner
+
     runner = ViewRunner(open_app())
     lag = sum(s.lag for s in runner.status())
     if lag > 5000 and not quiet:
@@ -58,6 +93,12 @@ def up_to_date_runner(*, quiet: bool = False) -> ViewRunner:
     else:
         runner.catch_up()
     return runner
+
+
+def _runner() -> ViewRunner:
+    from batterytrace.projections.runner import ViewRunner
+
+    return ViewRunner(open_app())
 
 
 def _with_progress(runner: ViewRunner, total: int, label: str, work: Any) -> int:
@@ -76,8 +117,7 @@ def _with_progress(runner: ViewRunner, total: int, label: str, work: Any) -> int
 def status(fmt: FormatOption = "table") -> None:
     """Each view's position, the store's head and the lag."""
     rows = [
-        {"view": s.view, "position": s.position, "head": s.head, "lag": s.lag}
-        for s in ViewRunner(open_app()).status()
+        {"view": s.view, "position": s.position, "head": s.head, "lag": s.lag} for s in _runner().status()
     ]
     print_rows(rows, fmt, title="views")
 
@@ -87,7 +127,7 @@ def rebuild(
     view: Annotated[str | None, typer.Argument(help="lifecycle, network or reports (default: all).")] = None,
 ) -> None:
     """Drop views and rebuild them from the events (batched, bounded memory)."""
-    runner = ViewRunner(open_app())
+    runner = _runner()
     names = [view] if view else list(runner.views)
     if view and view not in runner.views:
         raise InvalidInput(f"unknown view {view!r}; the views are {', '.join(runner.views)}")
@@ -106,7 +146,7 @@ def run(
     poll: Annotated[float, typer.Option("--poll", help="Seconds between polls when idle.")] = 0.5,
 ) -> None:
     """Follow new events and keep the views up to date, until interrupted (a worker process)."""
-    runner = ViewRunner(open_app())
+    runner = _runner()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -227,8 +267,8 @@ def report_network(
     lang: LangOption = None,
 ) -> None:
     """Per collection point: collected, on hand against capacity, handed over, recycled."""
-    runner = up_to_date_runner()
-    rows = queries.network_rows(runner.engine, _filters(manufacturer, region, None, None, limit))
+    views = current_views()
+    rows = queries.network_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     columns = (
         "id",
         "name",
@@ -259,8 +299,8 @@ def report_regions(
     """Per province or prefecture: where retired batteries go, and how many reach whitelisted hands."""
     if level not in ("province", "prefecture"):
         raise InvalidInput(f"--level {level!r} must be province or prefecture")
-    runner = up_to_date_runner()
-    rows = queries.regions(runner.engine, _filters(None, region, None, None, None), level=level)
+    views = current_views()
+    rows = queries.regions(views.engine, _filters(None, region, None, None, None), level=level)
     print_report("regions", rows, fmt, title="regions", output=output, lang=lang)
 
 
@@ -276,8 +316,8 @@ def report_flows(
     lang: LangOption = None,
 ) -> None:
     """Flows from outlets and enterprises to recyclers and cascade-use enterprises."""
-    runner = up_to_date_runner()
-    rows = queries.flows_rows(runner.engine, _filters(manufacturer, region, None, None, limit))
+    views = current_views()
+    rows = queries.flows_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     print_report("flows", rows, fmt, title="flows", output=output, lang=lang)
 
 
@@ -292,8 +332,8 @@ def report_monthly(
     lang: LangOption = None,
 ) -> None:
     """Per manufacturer and month: produced … recycled, recovered materials, recycling rate."""
-    runner = up_to_date_runner()
-    rows = queries.monthly_rows(runner.engine, _filters(manufacturer, None, since, until, limit))
+    views = current_views()
+    rows = queries.monthly_rows(views.engine, _filters(manufacturer, None, since, until, limit))
     columns = (
         "month",
         "manufacturer_name",
@@ -320,14 +360,14 @@ def report_overdue(
     lang: LangOption = None,
 ) -> None:
     """Retired batteries no collection point or whitelisted enterprise has taken in."""
-    runner = up_to_date_runner()
+    views = current_views()
     if days is not None and days < 1:
         raise InvalidInput(f"--days {days} must be 1 or more")
-    limit_days = days if days is not None else runner.app.settings.overdue_days
+    limit_days = days if days is not None else views.overdue_days
     rows = queries.overdue_rows(
-        runner.engine,
+        views.engine,
         _filters(manufacturer, None, None, None, limit),
-        now=runner.app.clock(),
+        now=views.now,
         days=limit_days,
     )
     print_report("overdue", rows, fmt, title=f"overdue (> {limit_days} days)", output=output, lang=lang)
@@ -353,11 +393,11 @@ def report_compliance(
     lang: LangOption = None,
 ) -> None:
     """Non-compliant handovers, late reports, backwards dates, outlets over capacity."""
-    runner = up_to_date_runner()
+    views = current_views()
     if kind and kind not in queries.FINDING_KINDS:
         raise InvalidInput(f"--kind {kind!r} is unknown; use one of {', '.join(queries.FINDING_KINDS)}")
     rows = queries.compliance_rows(
-        runner.engine, _filters(manufacturer, region, since, until, limit), kind=kind
+        views.engine, _filters(manufacturer, region, since, until, limit), kind=kind
     )
     columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
     print_report("compliance", rows, fmt, title="compliance", output=output, lang=lang, table_columns=columns)

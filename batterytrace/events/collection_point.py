@@ -33,6 +33,7 @@ from batterytrace.events.conventions import CENTRAL_STORAGE_MIN_KG, COLLECTION_G
 from batterytrace.events.errors import InvalidInput, NotAuthorised
 from batterytrace.events.participant import OUTLET_ROLES, Participant, Role
 from batterytrace.events.regions import check_division_code
+from batterytrace.events.review import Review
 
 COLLECTION_POINT_ID = re.compile(r"CP-[A-Z0-9][A-Z0-9-]{0,39}")
 
@@ -40,13 +41,6 @@ COLLECTION_POINT_ID = re.compile(r"CP-[A-Z0-9][A-Z0-9-]{0,39}")
 class CollectionPointKind(StrEnum):
     COLLECTION = "collection"
     CENTRAL_STORAGE = "central_storage"
-
-
-class Review(StrEnum):
-    """Whether a regulator has checked the point: only approved points are shown to the public."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
 
 
 def review_at_registration(approved: bool | None, *, registered_by: str, operator_id: str) -> Review:

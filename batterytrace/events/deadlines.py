@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 from batterytrace.events.conventions import ANY_ROLE, REPORTING_DEADLINES
 from batterytrace.events.lifecycle import State
-from batterytrace.events.participant import Role
+from batterytrace.events.roles import Role
 
 # The reporting situations: the battery events that start a deadline, and ``Reinstalled``.
 SITUATIONS = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
 from eventsourcing.domain import event
 
@@ -18,24 +17,7 @@ from batterytrace.events.base import TraceAggregate
 from batterytrace.events.credit_code import credit_code_check_character, parse_credit_code
 from batterytrace.events.errors import InvalidInput, NotAuthorised
 from batterytrace.events.regions import check_division_code
-
-
-class Role(StrEnum):
-    MANUFACTURER = "manufacturer"  # battery manufacturer
-    VEHICLE_MAKER = "vehicle_maker"
-    OUTLET_OPERATOR = "outlet_operator"  # runs recycling service outlets
-    DISMANTLER = "dismantler"  # end-of-life vehicle dismantler
-    CASCADE_USER = "cascade_user"  # cascade-use (second-life) enterprise
-    RECYCLER = "recycler"
-    REGULATOR = "regulator"
-
-
-class Activity(StrEnum):
-    """What a receiver does with a battery; whitelists are granted per activity."""
-
-    RECYCLING = "recycling"
-    CASCADE_USE = "cascade_use"
-
+from batterytrace.events.roles import Activity, Role
 
 ROLE_FOR_ACTIVITY = {Activity.RECYCLING: Role.RECYCLER, Activity.CASCADE_USE: Role.CASCADE_USER}
 

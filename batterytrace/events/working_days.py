@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.deadlines import DEFAULT_DEADLINES, ReportingDeadlines, ReportingRule
+from batterytrace.events.zone import CHINA_STANDARD_TIME
 
 
 class WorkingCalendar:

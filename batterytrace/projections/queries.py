@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from batterytrace.events.base import CHINA_STANDARD_TIME
-from batterytrace.events.collection_point import Review
 from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
 from batterytrace.events.regions import division
+from batterytrace.events.review import Review
+from batterytrace.events.zone import CHINA_STANDARD_TIME
 from batterytrace.projections.database import read_session
 from batterytrace.projections.quantities import THOUSANDTHS, display_row, in_units
 from batterytrace.projections.tables import (

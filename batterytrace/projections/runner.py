@@ -16,8 +16,6 @@ otherwise it polls.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -30,6 +28,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import create_view_engine
+from batterytrace.projections.freshness import SETTINGS_SEPARATOR, calendar_fingerprint
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
@@ -311,26 +310,15 @@ WAIT_POLL_SECONDS = 0.02  # how often a read-your-writes wait looks at the views
 SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating and resetting view tables
 
 
-SETTINGS_SEPARATOR = "+"  # between the tables' and the settings' parts of a stored fingerprint
-
-
 def settings_fingerprint(view: View) -> str:
     """A short digest of the settings a view's rows depend on, or "" for a view that depends on
     none. A view holding a working calendar (``lifecycle``: late-report flags, ``reports``: the
-    findings) depends on the reporting deadline table (BATTERYTRACE_DEADLINES over the
-    defaults), the public holidays and the working weekends: change any of them and the rows
-    built before hold findings the new settings would not give (or miss ones they would), so the
-    view must be rebuilt. The overdue report's days are applied when it is read, not stored."""
+    findings) depends on the reporting deadline table, the public holidays and the working
+    weekends (``freshness.calendar_fingerprint``): change any of them and the rows built before
+    hold findings the new settings would not give (or miss ones they would), so the view must be
+    rebuilt. The overdue report's days are applied when it is read, not stored."""
     calendar = getattr(view, "calendar", None)
-    if not isinstance(calendar, WorkingCalendar):
-        return ""
-    settings = {
-        "deadlines": calendar.deadlines.rows(),
-        "holidays": sorted(day.isoformat() for day in calendar.holidays),
-        "working_weekends": sorted(day.isoformat() for day in calendar.working_weekends),
-    }
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return calendar_fingerprint(calendar) if isinstance(calendar, WorkingCalendar) else ""
 
 
 def _why_rebuild(stored: str, expected: str, runs_here: bool) -> str | None:

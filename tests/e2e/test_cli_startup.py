@@ -81,3 +81,35 @@ def test_the_lazily_loaded_groups_are_listed_and_answer_like_the_others(group: s
     assert re.search(rf"│ {group} +\w", listing), listing
     assert f"Usage: batterytrace {group} [OPTIONS] COMMAND" in own_help
     assert "--install-completion" not in own_help  # as the other groups: no completion options
+
+
+def test_show_and_report_read_current_views_without_building_the_application(tmp_path) -> None:
+    """When the views already hold every event, ``show`` and ``report`` read them at once: the
+    event-sourcing library and the aggregates are not loaded (``projections/freshness.py``)."""
+    cli = Cli(f"sqlite:///{tmp_path / 'batterytrace.db'}", tmp_path)
+    cli.ok("init")
+    example = cli.ok("demo", "--batteries", "40", "--show-example").stdout
+    code = re.findall(r"\b[0-9A-Z]{24}\b", example)[0]
+    cli.ok("report", "compliance")  # the first read brings the views up to date
+
+    for command in (["show", code], ["report", "compliance"]):
+        program = (
+            "import json, sys\nfrom batterytrace.cli.main import app\n"
+            f"try:\n    app({command!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps(sorted(sys.modules)))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            env=cli.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+        assert code in done.stdout or command[0] == "report"
+        assert (
+            sorted(m for m in loaded if m.startswith(("eventsourcing", "batterytrace.trace.application")))
+            == []
+        )

@@ -1,0 +1,75 @@
+"""Whether the views already hold every stored event, answered without the event-sourcing
+application.
+
+Read-only commands (``show``, ``report``) would otherwise build the application and a view runner
+only to learn that there is nothing to catch up, and that is most of their start-up (the
+aggregates' classes, the library's recorders). Two plain reads answer it: each view's position and
+fingerprint (``view_positions``) and the newest notification id in the event store. Anything
+unexpected (a table missing, another fingerprint, one event not applied yet) answers "no", and the
+caller takes the full path, which catches up or rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from batterytrace.events.working_days import WorkingCalendar
+from batterytrace.projections.database import read_session
+from batterytrace.projections.tables import VIEWS, positions, schema_fingerprint
+
+# The views whose rows depend on the working calendar and deadline table: the lifecycle view's
+# late-report flags and the reports view's findings (the runner checks that its views agree).
+CALENDAR_VIEWS = frozenset({"lifecycle", "reports"})
+SETTINGS_SEPARATOR = "+"  # between the tables' and the settings' parts of a stored fingerprint
+
+# The event store's newest notification id, in the eventsourcing library's own table (9.5: SQLite
+# ``stored_events``, numbered by rowid; PostgreSQL ``<application name>_events``, numbered in
+# ``notification_id``, in the URL's schema, which the view engine's search path names).
+# tests/integration/test_view_freshness.py checks both against the library's recorder.
+_STORE_HEAD = {
+    "sqlite": "SELECT MAX(rowid) FROM stored_events",
+    "postgresql": "SELECT MAX(notification_id) FROM batterytrace_events",
+}
+
+
+def calendar_fingerprint(calendar: WorkingCalendar) -> str:
+    """A short digest of the settings a calendar view's rows depend on: the reporting deadline
+    table (BATTERYTRACE_DEADLINES over the defaults), the holidays and the working weekends."""
+    settings = {
+        "deadlines": calendar.deadlines.rows(),
+        "holidays": sorted(day.isoformat() for day in calendar.holidays),
+        "working_weekends": sorted(day.isoformat() for day in calendar.working_weekends),
+    }
+    digest = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(digest.encode()).hexdigest()[:16]
+
+
+def expected_fingerprint(name: str, calendar: WorkingCalendar) -> str:
+    """The fingerprint a default view built by this release with these settings stores."""
+    tables = schema_fingerprint(name)
+    if name in CALENDAR_VIEWS:
+        return f"{tables}{SETTINGS_SEPARATOR}{calendar_fingerprint(calendar)}"
+    return tables
+
+
+def views_are_current(engine: Engine, calendar: WorkingCalendar) -> bool:
+    """True when every view was built by this release with these settings and has applied the
+    newest stored event; False when anything must be caught up, rebuilt or cannot be read."""
+    head_sql = _STORE_HEAD.get(engine.dialect.name)
+    if head_sql is None:
+        return False
+    try:
+        with read_session(engine) as connection:
+            rows = connection.execute(select(positions.c.view, positions.c.position, positions.c.schema))
+            stored = {row.view: (row.position, row.schema) for row in rows}
+            head = connection.execute(text(head_sql)).scalar() or 0
+    except SQLAlchemyError:  # no views yet, no store yet: the full path creates them
+        return False
+    return all(
+        name in stored and stored[name][1] == expected_fingerprint(name, calendar) and stored[name][0] >= head
+        for name in VIEWS
+    )
