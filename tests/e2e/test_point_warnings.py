@@ -6,10 +6,7 @@ central storage needs, and a participant's seat must be a listed division.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
+from tests.e2e import test_point_rules
 from tests.e2e.test_api_writes import problem_of
 from tests.e2e.test_cli import Cli
 from tests.e2e.test_point_rules import CAST, NO_SUCH_COUNTY, outlet, register
@@ -51,16 +48,7 @@ def test_the_api_refuses_a_participant_seated_in_a_county_that_does_not_exist(ap
     assert accepted.json()["participant"]["division_code"] == "440305"
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    cli = Cli(f"sqlite:///{tmp_path / 'batterytrace.db'}", tmp_path)
-    cli.ok("init")
-    cli.ok("participants", "add", CAST.regulator, "--name", "MIIT traceability", "--role", "regulator")
-    cli.ok(
-        "participants", "add", CAST.vehicle_maker, "--name", "Shenzhen Motors",
-        "--role", "vehicle_maker", "--role", "outlet_operator", "--as", CAST.regulator,
-    )  # fmt: skip
-    return cli
+cli = test_point_rules.cli  # a store with a regulator and a vehicle maker that runs outlets
 
 
 def test_the_cli_prints_the_capacity_warning_and_its_help_says_what_central_storage_needs(cli: Cli) -> None:
