@@ -1,6 +1,7 @@
 """Every performance figure of issue 7 in one run: ``python -m bench``.
 
     python -m bench [--quick] [--store sqlite|postgres|both] [--json] [--only P1,P2,...]
+                    [--profile DIR]
 
 Each metric is measured by its own module (which keeps its own CLI); this runner picks the sizes,
 runs them store by store, prints one table and, with ``--json``, one JSON array as the last line
@@ -17,7 +18,9 @@ built, on PostgreSQL (<= 10 min).
 figures are indicative only: fixed costs weigh more, P3 compares 5k with 1k batteries, P5 compares
 200k with 20k rows on the first store only, P6 is extrapolated linearly from 10,000 batteries
 (20,000 alone took ~30 s quiet, up to 77 s on a busy machine: over the budget).
-A metric that fails to run is reported as a missed goal with its error, and the
+``--profile DIR`` profiles each measurement while it runs (cProfile in process, py-spy on the P2
+server; ``bench/profiling.py``) and prints, under the table, where the time went for every missed
+goal. A metric that fails to run is reported as a missed goal with its error, and the
 others still run.
 """
 
@@ -28,9 +31,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench import demo_time, import_memory, import_rate, rebuild_rate, scan_rate
+from bench.profiling import Profiles
 from bench.results import failed, json_line, print_table
 
 
@@ -54,14 +59,21 @@ ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6")
 Rows = list[dict[str, Any]]
 
 
+PROFILES = Profiles(None)  # replaced by main() when --profile is given
+
+
 def p1(store: str, sizes: Sizes) -> Rows:
-    return import_rate.json_rows(import_rate.measure(store, sizes.import_rows, 500))
+    with PROFILES.in_process(f"P1-{store}"):
+        figures = import_rate.measure(store, sizes.import_rows, 500)
+    return import_rate.json_rows(figures)
 
 
 def p2(store: str, sizes: Sizes) -> Rows:
     batteries = int(600 * (sizes.scan_seconds + scan_rate.WARMUP_SECONDS)) + scan_rate.WARMUP_CODES + 1000
     generator = scan_rate.choose_generator("auto")
-    figures = scan_rate.measure(store, sizes.scan_clients, sizes.scan_seconds, 1, batteries, generator)
+    figures = scan_rate.measure(
+        store, sizes.scan_clients, sizes.scan_seconds, 1, batteries, generator, profiles=PROFILES
+    )
     rows = scan_rate.json_rows([figures])
     for row in rows:
         row["metric"] = "P2_" + row["metric"]
@@ -70,7 +82,8 @@ def p2(store: str, sizes: Sizes) -> Rows:
 
 def p3_p4(store: str, sizes: Sizes) -> Rows:
     small = rebuild_rate.measure(store, sizes.lookup_small)
-    large = rebuild_rate.measure(store, sizes.lookup_large)
+    with PROFILES.in_process(f"P3-{store}"):
+        large = rebuild_rate.measure(store, sizes.lookup_large)
     return rebuild_rate.json_rows(small, large)
 
 
@@ -116,7 +129,15 @@ def main() -> None:
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--json", action="store_true", help="Print the figures as a JSON array last.")
     parser.add_argument("--only", default=",".join(ALL_METRICS), help="Comma-separated metrics.")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="Profile each measurement into DIR and print where the time went for missed goals.",
+    )
     args = parser.parse_args()
+    global PROFILES
+    PROFILES = Profiles(args.profile)
     stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
     sizes = QUICK if args.quick else FULL
     metrics = tuple(m.strip().upper() for m in args.only.split(","))
@@ -127,6 +148,8 @@ def main() -> None:
     print_table(rows, f"batterytrace benchmarks ({mode}; {elapsed:.0f} s)")
     missed = [f"{r['metric']} ({r['store']})" for r in rows if r["ok"] is False]
     print(f"{len(missed)} goal(s) missed" + (": " + ", ".join(missed) if missed else ""))
+    if PROFILES.enabled:
+        print("\n".join(PROFILES.explain(rows)) or f"profiles written to {args.profile}")
     if args.json:
         print(json_line(rows))
 

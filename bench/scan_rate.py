@@ -46,6 +46,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.profiling import Profiles
 from bench.results import figure
 from bench.stores import fresh_store, register_manufacturer
 from tests.utils.server import free_port
@@ -398,8 +399,17 @@ class StoreFigures:
 
 
 def measure(
-    store: str, clients: int, seconds: float, workers: int, batteries: int, generator: str
+    store: str,
+    clients: int,
+    seconds: float,
+    workers: int,
+    batteries: int,
+    generator: str,
+    profiles: Profiles | None = None,
 ) -> StoreFigures:
+    """The service and the bare app under the same load; with ``profiles``, the service is
+    sampled by py-spy while the load runs (``bench/profiling.py``)."""
+    profiles = profiles or Profiles(None)
     with fresh_store(store) as database_url:
         prepared = time.perf_counter()
         codes, key = prepare(database_url, batteries)
@@ -409,7 +419,10 @@ def measure(
             file=sys.stderr,
         )
         env = {"BATTERYTRACE_DATABASE_URL": database_url}
-        with uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid):
+        with (
+            uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid),
+            profiles.other_process(f"P2-{store}", pid),
+        ):
             if generator == "wrk":
                 scan = drive_wrk(url, key, codes, clients, seconds, pid)
             else:
