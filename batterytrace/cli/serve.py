@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging.config
 import os
 import signal
 import sys
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from batterytrace.cli.common import console
+from batterytrace.cli.follower import FollowerSupervisor
 from batterytrace.cli.serve_demo import prepare_demo
 
 
@@ -21,7 +23,8 @@ def serve(
     no_projections: Annotated[
         bool,
         typer.Option(
-            "--no-projections", help="Do not follow events in-process (run 'projections run' apart)."
+            "--no-projections",
+            help="Do not start the view follower process (run 'projections run' apart).",
         ),
     ] = False,
     demo: Annotated[
@@ -37,8 +40,9 @@ def serve(
     """Start the HTTP API, the QR resolver and the pages."""
     import uvicorn
 
+    from batterytrace.store import describe_database
     from batterytrace.trace.api.http_protocol import PROBLEM_PROTOCOL
-    from batterytrace.trace.settings import LOG_LEVELS, Settings, describe_database
+    from batterytrace.trace.settings import LOG_LEVELS, Settings
 
     if workers < 1:
         raise typer.BadParameter("--workers must be 1 or more")
@@ -58,23 +62,34 @@ def serve(
         f"  API documentation     {address}/docs\n"
         f"  health probes         {address}/healthz  {address}/readyz"
     )
-    if no_projections:
-        os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"
+    # The HTTP workers never follow events themselves: the follower is a process of its own
+    # (cli/follower.py), so that view updates do not compete with requests for the interpreter.
+    os.environ["BATTERYTRACE_NO_PROJECTIONS"] = "1"
+    logging.config.dictConfig(logging_config(level))
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    ready_url = f"http://{probe_host}:{port}/readyz"
+    supervisor = None if no_projections else FollowerSupervisor(ready_url=ready_url)
     # uvicorn drains on SIGTERM, then raises the signal again with the handler it found: with
     # Python's default one a clean shutdown would still end as "killed by SIGTERM" (exit -15).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "batterytrace.trace.api.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=level,
-        log_config=logging_config(level),
-        access_log=False,  # the service writes its own access line, as JSON with the request id
-        http=PROBLEM_PROTOCOL,  # a request that is not HTTP is refused as a problem+json too
-        timeout_graceful_shutdown=20,
-    )
+    try:
+        if supervisor is not None:
+            supervisor.start()
+        uvicorn.run(
+            "batterytrace.trace.api.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=level,
+            log_config=logging_config(level),
+            access_log=False,  # the service writes its own access line, as JSON with the request id
+            http=PROBLEM_PROTOCOL,  # a request that is not HTTP is refused as a problem+json too
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
 
 
 def logging_config(level: str) -> dict[str, Any]:
