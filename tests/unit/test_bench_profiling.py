@@ -2,11 +2,15 @@
 
 from bench.profiling import Profiles, folded_summary, profile_name
 
-FOLDED = """\
-process 1:"uvicorn";scan (batterytrace/trace/api/routes/scan.py:80);execute (batterytrace/trace/application.py:200);execute (sqlite3) 60
-process 1:"uvicorn";scan (batterytrace/trace/api/routes/scan.py:80);render (starlette/responses.py:40) 20
-process 1:"uvicorn";follow (batterytrace/projections/runner.py:300);apply (batterytrace/projections/lifecycle_view.py:50) 20
-"""
+SCAN = 'process 1:"uvicorn";scan (batterytrace/trace/api/routes/scan.py:80)'
+FOLDED = "\n".join(
+    [
+        f"{SCAN};execute (batterytrace/trace/application.py:200);execute (sqlite3) 60",
+        f"{SCAN};render (starlette/responses.py:40) 20",
+        'process 1:"uvicorn";follow (batterytrace/projections/runner.py:300);'
+        "apply (batterytrace/projections/lifecycle_view.py:50) 20",
+    ]
+)
 
 
 def test_the_summary_gives_each_own_function_its_share_of_the_samples():
