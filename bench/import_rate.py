@@ -20,10 +20,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import event
 
 from batterytrace.events.base import TraceAggregate
+from batterytrace.store import eventsourcing_env
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.bulk_import import import_file
 from batterytrace.trace.sample_data import production_rows, write_production_file
-from batterytrace.trace.settings import Settings, eventsourcing_env
+from batterytrace.trace.settings import Settings
 from bench.results import figure
 from bench.stores import fresh_store, register_manufacturer
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from batterytrace.demo.national import generate_demo
 from batterytrace.projections.queries import battery_lifecycle
 from batterytrace.projections.runner import DEFAULT_BATCH_SIZE, ViewRunner
 from batterytrace.projections.tables import lifecycle_batteries
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo import generate_demo
 from batterytrace.trace.settings import Settings
 from bench.results import figure
 from bench.stores import fresh_store

@@ -1,9 +1,10 @@
 """P2: scan throughput and latency of the real service over HTTP, against a bare FastAPI app.
 
-The service runs as it is deployed (uvicorn, the factory ``create_app_from_environment``, the
-projection follower in-process) on a fresh store with a few thousand batteries produced, installed
-and retired beforehand; an outlet operator's scanners (``--clients`` connections) then scan a
-distinct battery each time, as JSON (``{"text": code, "client_scan_id": …}``), for ``--seconds``.
+The service runs as ``serve`` deploys it (uvicorn, the factory ``create_app_from_environment``
+without a follower, the view follower a process beside it: ``cli/follower.py``) on a fresh store
+with a few thousand batteries produced, installed and retired beforehand; an outlet operator's
+scanners (``--clients`` connections) then scan a distinct battery each time, as JSON
+(``{"text": code, "client_scan_id": …}``), for ``--seconds``.
 The load comes from ``wrk`` (a C program, one thread, script ``bench/scan.lua``) where it is
 installed, so the load generator takes little of the cores the server needs; without it, from an
 async httpx client in this process, said so in the output (that client holds the bare app to a
@@ -46,6 +47,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from batterytrace.cli.follower import FollowerSupervisor
 from bench.profiling import Profiles
 from bench.results import figure
 from bench.stores import fresh_store, register_manufacturer
@@ -192,6 +194,17 @@ def uvicorn_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def follower_beside(env: dict[str, str]) -> Iterator[None]:
+    """The view follower process ``serve`` starts (``cli/follower.py``), for the same store."""
+    supervisor = FollowerSupervisor(env={**os.environ, **env})
+    supervisor.start()
+    try:
+        yield
+    finally:
+        supervisor.stop()
 
 
 def process_tree(pid: int) -> list[int]:
@@ -418,9 +431,11 @@ def measure(
             f"{time.perf_counter() - prepared:.1f} s",
             file=sys.stderr,
         )
-        env = {"BATTERYTRACE_DATABASE_URL": database_url}
+        # As ``serve`` runs it: HTTP workers without a follower, the follower a process beside them.
+        env = {"BATTERYTRACE_DATABASE_URL": database_url, "BATTERYTRACE_NO_PROJECTIONS": "1"}
         with (
             uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid),
+            follower_beside(env),
             profiles.other_process(f"P2-{store}", pid),
         ):
             if generator == "wrk":

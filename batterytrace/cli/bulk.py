@@ -96,7 +96,7 @@ def demo(
     ] = False,
 ) -> None:
     """Fill an empty store with a realistic national data set and print codes to try."""
-    from batterytrace.trace.demo import generate_demo
+    from batterytrace.demo.national import generate_demo
     from batterytrace.trace.presenters import battery_document
 
     if batteries < 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,7 +48,12 @@ RequestIdOption = Annotated[
     str | None,
     typer.Option("--request-id", help="Client request id: a retry with it is not recorded twice."),
 ]
+# ``--format``: a command printing a document or records offers table or json; one printing rows
+# (reports, statuses) offers CSV too.
+FORMATS = ("table", "json")
+ROW_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
+RowsFormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
 
 
 def open_app() -> BatteryTrace:
@@ -80,7 +86,7 @@ def parse_day(value: str | None, *, name: str) -> date | None:
         raise InvalidInput(f"{name} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def check_format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
+def check_format(value: str, allowed: tuple[str, ...] = FORMATS) -> str:
     fmt = value.lower()
     if fmt not in allowed:
         raise InvalidInput(f"--format {value!r} is unknown; use {' or '.join(allowed)}")
@@ -89,6 +95,24 @@ def check_format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> st
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None) -> None:
+    """Rows as a table (identifiers whole), CSV on stdout, or a JSON array. The writers are
+    imported when used: every command loads this module."""
+    fmt = check_format(fmt, ROW_FORMATS)
+    if fmt == "json":
+        print_json(rows)
+        return
+    columns = list(rows[0]) if rows else []
+    if fmt == "csv":
+        from batterytrace.trace.tabular import write_csv
+
+        write_csv(sys.stdout, rows, columns)
+        return
+    from batterytrace.cli.tables import print_table
+
+    print_table(console, columns, rows, title=title)
 
 
 def report_write(result: WriteResult, what: str) -> None:

@@ -39,8 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("batterytrace.cli.serve", "serve"),
     "participants": ("batterytrace.cli.participants", "participants_app"),
     "collection-points": ("batterytrace.cli.participants", "collection_points_app"),
-    "projections": ("batterytrace.cli.views", "projections_app"),
-    "report": ("batterytrace.cli.views", "report_app"),
+    "projections": ("batterytrace.cli.projections", "projections_app"),
+    "report": ("batterytrace.cli.reports", "report_app"),
 }
 
 

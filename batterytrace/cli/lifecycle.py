@@ -1,4 +1,4 @@
-"""Lifecycle commands: one per domain event, each a thin call to the application service."""
+"""Lifecycle commands: one per domain event, each building the command value the application runs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ from batterytrace.cli.common import (
     open_app,
     parse_when,
     report_write,
+)
+from batterytrace.events.commands import (
+    Collect,
+    Deliver,
+    HandOver,
+    Install,
+    Recycle,
+    Remove,
+    Reporting,
+    Retire,
 )
 from batterytrace.events.errors import InvalidInput
 
@@ -45,6 +55,11 @@ def _spec(
         occurred_at=parse_when(at),
         request_id=request_id,
     )
+
+
+def _reporting(at: str | None, request_id: str | None, late: bool) -> Reporting:
+    """How an event given on the command line is reported (``--at``, ``--request-id``, ``--late``)."""
+    return Reporting(occurred_at=parse_when(at), request_id=request_id, late_correction=late)
 
 
 CapacityOption = Annotated[float, typer.Option("--capacity-ah", help="Rated capacity, Ah.")]
@@ -101,16 +116,15 @@ def install(
     request_id: RequestIdOption = None,
 ) -> None:
     """Install a battery in a vehicle (--vin) or a second-life product at a site (--site)."""
-    result = open_app().install(
+    command = Install(
         actor_id=actor,
         code=code,
         vin=vin,
         site=site,
         application=application,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
+        reporting=_reporting(at, request_id, late),
     )
+    result = open_app().execute(command)
     report_write(result, f"installed {code.upper()}")
 
 
@@ -123,14 +137,8 @@ def remove(
     request_id: RequestIdOption = None,
 ) -> None:
     """Remove a battery for repair or replacement (it may be reinstalled)."""
-    result = open_app().remove(
-        actor_id=actor,
-        code=code,
-        reason=reason,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
-    )
+    command = Remove(actor_id=actor, code=code, reason=reason, reporting=_reporting(at, request_id, late))
+    result = open_app().execute(command)
     report_write(result, f"removed {code.upper()}")
 
 
@@ -144,15 +152,14 @@ def retire(
     request_id: RequestIdOption = None,
 ) -> None:
     """Retire a battery (end of its first or second life)."""
-    result = open_app().retire(
+    command = Retire(
         actor_id=actor,
         code=code,
         reason=reason,
         state_of_health_pct=soh,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
+        reporting=_reporting(at, request_id, late),
     )
+    result = open_app().execute(command)
     report_write(result, f"retired {code.upper()}")
 
 
@@ -169,7 +176,7 @@ def collect(
     request_id: RequestIdOption = None,
 ) -> None:
     """Take a battery in at a collection point (by the point's operator)."""
-    result = open_app().collect(
+    command = Collect(
         actor_id=actor,
         code=code,
         collection_point_id=point,
@@ -177,10 +184,9 @@ def collect(
         condition=condition,
         source_vin=vin,
         scanned_by=scanned_by,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
+        reporting=_reporting(at, request_id, late),
     )
+    result = open_app().execute(command)
     report_write(result, f"collected {code.upper()} at {point.upper()}")
 
 
@@ -193,14 +199,8 @@ def deliver(
     request_id: RequestIdOption = None,
 ) -> None:
     """Deliver a new battery to a vehicle maker (by its manufacturer); the maker may then install it."""
-    result = open_app().deliver(
-        actor_id=actor,
-        code=code,
-        receiver_id=to,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
-    )
+    command = Deliver(actor_id=actor, code=code, receiver_id=to, reporting=_reporting(at, request_id, late))
+    result = open_app().execute(command)
     report_write(result, f"delivered {code.upper()} to {to.upper()}")
 
 
@@ -214,18 +214,18 @@ def handover(
     request_id: RequestIdOption = None,
 ) -> None:
     """Hand a battery over to a recycler or cascade-use enterprise."""
-    app = open_app()
-    result = app.hand_over(
+    from batterytrace.events.battery import Battery
+
+    command = HandOver(
         actor_id=actor,
         code=code,
         receiver_id=to,
         activity=activity,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
+        reporting=_reporting(at, request_id, late),
     )
+    result = open_app().execute(command)
     report_write(result, f"handed over {code.upper()} to {to.upper()}")
-    if not result.replayed and not app.history(code)[-1].compliant:
+    if any(isinstance(e, Battery.HandedOver) and not e.compliant for e in result.recorded):
         typer.secho(
             "warning: the receiver is not whitelisted for this activity; the handover is "
             "recorded and flagged non-compliant",
@@ -253,14 +253,10 @@ def recycle(
             recovered[name.strip()] = float(mass)
         except ValueError:
             raise InvalidInput(f"--material {item!r} must be NAME=KG, e.g. Li=3.2") from None
-    result = open_app().recycle(
-        actor_id=actor,
-        code=code,
-        recovered_kg=recovered,
-        occurred_at=parse_when(at),
-        request_id=request_id,
-        late_correction=late,
+    command = Recycle(
+        actor_id=actor, code=code, recovered_kg=recovered, reporting=_reporting(at, request_id, late)
     )
+    result = open_app().execute(command)
     report_write(result, f"recycled {code.upper()}")
 
 

@@ -37,7 +37,8 @@ def batterytrace() -> None:
 
 def init() -> None:
     """Create the event store (SQLite file or PostgreSQL tables) if it does not exist."""
-    from batterytrace.trace.settings import Settings, describe_database
+    from batterytrace.store import describe_database
+    from batterytrace.trace.settings import Settings
 
     application = open_app()
     url = describe_database(Settings.from_environment().database_url)

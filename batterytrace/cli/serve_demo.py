@@ -33,7 +33,7 @@ ALREADY_LOADED = (
 def prepare_demo(batteries: int, address: str) -> None:
     """Generate the demo into an empty store (or find its codes again), issue one fresh key per
     role and print what to try: codes, keys, the outlet's points and an example scan."""
-    from batterytrace.trace.demo import generate_demo
+    from batterytrace.demo.national import generate_demo
 
     app = open_app()
     try:
@@ -52,8 +52,8 @@ def prepare_demo(batteries: int, address: str) -> None:
 
 
 def _examples_in_views(app: BatteryTrace) -> dict[str, str]:
+    from batterytrace.demo.examples import examples_from_views
     from batterytrace.projections.runner import ViewRunner
-    from batterytrace.trace.demo_examples import examples_from_views
 
     runner = ViewRunner(app)
     try:

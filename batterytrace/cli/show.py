@@ -110,7 +110,7 @@ def _branch(tree: Tree, label: str, nodes: list[dict[str, Any]], child_key: str 
 
 def lifecycle_from_view(code: str) -> dict[str, Any]:
     """The lifecycle view's document, after bringing the views up to date (read-your-writes)."""
-    from batterytrace.cli.views import current_views, up_to_date_runner
+    from batterytrace.cli.projections import current_views, up_to_date_runner
     from batterytrace.projections.queries import battery_lifecycle
 
     views = current_views()
@@ -119,10 +119,11 @@ def lifecycle_from_view(code: str) -> dict[str, Any]:
     if document is not None:
         return document
     # Not in the view: the event store says whether the battery exists (unknown: NotFound).
-    runner = up_to_date_runner()
-    battery = runner.app.battery(parsed.code)
+    app = open_app()
+    runner = up_to_date_runner(app)
+    battery = app.battery(parsed.code)
     document = battery_lifecycle(
-        runner.engine, battery.code, now=runner.app.clock(), overdue_days=runner.app.settings.overdue_days
+        runner.engine, battery.code, now=app.clock(), overdue_days=app.settings.overdue_days
     )
     if document is None:
         raise NotFound(

@@ -28,6 +28,7 @@ from batterytrace.events.conventions import (
     CHEMISTRY_ALIASES,
     REQUIRED_RECOVERED_MATERIALS,
 )
+from batterytrace.events.custody import Custody, HolderKind, consequence_of
 from batterytrace.events.errors import (
     ChronologyViolation,
     InvalidInput,
@@ -41,6 +42,7 @@ LEVEL_RANK = {"cell": 0, "module": 1, "pack": 2}
 VIN_ALPHABET = set("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")  # ISO 3779 / GB 16735: no I, O, Q
 ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × voltage
 FLAG_CUSTODY_UNVERIFIED = "retired by a dismantler without a vehicle scrapping record"
+FLAG_NON_COMPLIANT = "non-compliant handover"
 # Why a state ends a battery's own life, as the message-key suffix of its refusal.
 _DEAD_END_REASONS = {
     State.ASSEMBLED: "in_pack",
@@ -227,10 +229,10 @@ class Battery(TraceAggregate):
         self.production_date = production_date
         self.components = list(components)
         self.derived_from = list(derived_from)
-        self.state = State.PRODUCED
-        self.holder_kind: str | None = "manufacturer"
-        self.holder_id: str | None = manufacturer_id
-        self.responsible_id: str | None = manufacturer_id
+        self.holder_kind: str | None = None
+        self.holder_id: str | None = None
+        self.responsible_id: str | None = None
+        self._follow(Battery.Produced, manufacturer_id=manufacturer_id)
         self.pack: str | None = None
         self.second_life_product: str | None = None
         self.vin: str | None = None
@@ -370,17 +372,25 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.ASSEMBLED
+        self._follow(Battery.AssembledInto, pack_code=pack_code)
         self.pack = pack_code
-        self._hold("pack", pack_code, self.responsible_id)
         self._happened(occurred_at, request_id, Action.ASSEMBLE.value, actor_id=actor_id)
 
     def _leave_vehicle(self, actor_id: str) -> None:
-        if self.holder_kind == "vehicle":
+        if self.holder_kind == HolderKind.VEHICLE:
             self.vin_known_to.add(actor_id)  # whoever takes it out of the vehicle had the vehicle
 
-    def _hold(self, kind: str | None, holder_id: str | None, responsible_id: str | None) -> None:
-        self.holder_kind, self.holder_id, self.responsible_id = kind, holder_id, responsible_id
+    @property
+    def custody(self) -> Custody:
+        return Custody(self.holder_kind, self.holder_id, self.responsible_id)
+
+    def _follow(self, event_class: type, **facts: Any) -> None:
+        """State and holder after one of this battery's events, as ``custody.CONSEQUENCES`` has
+        them for the views too (each event method passes the facts its consequence reads)."""
+        consequence = consequence_of(event_class)
+        holder = consequence.holder(facts, self.custody)
+        self.state = consequence.state
+        self.holder_kind, self.holder_id, self.responsible_id = holder
 
     # ----------------------------------------------------------------------------- deliver
     def deliver(
@@ -422,7 +432,7 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self._hold("enterprise", receiver_id, receiver_id)
+        self._follow(Battery.Delivered, receiver_id=receiver_id)
         self._happened(occurred_at, request_id, Action.DELIVER.value, actor_id=actor_id)
 
     # ----------------------------------------------------------------------------- install
@@ -476,11 +486,10 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.INSTALLED
+        self._follow(Battery.Installed, vin=vin, site=site, actor_id=actor_id)
         self.vin = vin
         if vin:
             self.vin_known_to.add(actor_id)
-        self._hold("vehicle" if vin else "site", vin or site, actor_id)
         self._happened(occurred_at, request_id, Action.INSTALL.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ remove
@@ -518,9 +527,8 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.REMOVED
         self._leave_vehicle(actor_id)
-        self._hold("enterprise", actor_id, actor_id)
+        self._follow(Battery.Removed, actor_id=actor_id)
         self._happened(occurred_at, request_id, Action.REMOVE.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ retire
@@ -576,12 +584,11 @@ class Battery(TraceAggregate):
         late_correction: bool,
         custody_unverified: bool = False,  # absent from events recorded before it existed
     ) -> None:
-        self.state = State.RETIRED
-        self.retired_at = occurred_at
         self._leave_vehicle(actor_id)
+        self._follow(Battery.Retired, actor_id=actor_id)
+        self.retired_at = occurred_at
         if custody_unverified:
             self.flags.append(FLAG_CUSTODY_UNVERIFIED)
-        self._hold("enterprise", actor_id, actor_id)
         self._happened(occurred_at, request_id, Action.RETIRE.value, actor_id=actor_id)
 
     # ----------------------------------------------------------------------------- collect
@@ -636,10 +643,9 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.COLLECTED
+        self._follow(Battery.Collected, collection_point_id=collection_point_id, operator_id=operator_id)
         self.collection_point_id = collection_point_id
         self.weighed_kg = mass_kg
-        self._hold("collection_point", collection_point_id, operator_id)
         self._happened(occurred_at, request_id, Action.COLLECT.value, actor_id=actor_id)
 
     # ---------------------------------------------------------------------------- hand over
@@ -699,12 +705,11 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.HANDED_OVER
+        self._follow(Battery.HandedOver, receiver_id=receiver_id)
         self.collection_point_id = None
         self.handover_activity = activity
         if not compliant:
-            self.flags.append("non-compliant handover")
-        self._hold("enterprise", receiver_id, receiver_id)
+            self.flags.append(FLAG_NON_COMPLIANT)
         self._happened(occurred_at, request_id, Action.HAND_OVER.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------ cascade reuse
@@ -732,9 +737,8 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.CASCADE_REUSED
+        self._follow(Battery.CascadeReused, product_code=product_code, enterprise_id=enterprise_id)
         self.second_life_product = product_code
-        self._hold("product", product_code, enterprise_id)
         self._happened(occurred_at, request_id, Action.CASCADE_REUSE.value, actor_id=actor_id)
 
     # ------------------------------------------------------------------------------ recycle
@@ -776,9 +780,8 @@ class Battery(TraceAggregate):
         request_id: str | None,
         late_correction: bool,
     ) -> None:
-        self.state = State.RECYCLED
+        self._follow(Battery.Recycled)
         self.recovered_kg = dict(recovered_kg)
-        self._hold(None, None, None)
         self._happened(occurred_at, request_id, Action.RECYCLE.value, actor_id=actor_id)
 
 

@@ -44,6 +44,9 @@ SITUATIONS = (
     "CascadeReused",
     "Recycled",
 )
+# Battery events no deadline applies to: an assembly is reported with the pack's own production.
+# Every other battery event is a situation (tests/unit/test_event_catalogue.py checks both lists).
+WITHOUT_DEADLINE = frozenset({"AssembledInto"})
 # Roles that report battery events (a regulator never does), and ``any`` for everyone else.
 REPORTING_ROLES = (*(role.value for role in Role if role is not Role.REGULATOR), ANY_ROLE)
 # Events that happen at an outlet when they carry no ``from_collection_point_id`` field.
@@ -61,7 +64,7 @@ class ReportingRule:
 
 def reporting_situation(event_name: str, previous_state: str | None = None) -> str | None:
     """The situation of a battery event (``Installed`` after a removal is ``Reinstalled``), or
-    None for an event no deadline applies to (``AssembledInto``: part of the pack's production)."""
+    None for an event no deadline applies to (``WITHOUT_DEADLINE``)."""
     if event_name == "Installed" and previous_state == State.REMOVED:
         return "Reinstalled"
     return event_name if event_name in SITUATIONS else None

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.pool import NullPool
 
-from batterytrace.trace.settings import parse_database_url, postgres_schema
+from batterytrace.store import parse_database_url, postgres_schema
 
 
 def create_view_engine(database_url: str) -> Engine:

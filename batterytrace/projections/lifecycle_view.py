@@ -1,18 +1,29 @@
 """The full-lifecycle view: one row per battery (state, holder, lineage links, flags) and one row
-per event (the timeline), so that a battery's whole life is two primary-key reads."""
+per event (the timeline), so that a battery's whole life is two primary-key reads.
+
+Events are told apart by their classes (``Battery.Retired``, ``Participant.Registered`` …), which
+the store gives back when it reads them. A battery event's state and holder come from
+``events/custody.py``, as the aggregate has them; what else it puts on the battery row is
+``_row_facts``, one handler per event class, and an event that puts nothing else there is listed
+in ``STATE_AND_HOLDER_ONLY`` (``tests/unit/test_event_catalogue.py`` checks that every event is
+one or the other).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import singledispatch
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from batterytrace.events.battery import FLAG_CUSTODY_UNVERIFIED
-from batterytrace.events.lifecycle import State
+from batterytrace.events.battery import FLAG_CUSTODY_UNVERIFIED, FLAG_NON_COMPLIANT, Battery
+from batterytrace.events.collection_point import CollectionPoint
+from batterytrace.events.custody import Custody, custody_after, event_kind, state_after
+from batterytrace.events.participant import Participant
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
-from batterytrace.projections.event_data import event_details, event_name
+from batterytrace.projections.event_data import event_details
 from batterytrace.projections.tables import (
     lifecycle_batteries,
     lifecycle_events,
@@ -20,17 +31,6 @@ from batterytrace.projections.tables import (
     lifecycle_points,
 )
 
-STATE_AFTER = {
-    "AssembledInto": State.ASSEMBLED,
-    "Installed": State.INSTALLED,
-    "Removed": State.REMOVED,
-    "Retired": State.RETIRED,
-    "Collected": State.COLLECTED,
-    "HandedOver": State.HANDED_OVER,
-    "CascadeReused": State.CASCADE_REUSED,
-    "Recycled": State.RECYCLED,
-}
-FLAG_NON_COMPLIANT = "non-compliant handover"
 FLAG_LATE_REPORT = "late report"
 FLAG_BACKWARDS = "dates run backwards (late correction)"
 
@@ -48,14 +48,13 @@ class LifecycleView:
         timeline: list[dict[str, Any]] = []
         points: list[dict[str, Any]] = []
         for position, domain_event in events:
-            name = event_name(domain_event)
-            if name.startswith("Battery."):
+            if isinstance(domain_event, Battery.Event):
                 timeline.append(self._battery_event(batteries, position, domain_event, roles))
-            elif name.startswith("Participant."):
+            elif isinstance(domain_event, Participant.Event):
                 self._participant_event(participants, domain_event)
-                if name == "Participant.Registered":
+                if isinstance(domain_event, Participant.Registered):
                     roles[domain_event.originator_id] = list(domain_event.roles)
-            elif name == "CollectionPoint.Registered":
+            elif isinstance(domain_event, CollectionPoint.Registered):
                 points.append(_point_row(domain_event))
         upsert(connection, lifecycle_batteries, list(batteries.values()), key=["code"])
         if timeline:
@@ -81,9 +80,9 @@ class LifecycleView:
         domain_event: Any,
         roles: dict[str, list[str]],
     ) -> dict[str, Any]:
-        kind = event_name(domain_event).split(".", 1)[1]
+        kind = event_kind(type(domain_event))
         code = domain_event.originator_id
-        if kind == "Produced":
+        if isinstance(domain_event, Battery.Produced):
             batteries[code] = _produced_row(domain_event)
         row = batteries[code]
         # The deadline of who reported what (events/deadlines.py), as the compliance report has it.
@@ -95,12 +94,11 @@ class LifecycleView:
             previous_state=row["state"],
             at_an_outlet=bool(getattr(domain_event, "from_collection_point_id", None)),
         )
-        _apply(row, kind, domain_event)
-        if reported_late and FLAG_LATE_REPORT not in row["flags"]:
-            row["flags"] = [*row["flags"], FLAG_LATE_REPORT]
-        runs_backwards = domain_event.occurred_at < row["last_occurred_at"]
-        if runs_backwards and FLAG_BACKWARDS not in row["flags"]:
-            row["flags"] = [*row["flags"], FLAG_BACKWARDS]
+        _apply(row, domain_event)
+        if reported_late:
+            _flag(row, FLAG_LATE_REPORT)
+        if domain_event.occurred_at < row["last_occurred_at"]:
+            _flag(row, FLAG_BACKWARDS)
         row["version"] = domain_event.originator_version
         row["last_occurred_at"] = max(row["last_occurred_at"], domain_event.occurred_at)
         return {
@@ -135,7 +133,7 @@ class LifecycleView:
         ids = {
             e.originator_id
             for _, e in events
-            if event_name(e).startswith("Participant.") and event_name(e) != "Participant.Registered"
+            if isinstance(e, Participant.Event) and not isinstance(e, Participant.Registered)
         }
         if not ids:
             return {}
@@ -143,8 +141,7 @@ class LifecycleView:
         return {row["credit_code"]: dict(row) for row in connection.execute(query).mappings()}
 
     def _participant_event(self, participants: dict[str, dict[str, Any]], domain_event: Any) -> None:
-        kind = event_name(domain_event).split(".", 1)[1]
-        if kind == "Registered":
+        if isinstance(domain_event, Participant.Registered):
             participants[domain_event.originator_id] = {
                 "credit_code": domain_event.originator_id,
                 "name": domain_event.name,
@@ -157,7 +154,7 @@ class LifecycleView:
             return
         row = participants[domain_event.originator_id]
         whitelist = [dict(p) for p in row["whitelist"]]
-        if kind == "WhitelistGranted":
+        if isinstance(domain_event, Participant.WhitelistGranted):
             whitelist.append(
                 {
                     "activity": domain_event.activity,
@@ -165,7 +162,7 @@ class LifecycleView:
                     "revoked_on": None,
                 }
             )
-        elif kind == "WhitelistRevoked":
+        elif isinstance(domain_event, Participant.WhitelistRevoked):
             for period in whitelist:
                 if period["activity"] == domain_event.activity and period["revoked_on"] is None:
                     period["revoked_on"] = domain_event.effective_on
@@ -173,7 +170,7 @@ class LifecycleView:
 
 
 def _is_battery(domain_event: Any) -> bool:
-    return event_name(domain_event).startswith("Battery.")
+    return isinstance(domain_event, Battery.Event)
 
 
 def _produced_row(e: Any) -> dict[str, Any]:
@@ -188,10 +185,8 @@ def _produced_row(e: Any) -> dict[str, Any]:
         "nominal_voltage_v": e.nominal_voltage_v,
         "energy_kwh": e.energy_kwh,
         "mass_kg": e.mass_kg,
-        "state": State.PRODUCED.value,
-        "holder_kind": "manufacturer",
-        "holder_id": e.manufacturer_id,
-        "responsible_id": e.manufacturer_id,
+        "state": state_after(Battery.Produced).value,
+        **custody_after(Battery.Produced, vars(e))._asdict(),
         "vin": None,
         "site": None,
         "collection_point_id": None,
@@ -207,53 +202,71 @@ def _produced_row(e: Any) -> dict[str, Any]:
     }
 
 
-def _apply(row: dict[str, Any], kind: str, e: Any) -> None:
-    """The battery row after one event: state and who holds it (as the aggregate does)."""
-    if kind in STATE_AFTER:
-        row["state"] = STATE_AFTER[kind].value
-    if kind == "AssembledInto":
-        row.update(pack=e.pack_code, holder_kind="pack", holder_id=e.pack_code)
-    elif kind == "Installed":
-        row.update(
-            vin=e.vin,
-            site=e.site,
-            holder_kind="vehicle" if e.vin else "site",
-            holder_id=e.vin or e.site,
-            responsible_id=e.actor_id,
-        )
-    elif kind == "Delivered":
-        row.update(holder_kind="enterprise", holder_id=e.receiver_id, responsible_id=e.receiver_id)
-    elif kind in ("Removed", "Retired"):
-        row.update(holder_kind="enterprise", holder_id=e.actor_id, responsible_id=e.actor_id)
-        if kind == "Retired":
-            row["retired_at"] = e.occurred_at
-            if getattr(e, "custody_unverified", False) and FLAG_CUSTODY_UNVERIFIED not in row["flags"]:
-                row["flags"] = [*row["flags"], FLAG_CUSTODY_UNVERIFIED]
-    elif kind == "Collected":
-        row.update(
-            collection_point_id=e.collection_point_id,
-            holder_kind="collection_point",
-            holder_id=e.collection_point_id,
-            responsible_id=e.operator_id,
-        )
-    elif kind == "HandedOver":
-        row.update(
-            collection_point_id=None,
-            holder_kind="enterprise",
-            holder_id=e.receiver_id,
-            responsible_id=e.receiver_id,
-        )
-        if not e.compliant and FLAG_NON_COMPLIANT not in row["flags"]:
-            row["flags"] = [*row["flags"], FLAG_NON_COMPLIANT]
-    elif kind == "CascadeReused":
-        row.update(
-            second_life_product=e.product_code,
-            holder_kind="product",
-            holder_id=e.product_code,
-            responsible_id=e.enterprise_id,
-        )
-    elif kind == "Recycled":
-        row.update(holder_kind=None, holder_id=None, responsible_id=None)
+def _apply(row: dict[str, Any], e: Battery.Event) -> None:
+    """The battery row after one event: state and holder as the aggregate has them (custody.py),
+    then the event's other facts."""
+    before = Custody(row["holder_kind"], row["holder_id"], row["responsible_id"])
+    row.update(state=state_after(type(e)).value, **custody_after(type(e), vars(e), before)._asdict())
+    _row_facts(e, row)
+
+
+# Battery events that change only the row's state and holder (besides the timeline).
+STATE_AND_HOLDER_ONLY: tuple[type, ...] = (
+    Battery.Produced,  # its row is made whole by ``_produced_row``
+    Battery.Delivered,
+    Battery.Removed,
+    Battery.Recycled,
+)
+
+
+@singledispatch
+def _row_facts(e: Battery.Event, row: dict[str, Any]) -> None:
+    """What an event puts on the battery row besides state and holder; nothing for the events in
+    ``STATE_AND_HOLDER_ONLY``."""
+
+
+def _flag(row: dict[str, Any], flag: str) -> None:
+    if flag not in row["flags"]:
+        row["flags"] = [*row["flags"], flag]
+
+
+@_row_facts.register(Battery.AssembledInto)
+def _assembled_into(e: Battery.AssembledInto, row: dict[str, Any]) -> None:
+    row["pack"] = e.pack_code
+
+
+@_row_facts.register(Battery.Installed)
+def _installed(e: Battery.Installed, row: dict[str, Any]) -> None:
+    row.update(vin=e.vin, site=e.site)
+
+
+@_row_facts.register(Battery.Retired)
+def _retired(e: Battery.Retired, row: dict[str, Any]) -> None:
+    row["retired_at"] = e.occurred_at
+    if getattr(e, "custody_unverified", False):  # absent from events recorded before it existed
+        _flag(row, FLAG_CUSTODY_UNVERIFIED)
+
+
+@_row_facts.register(Battery.Collected)
+def _collected(e: Battery.Collected, row: dict[str, Any]) -> None:
+    row["collection_point_id"] = e.collection_point_id
+
+
+@_row_facts.register(Battery.HandedOver)
+def _handed_over(e: Battery.HandedOver, row: dict[str, Any]) -> None:
+    row["collection_point_id"] = None
+    if not e.compliant:
+        _flag(row, FLAG_NON_COMPLIANT)
+
+
+@_row_facts.register(Battery.CascadeReused)
+def _cascade_reused(e: Battery.CascadeReused, row: dict[str, Any]) -> None:
+    row["second_life_product"] = e.product_code
+
+
+def handles(event_class: type) -> bool:
+    """Whether this view has decided what ``event_class`` does to a battery row."""
+    return event_class in _row_facts.registry or event_class in STATE_AND_HOLDER_ONLY
 
 
 def _point_row(e: Any) -> dict[str, Any]:

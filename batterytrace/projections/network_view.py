@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.expression import bindparam
 
-from batterytrace.events.collection_point import Review, review_at_registration
+from batterytrace.events.battery import Battery
+from batterytrace.events.collection_point import CollectionPoint, Review, review_at_registration
+from batterytrace.events.participant import Participant
 from batterytrace.events.regions import prefecture_of
 from batterytrace.projections.database import upsert
-from batterytrace.projections.event_data import event_name
 from batterytrace.projections.quantities import thousandths
 from batterytrace.projections.tables import (
     network_flows,
@@ -39,6 +40,9 @@ POINT_COUNTERS = (
     "cascade_used_count",
 )
 
+# Where a battery that passed through a collection point ends: counted at its last point.
+_AFTER_A_POINT = (Battery.Recycled, Battery.CascadeReused)
+
 
 class NetworkView:
     name = "network"
@@ -52,12 +56,11 @@ class NetworkView:
         moved: dict[str, str] = {}
         approved: list[str] = []
         for _, e in events:
-            name = event_name(e)
-            if name == "CollectionPoint.Registered":
+            if isinstance(e, CollectionPoint.Registered):
                 new_points.append(_point_row(e))
-            elif name == "CollectionPoint.Approved":
+            elif isinstance(e, CollectionPoint.Approved):
                 approved.append(e.originator_id)
-            elif name == "Participant.Registered":
+            elif isinstance(e, Participant.Registered):
                 participants.append(
                     {
                         "credit_code": e.originator_id,
@@ -67,7 +70,7 @@ class NetworkView:
                         "division_code": e.division_code,
                     }
                 )
-            elif name == "Battery.Collected":
+            elif isinstance(e, Battery.Collected):
                 d = deltas[e.collection_point_id]
                 grams = thousandths(e.mass_kg)
                 d["collected_count"] += 1
@@ -76,12 +79,12 @@ class NetworkView:
                 d["on_hand_count"] += 1
                 d["on_hand_g"] += grams
                 last_point[e.originator_id] = moved[e.originator_id] = e.collection_point_id
-            elif name == "Battery.HandedOver":
+            elif isinstance(e, Battery.HandedOver):
                 self._handed_over(e, deltas, flows)
-            elif name in ("Battery.Recycled", "Battery.CascadeReused"):
+            elif isinstance(e, _AFTER_A_POINT):
                 point = last_point.get(e.originator_id)
                 if point:
-                    counter = "recycled_count" if name == "Battery.Recycled" else "cascade_used_count"
+                    counter = "recycled_count" if isinstance(e, Battery.Recycled) else "cascade_used_count"
                     deltas[point][counter] += 1
         if new_points:
             connection.execute(insert(network_points), new_points)
@@ -108,13 +111,7 @@ class NetworkView:
         )
 
     def _last_points(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, str]:
-        codes = sorted(
-            {
-                e.originator_id
-                for _, e in events
-                if event_name(e) in ("Battery.Recycled", "Battery.CascadeReused")
-            }
-        )
+        codes = sorted({e.originator_id for _, e in events if isinstance(e, _AFTER_A_POINT)})
         found: dict[str, str] = {}
         for start in range(0, len(codes), 500):
             query = select(network_last_point).where(

@@ -8,6 +8,7 @@ indexes and small aggregated tables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,6 +20,7 @@ from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
 from batterytrace.events.regions import division
 from batterytrace.events.review import Review
 from batterytrace.events.zone import CHINA_STANDARD_TIME
+from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH, battery_document
 from batterytrace.projections.database import read_session
 from batterytrace.projections.quantities import THOUSANDTHS, display_row, in_units
 from batterytrace.projections.tables import (
@@ -33,8 +35,6 @@ from batterytrace.projections.tables import (
     report_findings,
     report_monthly,
 )
-
-MAX_LINEAGE_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,8 @@ def _plain(row: Any) -> dict[str, Any]:
 def battery_lifecycle(
     engine: Engine, code: str, *, now: datetime | None = None, overdue_days: int = 90
 ) -> dict[str, Any] | None:
-    """The whole life of one battery from the lifecycle view, or None if it is not there."""
+    """The whole life of one battery from the lifecycle view (``battery_document``'s shape, with
+    the participants' names and the holding collection point), or None if it is not there."""
     with read_session(engine) as connection:
         row = _battery_row(connection, code)
         if row is None:
@@ -122,33 +123,24 @@ def battery_lifecycle(
                 .first()
             )
             point = _plain(found) if found else None
-        lineage = _lineage(connection, row)
+        links = _linked_rows(connection, row)
         channel = connection.execute(
             select(report_batteries.c.retired_at, report_batteries.c.channel_at).where(
                 report_batteries.c.code == code
             )
         ).first()
-    battery = _plain(row)
-    battery["chemistry"] = BATTERY_TYPES.get(row["battery_type"], "unknown")
-    battery["holder"] = {
-        "kind": row["holder_kind"],
-        "id": row["holder_id"],
-        "responsible_id": row["responsible_id"],
-    }
-    battery["second_life"] = bool(row["derived_from"])
-    flags = list(row["flags"])
+    facts = _plain(row)
     if channel is not None and _is_overdue(channel, now or datetime.now(UTC), overdue_days):
-        flags.append(f"overdue (retired over {overdue_days} days ago, not taken in)")
-    battery["flags"] = flags
-    battery["manufacturer_name"] = names.get(row["manufacturer_id"])
-    battery["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
-    battery["responsible_name"] = names.get(row["responsible_id"])
-    battery["responsible_name_en"] = names_en.get(row["responsible_id"])
-    battery["collection_point"] = point
+        facts["flags"] = [*facts["flags"], f"overdue (retired over {overdue_days} days ago, not taken in)"]
+    facts["manufacturer_name"] = names.get(row["manufacturer_id"])
+    facts["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
+    facts["responsible_name"] = names.get(row["responsible_id"])
+    facts["responsible_name_en"] = names_en.get(row["responsible_id"])
+    facts["collection_point"] = point
     for entry in timeline:
         entry["actor_name"] = names.get(entry["actor_id"])
         entry["actor_name_en"] = names_en.get(entry["actor_id"])
-    return {"battery": battery, "as_of": None, "timeline": timeline, "lineage": lineage}
+    return battery_document(facts, timeline, links.get)
 
 
 def _battery_row(connection: Connection, code: str) -> Any:
@@ -179,43 +171,31 @@ def _is_overdue(channel: Any, now: datetime, days: int) -> bool:
     return retired_at is not None and channel_at is None and retired_at < now - timedelta(days=days)
 
 
-def _link(connection: Connection, code: str) -> Any:
-    return _battery_row(connection, code)
+_LINKS = ("components", "derived_from", "pack", "second_life_product")
 
 
-def _summary(row: Any) -> dict[str, Any]:
-    return {"code": row["code"], "level": row["level"], "state": row["state"]}
+def _linked_rows(connection: Connection, row: Any) -> dict[str, Any]:
+    """The rows of every battery linked to ``row`` within the lineage's depth, by code (primary-key
+    reads, level by level): what ``battery_document`` follows its lineage through."""
+    found: dict[str, Any] = {}
+    wanted = _linked_codes(row)
+    for _ in range(MAX_LINEAGE_DEPTH + 1):
+        wanted -= found.keys()
+        if not wanted:
+            break
+        rows = connection.execute(
+            select(lifecycle_batteries).where(lifecycle_batteries.c.code.in_(sorted(wanted)))
+        ).mappings()
+        fresh = {r["code"]: r for r in rows}
+        found.update(fresh)
+        found.update({code: None for code in wanted - fresh.keys()})
+        wanted = set().union(*(_linked_codes(r) for r in fresh.values()))
+    return {code: r for code, r in found.items() if r is not None}
 
 
-def _lineage(connection: Connection, row: Any) -> dict[str, Any]:
-    def down(codes: list[str], key: str, depth: int) -> list[dict[str, Any]]:
-        nodes = []
-        for code in codes:
-            linked = _link(connection, code)
-            if linked is None:
-                nodes.append({"code": code, "level": None, "state": "unknown"})
-                continue
-            node = _summary(linked)
-            if depth < MAX_LINEAGE_DEPTH and linked[key]:
-                node[key] = down(list(linked[key]), key, depth + 1)
-            nodes.append(node)
-        return nodes
-
-    def up(start: Any, key: str) -> list[dict[str, Any]]:
-        chain = []
-        current = start
-        while current is not None and current[key] and len(chain) < MAX_LINEAGE_DEPTH:
-            current = _link(connection, current[key])
-            if current is not None:
-                chain.append(_summary(current))
-        return chain
-
-    return {
-        "components": down(list(row["components"]), "components", 1),
-        "parent_packs": up(row, "pack"),
-        "originals": down(list(row["derived_from"]), "derived_from", 1),
-        "second_life_products": up(row, "second_life_product"),
-    }
+def _linked_codes(row: Any) -> set[str]:
+    codes = set(row["components"]) | set(row["derived_from"])
+    return codes | {row[key] for key in ("pack", "second_life_product") if row[key]}
 
 
 # ------------------------------------------------------------------------------------ network
@@ -564,12 +544,104 @@ def approved_points() -> Any:
     return select(network_points.c.id).where(network_points.c.review == Review.APPROVED.value)
 
 
-def is_approved(connection: Connection, point_id: str) -> bool:
+def is_approved(engine: Engine, point_id: str) -> bool:
     """Whether public pages may name this collection point."""
-    review = connection.execute(
-        select(network_points.c.review).where(network_points.c.id == point_id)
-    ).scalar()
+    with read_session(engine) as connection:
+        review = connection.execute(
+            select(network_points.c.review).where(network_points.c.id == point_id)
+        ).scalar()
     return review == Review.APPROVED.value
+
+
+def point_location(engine: Engine, point_id: str) -> tuple[float, float] | None:
+    """A collection point's (latitude, longitude), where it has them."""
+    with read_session(engine) as connection:
+        row = connection.execute(
+            select(lifecycle_points.c.latitude, lifecycle_points.c.longitude).where(
+                lifecycle_points.c.id == point_id
+            )
+        ).first()
+    if row is None or row.latitude is None or row.longitude is None:
+        return None
+    return row.latitude, row.longitude
+
+
+def participant_division(engine: Engine, credit_code: str) -> str | None:
+    """The division code of a participant's registered seat, where it gave one."""
+    with read_session(engine) as connection:
+        return connection.execute(
+            select(lifecycle_participants.c.division_code).where(
+                lifecycle_participants.c.credit_code == credit_code
+            )
+        ).scalar()
+
+
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
+SEARCH_RADII_DEGREES = (0.5, 2.0, 8.0, 32.0)  # widened until the nearest points are certain
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance between two (latitude, longitude) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def nearest_points(
+    engine: Engine, reference: tuple[float, float] | None, *, limit: int, exclude: str | None = None
+) -> list[dict[str, Any]]:
+    """The ``limit`` approved collection points with coordinates nearest to ``reference``
+    (``exclude``, the point holding the battery, left out); without a reference, the first
+    ``limit`` approved points by id, with no distance.
+
+    A box around the reference is searched first and widened until every point outside it is
+    certainly farther than the last one kept, so a page never reads the whole national table."""
+    p = lifecycle_points.c
+    columns = select(p.id, p.name, p.name_en, p.address, p.latitude, p.longitude).where(
+        p.id.in_(approved_points())
+    )
+    if exclude is not None:
+        columns = columns.where(p.id != exclude)
+    with read_session(engine) as connection:
+        if reference is None:
+            rows = connection.execute(columns.order_by(p.id).limit(limit))
+            return [
+                {"name": r.name, "name_en": r.name_en, "address": r.address, "distance_km": None}
+                for r in rows
+            ]
+        ranked = _ranked_near(connection, columns, reference, limit)
+    return [
+        {"name": row.name, "name_en": row.name_en, "address": row.address, "distance_km": round(distance, 1)}
+        for distance, _id, row in ranked
+    ]
+
+
+def _ranked_near(
+    connection: Connection, columns: Any, reference: tuple[float, float], limit: int
+) -> list[tuple[float, str, Any]]:
+    p = lifecycle_points.c
+    lat, lon = reference
+    located = columns.where(p.latitude.is_not(None), p.longitude.is_not(None))
+    ranked: list[tuple[float, str, Any]] = []
+    for radius in (*SEARCH_RADII_DEGREES, None):
+        query = located
+        if radius is not None:
+            query = query.where(
+                p.latitude.between(lat - radius, lat + radius),
+                p.longitude.between(lon - radius, lon + radius),
+            )
+        ranked = sorted(
+            (distance_km(reference, (r.latitude, r.longitude)), r.id, r) for r in connection.execute(query)
+        )[:limit]
+        if radius is None:
+            break
+        # Any point outside the box is at least this far away (a degree of longitude shrinks
+        # towards the poles).
+        certain = radius * KM_PER_DEGREE * math.cos(math.radians(min(89.9, abs(lat) + radius)))
+        if len(ranked) == limit and ranked[-1][0] <= certain:
+            break
+    return ranked
 
 
 def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:

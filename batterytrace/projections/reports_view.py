@@ -15,22 +15,31 @@ A late report is one recorded after the deadline of its reporter and situation
 (``report_participants``, from ``Participant.Registered``, which always precedes the
 participant's first act in the event stream), the battery's state before the event (a removed
 battery that is installed again is reinstalled) and whether a handover leaves an outlet.
+
+Events are told apart by their classes. A battery's state after each event comes from
+``events/custody.py``, as the aggregate has it; what an event adds to the month's counters and the
+battery's channel facts is ``_count``, one handler per event class, and an event that adds nothing
+is listed in ``NOT_COUNTED`` (``tests/unit/test_event_catalogue.py`` checks every event is one or
+the other).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import singledispatch
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.battery import Battery
 from batterytrace.events.conventions import ANY_ROLE
+from batterytrace.events.custody import event_kind, state_after
 from batterytrace.events.deadlines import ReportingRule
+from batterytrace.events.participant import Activity, Participant
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
-from batterytrace.projections.event_data import event_name
 from batterytrace.projections.quantities import thousandths
 from batterytrace.projections.tables import (
     report_batteries,
@@ -55,13 +64,6 @@ MONTH_COUNTERS = (
     "recovered_mn_g",
     "recovered_total_g",
 )
-COUNTED = {
-    "Installed": "installed",
-    "Retired": "retired",
-    "Collected": "collected",
-    "CascadeReused": "cascade_used",
-    "Recycled": "recycled",
-}
 
 
 def _cst(moment: Any) -> str:
@@ -72,15 +74,15 @@ def month_of(moment: Any) -> str:
     return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m")
 
 
-def _reaches_formal_channel(kind: str, battery: dict[str, Any]) -> bool:
+def _recycling_handover_compliant(battery: dict[str, Any]) -> bool:
+    return bool(battery["handover_compliant"]) and battery["handover_activity"] == Activity.RECYCLING
+
+
+def _reaches_formal_channel(e: Battery.Event, battery: dict[str, Any]) -> bool:
     """Recycled after a compliant handover for recycling, or taken into a second life."""
-    if kind == "CascadeReused":
+    if isinstance(e, Battery.CascadeReused):
         return True
-    return (
-        kind == "Recycled"
-        and bool(battery["handover_compliant"])
-        and battery["handover_activity"] == "recycling"
-    )
+    return isinstance(e, Battery.Recycled) and _recycling_handover_compliant(battery)
 
 
 class ReportsView:
@@ -96,18 +98,17 @@ class ReportsView:
         months: dict[tuple[str, str], dict[str, Any]] = {}
         findings: list[dict[str, Any]] = []
         for _, e in events:
-            name = event_name(e)
-            if name == "Participant.Registered":
+            if isinstance(e, Participant.Registered):
                 roles[e.originator_id] = list(e.roles)
                 registered.append({"credit_code": e.originator_id, "roles": list(e.roles)})
-            if not name.startswith("Battery."):
+            if not isinstance(e, Battery.Event):
                 continue
-            kind = name.split(".", 1)[1]
-            if kind == "Produced":
+            kind = event_kind(type(e))
+            if isinstance(e, Battery.Produced):
                 batteries[e.originator_id] = {
                     "code": e.originator_id,
                     "manufacturer_id": e.manufacturer_id,
-                    "state": "produced",
+                    "state": state_after(Battery.Produced).value,
                     "retired_at": None,
                     "channel_at": None,
                     "handover_activity": None,
@@ -122,8 +123,9 @@ class ReportsView:
                 at_an_outlet=bool(getattr(e, "from_collection_point_id", None)),
             )
             month = self._month(months, battery["manufacturer_id"], e.occurred_at)
-            self._count(kind, e, battery, month)
-            if battery["retired_at"] is not None and _reaches_formal_channel(kind, battery):
+            battery["state"] = state_after(type(e)).value
+            _count(e, battery, month)
+            if battery["retired_at"] is not None and _reaches_formal_channel(e, battery):
                 cohort = self._month(months, battery["manufacturer_id"], battery["retired_at"])
                 cohort["retired_then_formal"] += 1
             findings.extend(self._findings(kind, e, battery, rule))
@@ -141,7 +143,7 @@ class ReportsView:
 
     @staticmethod
     def _load(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, dict[str, Any]]:
-        codes = sorted({e.originator_id for _, e in events if event_name(e).startswith("Battery.")})
+        codes = sorted({e.originator_id for _, e in events if isinstance(e, Battery.Event)})
         rows: dict[str, dict[str, Any]] = {}
         for start in range(0, len(codes), 500):
             query = select(report_batteries).where(report_batteries.c.code.in_(codes[start : start + 500]))
@@ -152,7 +154,7 @@ class ReportsView:
     def _roles(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, list[str]]:
         """The registered roles of the batch's battery actors (those registered in the batch
         itself are added as their registration is met)."""
-        actors = sorted({e.actor_id for _, e in events if event_name(e).startswith("Battery.")})
+        actors = sorted({e.actor_id for _, e in events if isinstance(e, Battery.Event)})
         roles: dict[str, list[str]] = {}
         for start in range(0, len(actors), 500):
             query = select(report_participants).where(
@@ -169,36 +171,6 @@ class ReportsView:
         if key not in months:
             months[key] = {"manufacturer_id": key[0], "month": key[1], **dict.fromkeys(MONTH_COUNTERS, 0)}
         return months[key]
-
-    @staticmethod
-    def _count(kind: str, e: Any, battery: dict[str, Any], month: dict[str, Any]) -> None:
-        if kind == "Produced":
-            month["produced"] += 1
-            month["produced_wh"] += thousandths(e.energy_kwh)
-        if kind in COUNTED:
-            month[COUNTED[kind]] += 1
-        if kind == "Retired":
-            battery.update(retired_at=e.occurred_at, channel_at=None, state="retired")
-        elif kind == "Collected":
-            battery["state"] = "collected"
-            if battery["retired_at"] and battery["channel_at"] is None:
-                battery["channel_at"] = e.occurred_at
-        elif kind == "HandedOver":
-            battery.update(state="handed over", handover_activity=e.activity, handover_compliant=e.compliant)
-            if e.compliant and battery["retired_at"] and battery["channel_at"] is None:
-                battery["channel_at"] = e.occurred_at
-        elif kind == "CascadeReused":
-            battery["state"] = "cascade-reused"
-        elif kind == "Recycled":
-            battery["state"] = "recycled"
-            if battery["handover_compliant"] and battery["handover_activity"] == "recycling":
-                month["recycled_whitelisted"] += 1
-            grams = {metal: thousandths(kg) for metal, kg in e.recovered_kg.items()}
-            for metal in ("Li", "Ni", "Co", "Mn"):
-                month[f"recovered_{metal.lower()}_g"] += grams.get(metal, 0)
-            month["recovered_total_g"] += sum(grams.values())
-        elif kind in ("Installed", "Removed", "AssembledInto"):
-            battery["state"] = {"Installed": "installed", "Removed": "removed"}.get(kind, "assembled")
 
     def _findings(
         self, kind: str, e: Any, battery: dict[str, Any], rule: ReportingRule | None
@@ -222,9 +194,9 @@ class ReportsView:
                 "deadline_role": held_to.role if held_to else None,
             }
 
-        if kind == "HandedOver" and not e.compliant:
+        if isinstance(e, Battery.HandedOver) and not e.compliant:
             found.append(finding("non_compliant_handover", e.non_compliance or "receiver not whitelisted"))
-        if kind == "Retired" and getattr(e, "custody_unverified", False):
+        if isinstance(e, Battery.Retired) and getattr(e, "custody_unverified", False):
             found.append(
                 finding(
                     "unverified_custody",
@@ -253,6 +225,68 @@ class ReportsView:
                 )
             )
         return found
+
+
+# Battery events that change a battery's state (set for every event) and nothing else here.
+NOT_COUNTED: tuple[type, ...] = (Battery.AssembledInto, Battery.Delivered, Battery.Removed)
+
+
+@singledispatch
+def _count(e: Battery.Event, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    """What an event adds to its month's counters and to the battery's channel facts; nothing
+    for the events in ``NOT_COUNTED``."""
+
+
+@_count.register(Battery.Produced)
+def _produced(e: Battery.Produced, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["produced"] += 1
+    month["produced_wh"] += thousandths(e.energy_kwh)
+
+
+@_count.register(Battery.Installed)
+def _installed(e: Battery.Installed, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["installed"] += 1
+
+
+@_count.register(Battery.Retired)
+def _retired(e: Battery.Retired, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["retired"] += 1
+    battery.update(retired_at=e.occurred_at, channel_at=None)
+
+
+@_count.register(Battery.Collected)
+def _collected(e: Battery.Collected, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["collected"] += 1
+    if battery["retired_at"] and battery["channel_at"] is None:
+        battery["channel_at"] = e.occurred_at
+
+
+@_count.register(Battery.HandedOver)
+def _handed_over(e: Battery.HandedOver, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    battery.update(handover_activity=e.activity, handover_compliant=e.compliant)
+    if e.compliant and battery["retired_at"] and battery["channel_at"] is None:
+        battery["channel_at"] = e.occurred_at
+
+
+@_count.register(Battery.CascadeReused)
+def _cascade_reused(e: Battery.CascadeReused, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["cascade_used"] += 1
+
+
+@_count.register(Battery.Recycled)
+def _recycled(e: Battery.Recycled, battery: dict[str, Any], month: dict[str, Any]) -> None:
+    month["recycled"] += 1
+    if _recycling_handover_compliant(battery):
+        month["recycled_whitelisted"] += 1
+    grams = {metal: thousandths(kg) for metal, kg in e.recovered_kg.items()}
+    for metal in ("Li", "Ni", "Co", "Mn"):
+        month[f"recovered_{metal.lower()}_g"] += grams.get(metal, 0)
+    month["recovered_total_g"] += sum(grams.values())
+
+
+def handles(event_class: type) -> bool:
+    """Whether this view has decided what ``event_class`` adds to the reports."""
+    return event_class in _count.registry or event_class in NOT_COUNTED
 
 
 def _reporter(role: str) -> str:

@@ -9,8 +9,8 @@ the same view fails the compare-and-set, rolls back, and re-reads (its batch is 
 Why not the library's ``ProjectionRunner``: in eventsourcing 9.5 the SQLite recorder cannot
 ``subscribe()``, and batterytrace must behave the same on SQLite and PostgreSQL. Reading the
 notification log works on both; it is one code path. On PostgreSQL the library sends
-``NOTIFY <events table>`` on every insert, which ``follow`` listens to so that it wakes early;
-otherwise it polls.
+``NOTIFY <events table>`` on every insert, which ``follow`` listens to so that it wakes early
+(``store_listener``); otherwise it polls.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import create_view_engine
+from batterytrace.projections.event_source import EventSource
 from batterytrace.projections.freshness import SETTINGS_SEPARATOR, calendar_fingerprint
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
+from batterytrace.projections.store_listener import NotificationWaiter
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
-from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.settings import StoreUnavailable
+from batterytrace.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 1000
@@ -73,11 +74,11 @@ def default_views(calendar: WorkingCalendar | None = None) -> dict[str, View]:
 
 class ViewRunner:
     """Brings views up to date: once (``catch_up``), from scratch (``rebuild``) or continuously
-    (``follow``)."""
+    (``follow``), from ``app``: the application, or any other ``EventSource``."""
 
     def __init__(
         self,
-        app: BatteryTrace,
+        app: EventSource,
         *,
         engine: Engine | None = None,
         views: dict[str, View] | None = None,
@@ -237,7 +238,7 @@ class ViewRunner:
         under a steady stream of writes (scans) it applies batches of many events in one
         transaction each instead of one transaction per event; views then trail the store by
         that long at most, and ``?after=`` readers wait for it."""
-        waiter = _NotificationWaiter.for_app(self.app)
+        waiter = NotificationWaiter.for_app(self.app)
         try:
             while not stop.is_set():
                 try:
@@ -369,53 +370,3 @@ def _reset_view(connection: Connection, name: str, fingerprint: str) -> None:
     connection.execute(
         update(positions).where(positions.c.view == name).values(position=0, schema=fingerprint)
     )
-
-
-class _NotificationWaiter:
-    """Sleeps until the store says something was written (PostgreSQL LISTEN), or a poll interval."""
-
-    def __init__(self, connection: Any = None) -> None:
-        self.connection = connection
-
-    @classmethod
-    def for_app(cls, app: BatteryTrace) -> _NotificationWaiter:
-        channel = getattr(app.recorder, "channel_name", None)
-        if not channel:
-            return cls()
-        try:
-            import psycopg
-
-            from batterytrace.trace.settings import parse_database_url
-
-            url = parse_database_url(app.settings.database_url)
-            connection = psycopg.connect(
-                host=url.host or "127.0.0.1",
-                port=url.port or 5432,
-                user=url.username or "postgres",
-                password=url.password or None,
-                dbname=url.database,
-                autocommit=True,
-                connect_timeout=5,
-            )
-            connection.execute(f'LISTEN "{channel}"')
-        except Exception:
-            log.info("LISTEN unavailable; polling instead")
-            return cls()
-        return cls(connection)
-
-    def wait(self, stop: threading.Event, seconds: float) -> None:
-        if self.connection is None:
-            stop.wait(seconds)
-            return
-        deadline = time.monotonic() + seconds
-        try:
-            while not stop.is_set() and time.monotonic() < deadline:  # short slices: stop is seen soon
-                slice_seconds = min(0.25, max(deadline - time.monotonic(), 0.0))
-                if any(True for _ in self.connection.notifies(timeout=slice_seconds, stop_after=1)):
-                    return
-        except Exception:
-            stop.wait(seconds)
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()

@@ -23,6 +23,7 @@ from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_awa
 from batterytrace.events.battery import Battery, ProductionSpec, production_record
 from batterytrace.events.battery_code import parse_battery_code
 from batterytrace.events.collection_point import CollectionPoint, parse_collection_point_id
+from batterytrace.events.commands import Command
 from batterytrace.events.credit_code import parse_credit_code
 from batterytrace.events.errors import (
     AlreadyExists,
@@ -33,10 +34,8 @@ from batterytrace.events.errors import (
     NotAuthorised,
     NotFound,
 )
-from batterytrace.events.lifecycle import Action
 from batterytrace.events.participant import (
     BOOTSTRAP_ID,
-    Activity,
     ManufacturerCodeClaim,
     Participant,
     PlatformBootstrap,
@@ -45,15 +44,16 @@ from batterytrace.events.participant import (
 )
 from batterytrace.events.zone import in_china_time
 from batterytrace.projections.database import create_view_engine
-from batterytrace.trace import keys
-from batterytrace.trace.settings import (
+from batterytrace.store import (
     ConfigurationError,
-    Settings,
     StoreUnavailable,
     describe_database,
     eventsourcing_env,
     store_setup_lock,
 )
+from batterytrace.trace import keys
+from batterytrace.trace.battery_commands import Attempt, handler_for, parse_activity
+from batterytrace.trace.settings import Settings
 
 A = TypeVar("A", bound=TraceAggregate)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -72,6 +72,14 @@ class WriteResult:
     replayed: bool = False
     saved: tuple[TraceAggregate, ...] = ()
     recorded: tuple[Any, ...] = ()
+
+    def battery(self, code: str) -> Battery:
+        """The battery ``code`` as this write left it (a replayed request: as it was saved)."""
+        wanted = code.strip().upper()
+        for aggregate in self.saved:
+            if isinstance(aggregate, Battery) and aggregate.code == wanted:
+                return aggregate
+        raise LookupError(f"battery {wanted} is not among what this write saved")
 
 
 class BatteryTrace(Application[str]):
@@ -282,7 +290,7 @@ class BatteryTrace(Application[str]):
     ) -> WriteResult:
         participant = self.participant(participant_id)
         participant.grant_whitelist(
-            _activity(activity), effective_on or self.today(), by=self.participant(actor_id)
+            parse_activity(activity), effective_on or self.today(), by=self.participant(actor_id)
         )
         return self._commit(participant)
 
@@ -297,7 +305,7 @@ class BatteryTrace(Application[str]):
     ) -> WriteResult:
         participant = self.participant(participant_id)
         participant.revoke_whitelist(
-            _activity(activity),
+            parse_activity(activity),
             effective_on or self.today(),
             by=self.participant(actor_id),
             reason=reason,
@@ -420,7 +428,7 @@ class BatteryTrace(Application[str]):
             raise ConcurrentWrite(f"a component of {battery.code} changed while it was being recorded; retry")
         stored = self.battery(battery.code)
         if production_record(stored) == production_record(battery):
-            return WriteResult(replayed=True)
+            return WriteResult(replayed=True, saved=(stored,))
         differing = [
             key
             for key, value in production_record(battery).items()
@@ -459,218 +467,34 @@ class BatteryTrace(Application[str]):
             return self.compare_with_stored(made)
 
     # ------------------------------------------------------------------ lifecycle commands
-    def _on_battery(
-        self,
-        code: str,
-        actor_id: str,
-        command: str,
-        *,
-        occurred_at: datetime | None,
-        request_id: str | None,
-        late_correction: bool,
-        actor: Participant | None = None,
-        **arguments: Any,
+    def execute(
+        self, command: Command, *, actor: Participant | None = None, point: CollectionPoint | None = None
     ) -> WriteResult:
-        """Run one of the battery's commands as ``actor_id`` and save it; a request that lost a
-        race is retried once, so that a client's replay of it is answered, not refused. ``actor``
-        is the participant already loaded by the caller (the API's authentication), if any."""
-        if actor is not None and actor.id != actor_id:
-            raise ValueError(f"actor {actor.id} is not {actor_id}")
+        """Run a lifecycle command on its battery and save what it recorded; a request that lost a
+        race is retried once, so that a client's replay of it is answered, not refused.
+
+        ``actor`` and ``point`` are the participant and collection point a caller has just loaded
+        (the API's authentication; a scan's checked point), sparing reads on the busiest write."""
+        if actor is not None and actor.id != command.actor_id:
+            raise ValueError(f"actor {actor.id} is not {command.actor_id}")
+        handler = handler_for(command)
+        reporting = command.reporting
 
         def act() -> WriteResult:
-            battery = self.battery(code)
-            getattr(battery, command)(
-                actor=actor or self.participant(actor_id),
-                occurred_at=self.when(occurred_at),
-                request_id=request_id,
-                late_correction=late_correction,
-                **arguments,
+            battery = self.battery(command.code)
+            attempt = Attempt(
+                app=self,
+                battery=battery,
+                actor=actor or self.participant(command.actor_id),
+                occurred_at=self.when(reporting.occurred_at),
+                request_id=reporting.request_id,
+                late_correction=reporting.late_correction,
+                point=point,
             )
+            handler(attempt, command)
             return self._commit(battery)
 
-        return self._retrying_once(request_id, act)
-
-    def deliver(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        receiver_id: str,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        """The holder of a new battery (its manufacturer) delivers it to a vehicle maker, which
-        may then install it. As for a handover, the holder is checked before the receiver is
-        looked up."""
-        actor = self._holder_of(code, actor_id, request_id, Action.DELIVER)
-        return self._on_battery(
-            code,
-            actor_id,
-            "deliver",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            actor=actor,
-            receiver=self.participant(receiver_id),
-        )
-
-    def _holder_of(self, code: str, actor_id: str, request_id: str | None, action: Action) -> Participant:
-        """The acting participant, once it is known to hold the battery (or to be replaying its
-        own request): whether the other party of a transfer is registered is told only to the
-        holder, never 404-or-403 to anyone who asks."""
-        actor = self.participant(actor_id)
-        battery = self.battery(code)
-        if not battery.has_seen(actor, request_id, action):
-            battery.require_can(action)
-            battery.require_held_by(actor, action)
-        return actor
-
-    def install(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        vin: str | None = None,
-        site: str | None = None,
-        application: str | None = None,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        return self._on_battery(
-            code,
-            actor_id,
-            "install",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            vin=vin,
-            site=site,
-            application=application,
-        )
-
-    def remove(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        reason: str,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        return self._on_battery(
-            code,
-            actor_id,
-            "remove",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            reason=reason,
-        )
-
-    def retire(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        reason: str,
-        state_of_health_pct: float | None = None,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        return self._on_battery(
-            code,
-            actor_id,
-            "retire",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            reason=reason,
-            state_of_health_pct=state_of_health_pct,
-        )
-
-    def collect(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        collection_point_id: str,
-        mass_kg: float | None = None,
-        condition: str = "intact",
-        source_vin: str | None = None,
-        scanned_by: str | None = None,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-        actor: Participant | None = None,
-        point: CollectionPoint | None = None,
-    ) -> WriteResult:
-        """Take a battery in at a collection point. ``actor`` and ``point`` may be passed when the
-        caller has just loaded them (a scan: the API authenticated the operator and checked the
-        point), saving two reads of the store on the busiest write."""
-        if point is not None and point.id != parse_collection_point_id(collection_point_id):
-            raise ValueError(f"point {point.id} is not {collection_point_id}")
-        return self._on_battery(
-            code,
-            actor_id,
-            "collect",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            actor=actor,
-            collection_point=point or self.collection_point(collection_point_id),
-            mass_kg=mass_kg,
-            condition=condition,
-            source_vin=source_vin,
-            scanned_by=scanned_by,
-        )
-
-    def hand_over(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        receiver_id: str,
-        activity: str,
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        actor = self._holder_of(code, actor_id, request_id, Action.HAND_OVER)
-        return self._on_battery(
-            code,
-            actor_id,
-            "hand_over",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            actor=actor,
-            receiver=self.participant(receiver_id),
-            activity=_activity(activity),
-        )
-
-    def recycle(
-        self,
-        *,
-        actor_id: str,
-        code: str,
-        recovered_kg: dict[str, float],
-        occurred_at: datetime | None = None,
-        request_id: str | None = None,
-        late_correction: bool = False,
-    ) -> WriteResult:
-        return self._on_battery(
-            code,
-            actor_id,
-            "recycle",
-            occurred_at=occurred_at,
-            request_id=request_id,
-            late_correction=late_correction,
-            recovered_kg=recovered_kg,
-        )
+        return self._retrying_once(reporting.request_id, act)
 
     # --------------------------------------------------------------------------- API keys
     # The commands and their policy live in batterytrace/trace/keys.py.
@@ -774,13 +598,6 @@ def _bound_pool_wait(recorder: Any) -> None:
     pool = getattr(getattr(recorder, "datastore", None), "pool", None)
     if pool is not None and hasattr(pool, "timeout"):
         pool.timeout = POOL_WAIT_SECONDS
-
-
-def _activity(value: str) -> Activity:
-    try:
-        return Activity(value.strip().lower().replace("-", "_"))
-    except ValueError:
-        raise InvalidInput(f"activity {value!r} is unknown; use recycling or cascade_use") from None
 
 
 def _first_line(error: BaseException) -> str:

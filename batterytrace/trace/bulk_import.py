@@ -38,8 +38,8 @@ from batterytrace.events.battery import Battery, ProductionSpec, production_reco
 from batterytrace.events.battery_code import parse_battery_code
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
 from batterytrace.events.participant import Participant
+from batterytrace.store import StoreUnavailable
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.settings import StoreUnavailable
 
 log = logging.getLogger("batterytrace.import")
 

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from batterytrace.events.battery_code import EXAMPLE_CODE, parse_battery_code
 from batterytrace.events.errors import InvalidBatteryCode, InvalidInput
-from batterytrace.trace.settings import StoreUnavailable
+from batterytrace.store import StoreUnavailable
 
 RESOLVER_SEGMENT = "b"  # labels carry {public_url}/b/{code}
 IMAGE_FORMATS = ("PNG", "JPEG")

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from batterytrace.demo.national import generate_demo
 from batterytrace.events.participant import Role
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo import generate_demo
 from batterytrace.trace.settings import Settings
 from tests.utils.server import Server, running_server
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from batterytrace.trace.demo_cast import ENGLISH_NAMES
+from batterytrace.demo.cast import ENGLISH_NAMES
 from tests.browser.conftest import DemoSite, console_errors, sign_in
 
 

@@ -29,6 +29,7 @@ from PIL import Image, ImageOps
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, Install, Reporting, Retire
 from batterytrace.trace.pages.i18n import LANGUAGES, messages
 from tests.browser.conftest import DemoSite, console_errors, sign_in
 from tests.utils.server import running_server
@@ -105,14 +106,30 @@ def retired_batteries(site: DemoSite, count: int, *, retire: bool = True) -> lis
             )
             service.produce(actor_id=maker.id, spec=spec)
             delivered = _at(2024, 7, 25)
-            service.deliver(actor_id=maker.id, code=code, receiver_id=vehicle_maker, occurred_at=delivered)
-            service.install(actor_id=vehicle_maker, code=code, vin=VIN, occurred_at=_at(2024, 8, 1))
-            if retire:
-                service.retire(
+            service.execute(
+                Deliver(
+                    actor_id=maker.id,
+                    code=code,
+                    receiver_id=vehicle_maker,
+                    reporting=Reporting(occurred_at=delivered),
+                )
+            )
+            service.execute(
+                Install(
                     actor_id=vehicle_maker,
                     code=code,
-                    reason="capacity below 80%",
-                    occurred_at=_at(2025, 6, 1),
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=_at(2024, 8, 1)),
+                )
+            )
+            if retire:
+                service.execute(
+                    Retire(
+                        actor_id=vehicle_maker,
+                        code=code,
+                        reason="capacity below 80%",
+                        reporting=Reporting(occurred_at=_at(2025, 6, 1)),
+                    )
                 )
             codes.append(code)
         return codes
@@ -323,10 +340,12 @@ def test_an_outlet_hands_batteries_over_with_a_warning_for_a_receiver_off_the_wh
     service = site.service()
     try:
         for code in codes:
-            service.collect(
-                actor_id=site.participants["outlet_operator"],
-                code=code,
-                collection_point_id=outlet["point"]["id"],
+            service.execute(
+                Collect(
+                    actor_id=site.participants["outlet_operator"],
+                    code=code,
+                    collection_point_id=outlet["point"]["id"],
+                )
             )
     finally:
         service.close()

@@ -42,6 +42,7 @@ from schemathesis.checks import not_a_server_error
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import EXAMPLE_CODE, make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from batterytrace.trace.api.app import create_app
 from batterytrace.trace.settings import Settings
 from tests.utils.api import Api, api_on
@@ -110,30 +111,51 @@ def seed_batteries(api: Api) -> list[str]:
         service.produce(actor_id=cast.manufacturer, spec=ProductionSpec(code=code, **FACTS))
     example, _produced, installed, retired, collected, recycling, cascade = codes
     for code in (example, installed, retired, collected, recycling, cascade):
-        service.deliver(
-            actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+        service.execute(
+            Deliver(
+                actor_id=cast.manufacturer,
+                code=code,
+                receiver_id=cast.vehicle_maker,
+                reporting=Reporting(occurred_at=at(2024, 7, 25)),
+            )
         )
-        service.install(actor_id=cast.vehicle_maker, code=code, vin=VIN, occurred_at=at(2024, 8, 1))
+        service.execute(
+            Install(
+                actor_id=cast.vehicle_maker,
+                code=code,
+                vin=VIN,
+                reporting=Reporting(occurred_at=at(2024, 8, 1)),
+            )
+        )
     for code in (example, retired, collected, recycling, cascade):
-        service.retire(
-            actor_id=cast.vehicle_maker, code=code, reason="capacity below 80%", occurred_at=at(2025, 6, 1)
+        service.execute(
+            Retire(
+                actor_id=cast.vehicle_maker,
+                code=code,
+                reason="capacity below 80%",
+                reporting=Reporting(occurred_at=at(2025, 6, 1)),
+            )
         )
-    service.collect(
-        actor_id=cast.outlet_operator,
-        code=collected,
-        collection_point_id=cast.collection_point,
-        occurred_at=at(2025, 6, 15),
+    service.execute(
+        Collect(
+            actor_id=cast.outlet_operator,
+            code=collected,
+            collection_point_id=cast.collection_point,
+            reporting=Reporting(occurred_at=at(2025, 6, 15)),
+        )
     )
     for code, receiver, activity in (
         (recycling, "recycler", "recycling"),
         (cascade, "cascade_user", "cascade_use"),
     ):
-        service.hand_over(
-            actor_id=cast.vehicle_maker,
-            code=code,
-            receiver_id=getattr(cast, receiver),
-            activity=activity,
-            occurred_at=at(2025, 7, 1),
+        service.execute(
+            HandOver(
+                actor_id=cast.vehicle_maker,
+                code=code,
+                receiver_id=getattr(cast, receiver),
+                activity=activity,
+                reporting=Reporting(occurred_at=at(2025, 7, 1)),
+            )
         )
     return codes
 

@@ -13,6 +13,7 @@ import pytest
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Retire
 from tests.utils.api import Api
 from tests.utils.cast import credit_code
 
@@ -41,16 +42,18 @@ def collected_pack(api: Api, serial: int) -> str:
     code = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", date(2024, 7, 15), serial)
     spec = ProductionSpec(code=code, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110)
     service.produce(actor_id=cast.manufacturer, spec=spec)
-    service.deliver(actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker)
-    service.install(actor_id=cast.vehicle_maker, code=code, vin=VIN)
-    service.retire(actor_id=cast.vehicle_maker, code=code, reason="worn")
-    service.collect(actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point)
+    service.execute(Deliver(actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker))
+    service.execute(Install(actor_id=cast.vehicle_maker, code=code, vin=VIN))
+    service.execute(Retire(actor_id=cast.vehicle_maker, code=code, reason="worn"))
+    service.execute(
+        Collect(actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point)
+    )
     return code
 
 
 def hand_over(api: Api, code: str, receiver: str) -> int:
-    result = api.service.hand_over(
-        actor_id=api.cast.outlet_operator, code=code, receiver_id=receiver, activity="recycling"
+    result = api.service.execute(
+        HandOver(actor_id=api.cast.outlet_operator, code=code, receiver_id=receiver, activity="recycling")
     )
     assert result.notification_id
     return result.notification_id

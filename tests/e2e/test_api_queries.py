@@ -17,6 +17,7 @@ import pytest
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from batterytrace.trace.application import WriteResult
 from tests.utils.api import CAST_ROLES, Api, api_on
 
@@ -74,8 +75,13 @@ class Store:
         service, cast = self.api.service, self.api.cast
         maker = service.battery(battery).manufacturer_id
         self.note(
-            service.deliver(
-                actor_id=maker, code=battery, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+            service.execute(
+                Deliver(
+                    actor_id=maker,
+                    code=battery,
+                    receiver_id=cast.vehicle_maker,
+                    reporting=Reporting(occurred_at=at(2024, 7, 25)),
+                )
             )
         )
 
@@ -83,31 +89,49 @@ class Store:
         service, cast = self.api.service, self.api.cast
         self.deliver(battery)
         self.note(
-            service.install(actor_id=cast.vehicle_maker, code=battery, vin=VIN, occurred_at=at(2024, 8, 1))
+            service.execute(
+                Install(
+                    actor_id=cast.vehicle_maker,
+                    code=battery,
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=at(2024, 8, 1)),
+                )
+            )
         )
         self.note(
-            service.retire(actor_id=cast.vehicle_maker, code=battery, reason="worn", occurred_at=retired)
+            service.execute(
+                Retire(
+                    actor_id=cast.vehicle_maker,
+                    code=battery,
+                    reason="worn",
+                    reporting=Reporting(occurred_at=retired),
+                )
+            )
         )
 
     def collect(self, battery: str) -> None:
         cast = self.api.cast
         self.note(
-            self.api.service.collect(
-                actor_id=cast.outlet_operator,
-                code=battery,
-                collection_point_id=cast.collection_point,
-                occurred_at=at(2026, 10, 1),
+            self.api.service.execute(
+                Collect(
+                    actor_id=cast.outlet_operator,
+                    code=battery,
+                    collection_point_id=cast.collection_point,
+                    reporting=Reporting(occurred_at=at(2026, 10, 1)),
+                )
             )
         )
 
     def hand_over(self, battery: str, receiver: str) -> WriteResult:
         cast = self.api.cast
         return self.note(
-            self.api.service.hand_over(
-                actor_id=cast.outlet_operator,
-                code=battery,
-                receiver_id=getattr(cast, receiver),
-                activity="recycling",
+            self.api.service.execute(
+                HandOver(
+                    actor_id=cast.outlet_operator,
+                    code=battery,
+                    receiver_id=getattr(cast, receiver),
+                    activity="recycling",
+                )
             )
         )
 
@@ -249,16 +273,25 @@ def test_after_makes_the_next_read_include_the_write_while_the_follower_runs(api
     store.deliver(battery)
     for step in range(3):  # the follower polls; each read must see the write it names
         if step == 0:
-            result = api.service.install(
-                actor_id=api.cast.vehicle_maker, code=battery, vin=VIN, occurred_at=at(2024, 8, 1)
+            result = api.service.execute(
+                Install(
+                    actor_id=api.cast.vehicle_maker,
+                    code=battery,
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=at(2024, 8, 1)),
+                )
             )
             expected = "installed"
         elif step == 1:
-            result = api.service.retire(actor_id=api.cast.vehicle_maker, code=battery, reason="worn")
+            result = api.service.execute(Retire(actor_id=api.cast.vehicle_maker, code=battery, reason="worn"))
             expected = "retired"
         else:
-            result = api.service.collect(
-                actor_id=api.cast.outlet_operator, code=battery, collection_point_id=api.cast.collection_point
+            result = api.service.execute(
+                Collect(
+                    actor_id=api.cast.outlet_operator,
+                    code=battery,
+                    collection_point_id=api.cast.collection_point,
+                )
             )
             expected = "collected"
         assert result.notification_id

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Deliver, Install, Reporting, Retire
 from tests.utils.api import Api, api_on
 
 VIN = "LSVAU2180N2183294"
@@ -46,12 +47,29 @@ def produced(api: Api, serial: int) -> str:
 def retired(api: Api, serial: int) -> str:
     pack = produced(api, serial)
     cast = api.cast
-    api.service.deliver(
-        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    api.service.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=pack,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=at(2024, 7, 25)),
+        )
     )
-    api.service.install(actor_id=api.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
-    api.service.retire(
-        actor_id=api.cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2025, 6, 1)
+    api.service.execute(
+        Install(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            vin=VIN,
+            reporting=Reporting(occurred_at=at(2024, 8, 1)),
+        )
+    )
+    api.service.execute(
+        Retire(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            reason="capacity below 80%",
+            reporting=Reporting(occurred_at=at(2025, 6, 1)),
+        )
     )
     return pack
 

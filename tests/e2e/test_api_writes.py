@@ -19,6 +19,7 @@ import httpx
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Deliver, HandOver, Install, Reporting, Retire
 from tests.utils.api import Api, api_on
 
 PRODUCED_ON = date(2024, 7, 15)
@@ -85,8 +86,13 @@ def produced(api: Api, serial: int) -> str:
 def delivered(api: Api, serial: int) -> str:
     """A pack its manufacturer delivered to the vehicle maker (in 2024), which may install it."""
     pack, cast = produced(api, serial), api.cast
-    api.service.deliver(
-        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    api.service.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=pack,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=at(2024, 7, 25)),
+        )
     )
     return pack
 
@@ -94,21 +100,35 @@ def delivered(api: Api, serial: int) -> str:
 def retired(api: Api, serial: int) -> str:
     """A pack delivered, installed in a vehicle and retired by the vehicle maker, in 2024-2025."""
     pack = delivered(api, serial)
-    api.service.install(actor_id=api.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
-    api.service.retire(
-        actor_id=api.cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2025, 6, 1)
+    api.service.execute(
+        Install(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            vin=VIN,
+            reporting=Reporting(occurred_at=at(2024, 8, 1)),
+        )
+    )
+    api.service.execute(
+        Retire(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            reason="capacity below 80%",
+            reporting=Reporting(occurred_at=at(2025, 6, 1)),
+        )
     )
     return pack
 
 
 def handed_over(api: Api, serial: int, receiver: str, activity: str) -> str:
     pack = retired(api, serial)
-    api.service.hand_over(
-        actor_id=api.cast.vehicle_maker,
-        code=pack,
-        receiver_id=getattr(api.cast, receiver),
-        activity=activity,
-        occurred_at=at(2025, 7, 1),
+    api.service.execute(
+        HandOver(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            receiver_id=getattr(api.cast, receiver),
+            activity=activity,
+            reporting=Reporting(occurred_at=at(2025, 7, 1)),
+        )
     )
     return pack
 

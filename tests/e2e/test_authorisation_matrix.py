@@ -33,6 +33,7 @@ import pytest
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from batterytrace.trace.api.app import create_app
 from batterytrace.trace.settings import Settings
 from tests.utils.api import CAST_ROLES, Api
@@ -181,48 +182,63 @@ class Store:
     def delivered(self) -> str:
         """Produced, and delivered by the manufacturer to the vehicle maker (which may install it)."""
         pack = self.produced()
-        self.service.deliver(
-            actor_id=self.cast.manufacturer,
-            code=pack,
-            receiver_id=self.cast.vehicle_maker,
-            occurred_at=at(2024, 7, 25),
+        self.service.execute(
+            Deliver(
+                actor_id=self.cast.manufacturer,
+                code=pack,
+                receiver_id=self.cast.vehicle_maker,
+                reporting=Reporting(occurred_at=at(2024, 7, 25)),
+            )
         )
         return pack
 
     def installed(self) -> str:
         pack = self.delivered()
-        self.service.install(actor_id=self.cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
+        self.service.execute(
+            Install(
+                actor_id=self.cast.vehicle_maker,
+                code=pack,
+                vin=VIN,
+                reporting=Reporting(occurred_at=at(2024, 8, 1)),
+            )
+        )
         return pack
 
     def retired(self) -> str:
         pack = self.installed()
-        self.service.retire(
-            actor_id=self.cast.vehicle_maker,
-            code=pack,
-            reason="capacity below 80%",
-            occurred_at=at(2025, 6, 1),
+        self.service.execute(
+            Retire(
+                actor_id=self.cast.vehicle_maker,
+                code=pack,
+                reason="capacity below 80%",
+                reporting=Reporting(occurred_at=at(2025, 6, 1)),
+            )
         )
         return pack
 
     def collected(self) -> str:
         """Retired, then taken in at the outlet operator's collection point."""
         pack = self.retired()
-        self.service.collect(
-            actor_id=self.cast.outlet_operator,
-            code=pack,
-            collection_point_id=self.cast.collection_point,
-            occurred_at=at(2025, 6, 15),
+        self.service.execute(
+            Collect(
+                actor_id=self.cast.outlet_operator,
+                code=pack,
+                collection_point_id=self.cast.collection_point,
+                reporting=Reporting(occurred_at=at(2025, 6, 15)),
+            )
         )
         return pack
 
     def handed_over(self, receiver: str, activity: str) -> str:
         pack = self.retired()
-        self.service.hand_over(
-            actor_id=self.cast.vehicle_maker,
-            code=pack,
-            receiver_id=getattr(self.cast, receiver),
-            activity=activity,
-            occurred_at=at(2025, 7, 1),
+        self.service.execute(
+            HandOver(
+                actor_id=self.cast.vehicle_maker,
+                code=pack,
+                receiver_id=getattr(self.cast, receiver),
+                activity=activity,
+                reporting=Reporting(occurred_at=at(2025, 7, 1)),
+            )
         )
         return pack
 
@@ -231,12 +247,14 @@ class Store:
         retired by the vehicle maker, collected by the outlet operator and handed to the recycler."""
         if self._read_battery is None:
             pack = self.collected()
-            self.service.hand_over(
-                actor_id=self.cast.outlet_operator,
-                code=pack,
-                receiver_id=self.cast.recycler,
-                activity="recycling",
-                occurred_at=at(2025, 7, 1),
+            self.service.execute(
+                HandOver(
+                    actor_id=self.cast.outlet_operator,
+                    code=pack,
+                    receiver_id=self.cast.recycler,
+                    activity="recycling",
+                    reporting=Reporting(occurred_at=at(2025, 7, 1)),
+                )
             )
             self._read_battery = pack
         return self._read_battery

@@ -667,7 +667,7 @@ def test_a_short_story_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------- demo
 def test_demo_prints_example_codes_that_show_can_open(tmp_path: Path) -> None:
-    pytest.importorskip("batterytrace.trace.demo")
+    pytest.importorskip("batterytrace.demo.national")
     cli = Cli(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
 
     demo = cli.ok("demo", "--batteries", "200", "--seed", "3")

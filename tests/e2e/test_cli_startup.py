@@ -44,7 +44,7 @@ def _loaded_after(statements: str) -> set[str]:
 
 COMMAND_MODULES = {
     f"batterytrace.cli.{name}"
-    for name in ("bulk", "lifecycle", "participants", "qr", "serve", "show", "views")
+    for name in ("bulk", "lifecycle", "participants", "qr", "serve", "show", "projections", "reports")
 }
 
 

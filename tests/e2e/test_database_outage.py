@@ -30,10 +30,11 @@ import httpx
 import psycopg
 import pytest
 
+from batterytrace.store import parse_database_url
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.bulk_import import ProductionImporter
 from batterytrace.trace.sample_data import production_rows
-from batterytrace.trace.settings import Settings, parse_database_url
+from batterytrace.trace.settings import Settings
 from tests.conftest import IN_CI, POSTGRES_URL
 from tests.e2e.test_service_over_http import VIN
 from tests.utils.cast import NationalCast

@@ -10,6 +10,7 @@ import json
 import httpx
 import pytest
 
+from batterytrace.events.commands import HandOver, Recycle
 from tests.e2e.test_api_writes import VIN, post, problem_of
 from tests.e2e.test_security_refusals import installed_pack, retired_pack
 from tests.utils.api import Api, api_on
@@ -45,8 +46,12 @@ def test_an_outlet_scanning_a_battery_still_in_its_vehicle_is_told_its_state_and
 def test_a_recycled_battery_is_refused_with_the_reason_its_life_has_ended(api: Api) -> None:
     pack = retired_pack(api, 12)
     service, cast = api.service, api.cast
-    service.hand_over(actor_id=cast.vehicle_maker, code=pack, receiver_id=cast.recycler, activity="recycling")
-    service.recycle(actor_id=cast.recycler, code=pack, recovered_kg={"Li": 1, "Ni": 0, "Co": 0, "Mn": 0})
+    service.execute(
+        HandOver(actor_id=cast.vehicle_maker, code=pack, receiver_id=cast.recycler, activity="recycling")
+    )
+    service.execute(
+        Recycle(actor_id=cast.recycler, code=pack, recovered_kg={"Li": 1, "Ni": 0, "Co": 0, "Mn": 0})
+    )
     params = coded(scan(api, api.cast.collection_point, pack), 409, "battery.wrong_state.recycled")
     assert params == {"code": pack, "state": "recycled", "action": "collect"}
 

@@ -18,6 +18,7 @@ from PIL import Image
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from batterytrace.trace.application import WriteResult
 from tests.unit.test_qr import svg_to_image
 from tests.utils.api import CAST_ROLES, Api, api_on
@@ -88,25 +89,44 @@ class Story:
         service, cast = self.api.service, self.api.cast
         maker = service.battery(battery).manufacturer_id
         self.note(
-            service.deliver(
-                actor_id=maker, code=battery, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+            service.execute(
+                Deliver(
+                    actor_id=maker,
+                    code=battery,
+                    receiver_id=cast.vehicle_maker,
+                    reporting=Reporting(occurred_at=at(2024, 7, 25)),
+                )
             )
         )
         self.note(
-            service.install(actor_id=cast.vehicle_maker, code=battery, vin=VIN, occurred_at=at(2024, 8, 1))
-        )
-        self.note(
-            service.retire(
-                actor_id=cast.vehicle_maker, code=battery, reason="worn", occurred_at=at(2025, 6, 1)
+            service.execute(
+                Install(
+                    actor_id=cast.vehicle_maker,
+                    code=battery,
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=at(2024, 8, 1)),
+                )
             )
         )
         self.note(
-            service.collect(
-                actor_id=cast.outlet_operator,
-                code=battery,
-                collection_point_id=cast.collection_point,
-                source_vin=VIN,
-                occurred_at=at(2025, 6, 10),
+            service.execute(
+                Retire(
+                    actor_id=cast.vehicle_maker,
+                    code=battery,
+                    reason="worn",
+                    reporting=Reporting(occurred_at=at(2025, 6, 1)),
+                )
+            )
+        )
+        self.note(
+            service.execute(
+                Collect(
+                    actor_id=cast.outlet_operator,
+                    code=battery,
+                    collection_point_id=cast.collection_point,
+                    source_vin=VIN,
+                    reporting=Reporting(occurred_at=at(2025, 6, 10)),
+                )
             )
         )
 
@@ -128,12 +148,14 @@ def story(api: Api) -> Story:
     s.collect(REUSED)
     service, cast = api.service, api.cast
     s.note(
-        service.hand_over(
-            actor_id=cast.outlet_operator,
-            code=REUSED,
-            receiver_id=cast.cascade_user,
-            activity="cascade_use",
-            occurred_at=at(2025, 6, 20),
+        service.execute(
+            HandOver(
+                actor_id=cast.outlet_operator,
+                code=REUSED,
+                receiver_id=cast.cascade_user,
+                activity="cascade_use",
+                reporting=Reporting(occurred_at=at(2025, 6, 20)),
+            )
         )
     )
     product = ProductionSpec(

@@ -24,6 +24,7 @@ import pytest
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, HandOver, Reporting, Retire
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
 from tests.utils.api import CAST_ROLES, Api
@@ -46,12 +47,21 @@ def collected(api: Api, serial: int, point: str | None = None) -> tuple[str, int
     code = make_battery_code("3CA", "P", "B", "12", "0A1B2C3", datetime(2024, 7, 15).date(), serial)
     spec = ProductionSpec(code=code, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110)
     service.produce(actor_id=cast.manufacturer, spec=spec)
-    service.retire(actor_id=cast.manufacturer, code=code, reason="worn", occurred_at=at(2025, 6, 1))
-    result = service.collect(
-        actor_id=cast.outlet_operator,
-        code=code,
-        collection_point_id=point or cast.collection_point,
-        occurred_at=at(2025, 6, 10),
+    service.execute(
+        Retire(
+            actor_id=cast.manufacturer,
+            code=code,
+            reason="worn",
+            reporting=Reporting(occurred_at=at(2025, 6, 1)),
+        )
+    )
+    result = service.execute(
+        Collect(
+            actor_id=cast.outlet_operator,
+            code=code,
+            collection_point_id=point or cast.collection_point,
+            reporting=Reporting(occurred_at=at(2025, 6, 10)),
+        )
     )
     assert result.notification_id
     return code, result.notification_id
@@ -143,12 +153,14 @@ def test_the_holding_point_is_said_once_and_never_listed_as_a_place_to_bring_the
     assert f"已交回，现存放于：{HOLDING}。" in chinese and "0.0 km" not in chinese
     assert "No other collection point is listed yet." in english and "暂无其他回收服务网点。" in chinese
 
-    handed = api.service.hand_over(
-        actor_id=api.cast.outlet_operator,
-        code=code,
-        receiver_id=api.cast.recycler,
-        activity="recycling",
-        occurred_at=at(2025, 6, 20),
+    handed = api.service.execute(
+        HandOver(
+            actor_id=api.cast.outlet_operator,
+            code=code,
+            receiver_id=api.cast.recycler,
+            activity="recycling",
+            reporting=Reporting(occurred_at=at(2025, 6, 20)),
+        )
     )
     after = handed.notification_id or 0
     assert public_page(api, code, after)["held_at"] is None

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from batterytrace.events.battery import ProductionSpec
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from tests.e2e.test_api_writes import MATERIALS, VIN, code, post, problem_of
 from tests.utils.api import Api
 
@@ -35,27 +36,44 @@ def installed_pack(api: Api, serial: int) -> str:
         actor_id=cast.manufacturer,
         spec=ProductionSpec(pack, 150, 100, 15, 110, occurred_at=at(2024, 7, 15, 2)),
     )
-    service.deliver(
-        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 20)
+    service.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=pack,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=at(2024, 7, 20)),
+        )
     )
-    service.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
+    service.execute(
+        Install(
+            actor_id=cast.vehicle_maker, code=pack, vin=VIN, reporting=Reporting(occurred_at=at(2024, 8, 1))
+        )
+    )
     return pack
 
 
 def retired_pack(api: Api, serial: int) -> str:
     pack = installed_pack(api, serial)
-    api.service.retire(actor_id=api.cast.vehicle_maker, code=pack, reason="worn", occurred_at=at(2025, 1, 2))
+    api.service.execute(
+        Retire(
+            actor_id=api.cast.vehicle_maker,
+            code=pack,
+            reason="worn",
+            reporting=Reporting(occurred_at=at(2025, 1, 2)),
+        )
+    )
     return pack
 
 
 def collected_pack(api: Api, serial: int) -> str:
     pack = retired_pack(api, serial)
-    api.service.collect(
-        actor_id=api.cast.outlet_operator,
-        code=pack,
-        collection_point_id=api.cast.collection_point,
-        occurred_at=at(2025, 1, 5),
-        request_id="scan:intake-1",
+    api.service.execute(
+        Collect(
+            actor_id=api.cast.outlet_operator,
+            code=pack,
+            collection_point_id=api.cast.collection_point,
+            reporting=Reporting(occurred_at=at(2025, 1, 5), request_id="scan:intake-1"),
+        )
     )
     return pack
 
@@ -244,8 +262,10 @@ def test_a_scan_answer_carries_no_vin_for_an_outlet_that_never_had_the_vehicle(a
 
 def test_a_recycler_write_answer_carries_no_vin(api: Api) -> None:
     pack = collected_pack(api, 24)
-    api.service.hand_over(
-        actor_id=api.cast.outlet_operator, code=pack, receiver_id=api.cast.recycler, activity="recycling"
+    api.service.execute(
+        HandOver(
+            actor_id=api.cast.outlet_operator, code=pack, receiver_id=api.cast.recycler, activity="recycling"
+        )
     )
     recycled = post(api, f"/batteries/{pack}/recycle", {"recovered_kg": MATERIALS}, "recycler")
     assert recycled.status_code == 200, recycled.text

@@ -25,6 +25,7 @@ import pytest
 
 from batterytrace.events.battery import Battery, ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Deliver, Install, Remove, Reporting
 from batterytrace.events.errors import ConcurrentWrite, NotAuthorised
 from batterytrace.events.participant import Participant
 from batterytrace.trace.application import BatteryTrace
@@ -49,8 +50,22 @@ def make_pack(app: BatteryTrace, cast: NationalCast, serial: int) -> str:
         ),
     )
     delivered = datetime(2024, 7, 25)
-    app.deliver(actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=delivered)
-    app.install(actor_id=cast.vehicle_maker, code=pack, vin=VINS["A"], occurred_at=datetime(2024, 8, 1))
+    app.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=pack,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=delivered),
+        )
+    )
+    app.execute(
+        Install(
+            actor_id=cast.vehicle_maker,
+            code=pack,
+            vin=VINS["A"],
+            reporting=Reporting(occurred_at=datetime(2024, 8, 1)),
+        )
+    )
     return pack
 
 
@@ -316,18 +331,22 @@ def race_public_commands(
                 app = apps[writer]
                 try:
                     if removing:
-                        result = app.remove(
-                            actor_id=cast.vehicle_maker,
-                            code=code,
-                            reason=REASONS[writer],
-                            request_id=request_id(round_no),
+                        result = app.execute(
+                            Remove(
+                                actor_id=cast.vehicle_maker,
+                                code=code,
+                                reason=REASONS[writer],
+                                reporting=Reporting(request_id=request_id(round_no)),
+                            )
                         )
                     else:
-                        result = app.install(
-                            actor_id=cast.vehicle_maker,
-                            code=code,
-                            vin=VINS[writer],
-                            request_id=request_id(round_no),
+                        result = app.execute(
+                            Install(
+                                actor_id=cast.vehicle_maker,
+                                code=code,
+                                vin=VINS[writer],
+                                reporting=Reporting(request_id=request_id(round_no)),
+                            )
                         )
                 except BaseException as error:
                     replies.put((writer, error))

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from batterytrace.events.base import recording_clock
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Remove, Reporting, Retire
 from batterytrace.projections import queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
@@ -62,13 +63,20 @@ class Story:
         if self.app.battery(code).state == "produced":
             self.at(
                 when - timedelta(days=1),
-                lambda w: app.deliver(
-                    actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker, occurred_at=w
+                lambda w: app.execute(
+                    Deliver(
+                        actor_id=cast.manufacturer,
+                        code=code,
+                        receiver_id=cast.vehicle_maker,
+                        reporting=Reporting(occurred_at=w),
+                    )
                 ),
             )
         self.at(
             when,
-            lambda w: app.install(actor_id=cast.vehicle_maker, code=code, vin=VIN, occurred_at=w),
+            lambda w: app.execute(
+                Install(actor_id=cast.vehicle_maker, code=code, vin=VIN, reporting=Reporting(occurred_at=w))
+            ),
             reported,
         )
         return self
@@ -76,21 +84,39 @@ class Story:
     def removed_for_repair(self, when: datetime) -> Story:
         app, cast, code = self.app, self.cast, self.code
         self.at(
-            when, lambda w: app.remove(actor_id=cast.vehicle_maker, code=code, reason="repair", occurred_at=w)
+            when,
+            lambda w: app.execute(
+                Remove(
+                    actor_id=cast.vehicle_maker,
+                    code=code,
+                    reason="repair",
+                    reporting=Reporting(occurred_at=w),
+                )
+            ),
         )
         return self
 
     def retired_by(self, actor: str, when: datetime) -> Story:
         app, code = self.app, self.code
         self.at(
-            when, lambda w: app.retire(actor_id=actor, code=code, reason="vehicle scrapped", occurred_at=w)
+            when,
+            lambda w: app.execute(
+                Retire(
+                    actor_id=actor, code=code, reason="vehicle scrapped", reporting=Reporting(occurred_at=w)
+                )
+            ),
         )
         return self
 
     def collected(self, actor: str, point: str, when: datetime) -> Story:
         app, code = self.app, self.code
         self.at(
-            when, lambda w: app.collect(actor_id=actor, code=code, collection_point_id=point, occurred_at=w)
+            when,
+            lambda w: app.execute(
+                Collect(
+                    actor_id=actor, code=code, collection_point_id=point, reporting=Reporting(occurred_at=w)
+                )
+            ),
         )
         return self
 
@@ -98,8 +124,14 @@ class Story:
         app, cast, code = self.app, self.cast, self.code
         self.at(
             when,
-            lambda w: app.hand_over(
-                actor_id=actor, code=code, receiver_id=cast.recycler, activity="recycling", occurred_at=w
+            lambda w: app.execute(
+                HandOver(
+                    actor_id=actor,
+                    code=code,
+                    receiver_id=cast.recycler,
+                    activity="recycling",
+                    reporting=Reporting(occurred_at=w),
+                )
             ),
             reported,
         )

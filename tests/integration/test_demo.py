@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from eventsourcing.utils import get_topic
 
+from batterytrace.demo.national import DemoSummary, generate_demo
+from batterytrace.demo.parts import vin_check_digit
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, InvalidInput
 from batterytrace.events.participant import Activity
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo import DemoSummary, generate_demo
-from batterytrace.trace.demo_parts import vin_check_digit
 from batterytrace.trace.settings import Settings
 from tests.utils.cast import NationalCast
 

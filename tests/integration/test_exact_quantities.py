@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from batterytrace.events.base import recording_clock
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, Command, HandOver, Recycle, Reporting, Retire
 from batterytrace.projections import queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
@@ -38,17 +40,30 @@ def _history(app: BatteryTrace, cast: NationalCast) -> list[str]:
     codes = [_pack(app, cast, serial, energy) for serial, energy in enumerate(ENERGIES_KWH, start=1)]
     for day, (code, mass, lithium) in enumerate(zip(codes, COLLECTED_KG, LITHIUM_KG, strict=False)):
         start = PRODUCED + timedelta(days=30 + day)
-        _at(start, lambda when, code=code: app.retire(
-            actor_id=cast.manufacturer, code=code, reason="defect", occurred_at=when))  # fmt: skip
-        _at(start + timedelta(hours=2), lambda when, code=code, mass=mass: app.collect(
-            actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point,
-            mass_kg=mass, occurred_at=when))  # fmt: skip
-        _at(start + timedelta(hours=4), lambda when, code=code: app.hand_over(
-            actor_id=cast.outlet_operator, code=code, receiver_id=cast.recycler, activity="recycling",
-            occurred_at=when))  # fmt: skip
-        _at(start + timedelta(hours=6), lambda when, code=code, lithium=lithium: app.recycle(
-            actor_id=cast.recycler, code=code, occurred_at=when,
-            recovered_kg={"Li": lithium, "Ni": 0.0, "Co": 0.0, "Mn": 0.0}))  # fmt: skip
+        materials = {"Li": lithium, "Ni": 0.0, "Co": 0.0, "Mn": 0.0}
+        _on_time(app, start, Retire(actor_id=cast.manufacturer, code=code, reason="defect"))
+        _on_time(
+            app,
+            start + timedelta(hours=2),
+            Collect(
+                actor_id=cast.outlet_operator,
+                code=code,
+                collection_point_id=cast.collection_point,
+                mass_kg=mass,
+            ),
+        )
+        _on_time(
+            app,
+            start + timedelta(hours=4),
+            HandOver(
+                actor_id=cast.outlet_operator, code=code, receiver_id=cast.recycler, activity="recycling"
+            ),
+        )
+        _on_time(
+            app,
+            start + timedelta(hours=6),
+            Recycle(actor_id=cast.recycler, code=code, recovered_kg=materials),
+        )
     return codes
 
 
@@ -70,6 +85,11 @@ def _at(when: datetime, write: Callable[[datetime], Any]) -> None:
     """Write an event that happened at ``when`` and was reported an hour later (on time)."""
     with recording_clock(lambda: when + timedelta(hours=1)):
         write(when)
+
+
+def _on_time(app: BatteryTrace, when: datetime, command: Command) -> None:
+    """Run a command for an event that happened at ``when``, reported an hour later (on time)."""
+    _at(when, lambda _: app.execute(replace(command, reporting=Reporting(occurred_at=when))))
 
 
 def _reports(engine: Engine) -> dict[str, list[dict[str, Any]]]:

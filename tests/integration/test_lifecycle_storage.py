@@ -14,8 +14,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from batterytrace.events.base import CHINA_STANDARD_TIME
-from batterytrace.events.battery import ProductionSpec
+from batterytrace.events.battery import Battery, ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import (
+    Collect,
+    Deliver,
+    HandOver,
+    Install,
+    Recycle,
+    Remove,
+    Reporting,
+    Retire,
+)
 from batterytrace.events.errors import (
     AlreadyExists,
     InvalidInput,
@@ -69,8 +79,13 @@ def state(app: BatteryTrace, battery_code: str) -> str:
 
 def deliver(app: BatteryTrace, cast: NationalCast, pack: str) -> WriteResult:
     """The manufacturer delivers the new pack to the vehicle maker, which may then install it."""
-    return app.deliver(
-        actor_id=cast.manufacturer, code=pack, receiver_id=cast.vehicle_maker, occurred_at=at(2024, 7, 25)
+    return app.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=pack,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=at(2024, 7, 25)),
+        )
     )
 
 
@@ -78,9 +93,18 @@ def installed_and_retired_pack(app: BatteryTrace, cast: NationalCast, serial: in
     """A pack produced, delivered to the vehicle maker, installed in a vehicle and retired by it."""
     pack = app.produce(actor_id=cast.manufacturer, spec=pack_spec(serial)).events[0].split(":")[0]
     deliver(app, cast, pack)
-    app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
-    app.retire(
-        actor_id=cast.vehicle_maker, code=pack, reason="capacity below 80%", occurred_at=at(2026, 9, 1)
+    app.execute(
+        Install(
+            actor_id=cast.vehicle_maker, code=pack, vin=VIN, reporting=Reporting(occurred_at=at(2024, 8, 1))
+        )
+    )
+    app.execute(
+        Retire(
+            actor_id=cast.vehicle_maker,
+            code=pack,
+            reason="capacity below 80%",
+            reporting=Reporting(occurred_at=at(2026, 9, 1)),
+        )
     )
     return pack
 
@@ -114,45 +138,70 @@ def test_a_pack_built_from_modules_goes_from_production_to_recycling(
         ("produced", lambda: deliver(app, cast, pack)),  # still new, now held by the vehicle maker
         (
             "installed",
-            lambda: app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1)),
+            lambda: app.execute(
+                Install(
+                    actor_id=cast.vehicle_maker,
+                    code=pack,
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=at(2024, 8, 1)),
+                )
+            ),
         ),
         (
             "removed",
-            lambda: app.remove(
-                actor_id=cast.vehicle_maker, code=pack, reason="repair", occurred_at=at(2025, 3, 1)
+            lambda: app.execute(
+                Remove(
+                    actor_id=cast.vehicle_maker,
+                    code=pack,
+                    reason="repair",
+                    reporting=Reporting(occurred_at=at(2025, 3, 1)),
+                )
             ),
         ),
         (
             "installed",
-            lambda: app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2025, 3, 10)),
+            lambda: app.execute(
+                Install(
+                    actor_id=cast.vehicle_maker,
+                    code=pack,
+                    vin=VIN,
+                    reporting=Reporting(occurred_at=at(2025, 3, 10)),
+                )
+            ),
         ),
         (
             "retired",
-            lambda: app.retire(
-                actor_id=cast.vehicle_maker,
-                code=pack,
-                reason="capacity below 80%",
-                state_of_health_pct=76,
-                occurred_at=at(2026, 9, 1),
+            lambda: app.execute(
+                Retire(
+                    actor_id=cast.vehicle_maker,
+                    code=pack,
+                    reason="capacity below 80%",
+                    state_of_health_pct=76,
+                    reporting=Reporting(occurred_at=at(2026, 9, 1)),
+                )
             ),
         ),
         (
             "collected",
-            lambda: app.collect(
-                actor_id=cast.outlet_operator,
-                code=pack,
-                collection_point_id=cast.collection_point,
-                occurred_at=at(2026, 10, 1),
+            lambda: app.execute(
+                Collect(
+                    actor_id=cast.outlet_operator,
+                    code=pack,
+                    collection_point_id=cast.collection_point,
+                    reporting=Reporting(occurred_at=at(2026, 10, 1)),
+                )
             ),
         ),
         # The recycler's whitelist status was granted today, so the handover happens now.
         (
             "handed over",
-            lambda: app.hand_over(
-                actor_id=cast.outlet_operator, code=pack, receiver_id=cast.recycler, activity="recycling"
+            lambda: app.execute(
+                HandOver(
+                    actor_id=cast.outlet_operator, code=pack, receiver_id=cast.recycler, activity="recycling"
+                )
             ),
         ),
-        ("recycled", lambda: app.recycle(actor_id=cast.recycler, code=pack, recovered_kg=MATERIALS)),
+        ("recycled", lambda: app.execute(Recycle(actor_id=cast.recycler, code=pack, recovered_kg=MATERIALS))),
     ]
     for expected_state, step in steps:
         result = step()
@@ -206,7 +255,7 @@ def test_a_pack_built_from_modules_goes_from_production_to_recycling(
     assert len(set(notification_ids)) == len(notification_ids)
 
     with pytest.raises(LifecycleViolation, match="recycled"):
-        app.retire(actor_id=cast.recycler, code=pack, reason="again")
+        app.execute(Retire(actor_id=cast.recycler, code=pack, reason="again"))
 
 
 # ------------------------------------------------------------------------------ second life
@@ -215,17 +264,21 @@ def test_a_second_life_product_made_from_two_retired_packs_lives_and_is_recycled
 ) -> None:
     originals = [installed_and_retired_pack(app, cast, serial) for serial in (11, 12)]
     for original in originals:
-        app.collect(
-            actor_id=cast.outlet_operator,
-            code=original,
-            collection_point_id=cast.collection_point,
-            occurred_at=at(2026, 10, 1),
+        app.execute(
+            Collect(
+                actor_id=cast.outlet_operator,
+                code=original,
+                collection_point_id=cast.collection_point,
+                reporting=Reporting(occurred_at=at(2026, 10, 1)),
+            )
         )
-        app.hand_over(
-            actor_id=cast.outlet_operator,
-            code=original,
-            receiver_id=cast.cascade_user,
-            activity="cascade_use",
+        app.execute(
+            HandOver(
+                actor_id=cast.outlet_operator,
+                code=original,
+                receiver_id=cast.cascade_user,
+                activity="cascade_use",
+            )
         )
         assert state(app, original) == "handed over"
         assert app.battery(original).flags == []
@@ -261,20 +314,24 @@ def test_a_second_life_product_made_from_two_retired_packs_lives_and_is_recycled
     assert made.is_second_life
     assert made.manufacturer_id == cast.cascade_user and made.manufacturer_code == "9CU"
 
-    app.install(
-        actor_id=cast.cascade_user, code=product, site="Changsha base station 17", application="backup"
+    app.execute(
+        Install(
+            actor_id=cast.cascade_user, code=product, site="Changsha base station 17", application="backup"
+        )
     )
     assert state(app, product) == "installed"
     assert app.battery(product).holder_kind == "site"
-    app.retire(actor_id=cast.cascade_user, code=product, reason="capacity below 60%")
+    app.execute(Retire(actor_id=cast.cascade_user, code=product, reason="capacity below 60%"))
     assert state(app, product) == "retired"
-    app.collect(actor_id=cast.outlet_operator, code=product, collection_point_id=cast.collection_point)
+    app.execute(
+        Collect(actor_id=cast.outlet_operator, code=product, collection_point_id=cast.collection_point)
+    )
     assert state(app, product) == "collected"
-    app.hand_over(
-        actor_id=cast.outlet_operator, code=product, receiver_id=cast.recycler, activity="recycling"
+    app.execute(
+        HandOver(actor_id=cast.outlet_operator, code=product, receiver_id=cast.recycler, activity="recycling")
     )
     assert state(app, product) == "handed over"
-    app.recycle(actor_id=cast.recycler, code=product, recovered_kg=MATERIALS)
+    app.execute(Recycle(actor_id=cast.recycler, code=product, recovered_kg=MATERIALS))
     assert state(app, product) == "recycled"
     assert names(app, product) == [
         "Produced",
@@ -286,7 +343,7 @@ def test_a_second_life_product_made_from_two_retired_packs_lives_and_is_recycled
     ]
 
     with pytest.raises(LifecycleViolation, match="second-life product"):
-        app.recycle(actor_id=cast.recycler, code=originals[0], recovered_kg=MATERIALS)
+        app.execute(Recycle(actor_id=cast.recycler, code=originals[0], recovered_kg=MATERIALS))
     assert names(app, originals[0])[-1] == "CascadeReused"
 
 
@@ -294,8 +351,10 @@ def test_replaying_the_same_cascade_reuse_is_answered_not_refused(
     app: BatteryTrace, cast: NationalCast
 ) -> None:
     original = installed_and_retired_pack(app, cast, 21)
-    app.hand_over(
-        actor_id=cast.vehicle_maker, code=original, receiver_id=cast.cascade_user, activity="cascade_use"
+    app.execute(
+        HandOver(
+            actor_id=cast.vehicle_maker, code=original, receiver_id=cast.cascade_user, activity="cascade_use"
+        )
     )
     made_at = datetime.now(UTC)
     spec = ProductionSpec(
@@ -321,10 +380,12 @@ def test_a_handover_to_a_recycler_off_the_whitelist_is_recorded_and_flagged(
     app: BatteryTrace, cast: NationalCast
 ) -> None:
     pack = installed_and_retired_pack(app, cast, 31)
-    app.collect(actor_id=cast.outlet_operator, code=pack, collection_point_id=cast.collection_point)
+    app.execute(Collect(actor_id=cast.outlet_operator, code=pack, collection_point_id=cast.collection_point))
 
-    result = app.hand_over(
-        actor_id=cast.outlet_operator, code=pack, receiver_id=cast.informal_recycler, activity="recycling"
+    result = app.execute(
+        HandOver(
+            actor_id=cast.outlet_operator, code=pack, receiver_id=cast.informal_recycler, activity="recycling"
+        )
     )
 
     assert result.events == [f"{pack}:HandedOver"]
@@ -343,15 +404,39 @@ def test_the_battery_as_it_stood_between_its_events(app: BatteryTrace, cast: Nat
     pack = code("P", 41)
     app.produce(actor_id=cast.manufacturer, spec=pack_spec(41))
     deliver(app, cast, pack)
-    app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2024, 8, 1))
-    app.remove(actor_id=cast.vehicle_maker, code=pack, reason="replacement", occurred_at=at(2025, 3, 1))
-    app.install(actor_id=cast.vehicle_maker, code=pack, vin=VIN, occurred_at=at(2025, 3, 10))
-    app.retire(actor_id=cast.vehicle_maker, code=pack, reason="accident", occurred_at=at(2026, 9, 1))
-    app.collect(
-        actor_id=cast.outlet_operator,
-        code=pack,
-        collection_point_id=cast.collection_point,
-        occurred_at=at(2026, 10, 1),
+    app.execute(
+        Install(
+            actor_id=cast.vehicle_maker, code=pack, vin=VIN, reporting=Reporting(occurred_at=at(2024, 8, 1))
+        )
+    )
+    app.execute(
+        Remove(
+            actor_id=cast.vehicle_maker,
+            code=pack,
+            reason="replacement",
+            reporting=Reporting(occurred_at=at(2025, 3, 1)),
+        )
+    )
+    app.execute(
+        Install(
+            actor_id=cast.vehicle_maker, code=pack, vin=VIN, reporting=Reporting(occurred_at=at(2025, 3, 10))
+        )
+    )
+    app.execute(
+        Retire(
+            actor_id=cast.vehicle_maker,
+            code=pack,
+            reason="accident",
+            reporting=Reporting(occurred_at=at(2026, 9, 1)),
+        )
+    )
+    app.execute(
+        Collect(
+            actor_id=cast.outlet_operator,
+            code=pack,
+            collection_point_id=cast.collection_point,
+            reporting=Reporting(occurred_at=at(2026, 10, 1)),
+        )
     )
 
     expected = [
@@ -425,12 +510,13 @@ def test_a_collection_replayed_with_the_same_request_id_is_recorded_once(
     pack = installed_and_retired_pack(app, cast, 56)
 
     def scan() -> WriteResult:
-        return app.collect(
-            actor_id=cast.outlet_operator,
-            code=pack,
-            collection_point_id=cast.collection_point,
-            occurred_at=at(2026, 10, 1),
-            request_id="scan-0001",
+        return app.execute(
+            Collect(
+                actor_id=cast.outlet_operator,
+                code=pack,
+                collection_point_id=cast.collection_point,
+                reporting=Reporting(occurred_at=at(2026, 10, 1), request_id="scan-0001"),
+            )
         )
 
     first, second = scan(), scan()
@@ -439,6 +525,31 @@ def test_a_collection_replayed_with_the_same_request_id_is_recorded_once(
     assert second.replayed and second.events == []
     assert names(app, pack).count("Collected") == 1
     assert app.history(pack)[-1].request_id == "scan-0001"
+
+
+def test_execute_answers_from_what_it_wrote(app: BatteryTrace, cast: NationalCast) -> None:
+    """The battery as saved and its new typed events come back with the write: no second read.
+    A replay records nothing and is answered with the battery as it was saved."""
+    pack = installed_and_retired_pack(app, cast, 57)
+    handover = HandOver(
+        actor_id=cast.vehicle_maker,
+        code=pack,
+        receiver_id=cast.recycler,
+        activity="recycling",
+        reporting=Reporting(request_id="handover-57"),
+    )
+
+    first, again = app.execute(handover), app.execute(handover)
+
+    (event,) = first.recorded
+    assert isinstance(event, Battery.HandedOver) and event.compliant and event.receiver_id == cast.recycler
+    assert first.battery(pack.lower()).holder_id == cast.recycler
+    assert first.battery(pack).version == app.battery(pack).version
+    assert again.replayed and again.recorded == () and again.battery(pack).holder_id == cast.recycler
+    with pytest.raises(ValueError, match="is not"):
+        app.execute(
+            Retire(actor_id=cast.recycler, code=pack, reason="x"), actor=app.participant(cast.vehicle_maker)
+        )
 
 
 # --------------------------------------------------------------------------- authorisation
@@ -458,7 +569,9 @@ def test_the_vehicle_maker_cannot_collect_at_an_outlet_it_does_not_operate(
     pack = installed_and_retired_pack(app, cast, 62)
 
     with pytest.raises(NotAuthorised) as refused:
-        app.collect(actor_id=cast.vehicle_maker, code=pack, collection_point_id=cast.collection_point)
+        app.execute(
+            Collect(actor_id=cast.vehicle_maker, code=pack, collection_point_id=cast.collection_point)
+        )
 
     assert "does not operate collection point" in refused.value.message
     assert cast.outlet_operator not in refused.value.message
@@ -485,7 +598,9 @@ def test_events_outlive_the_application_that_wrote_them(
         )
         assert reopened.code_owner("3CA") == cast.manufacturer
         # The reopened store accepts writes that follow on from the old ones.
-        reopened.collect(actor_id=cast.outlet_operator, code=pack, collection_point_id=cast.collection_point)
+        reopened.execute(
+            Collect(actor_id=cast.outlet_operator, code=pack, collection_point_id=cast.collection_point)
+        )
         assert reopened.battery(pack).state == "collected"
     finally:
         reopened.close()

@@ -47,6 +47,16 @@ from sqlalchemy import Engine, select
 from batterytrace.events.base import recording_clock
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import (
+    Collect,
+    Deliver,
+    HandOver,
+    Install,
+    Recycle,
+    Remove,
+    Reporting,
+    Retire,
+)
 from batterytrace.projections import queries
 from batterytrace.projections.database import create_view_engine
 from batterytrace.projections.runner import ViewRunner
@@ -371,39 +381,71 @@ class Player:
         p, at, late = step.params, step.occurred, step.late_correction
         code = self.codes.get(step.key, "")
         actor = self.participant(p["actor"]) if "actor" in p else ""
-        app = self.app
+        app, reporting = self.app, Reporting(occurred_at=at, late_correction=late)
         if step.action == "produce":
             self.produce(step)
         elif step.action == "cascade":
             self.cascade(step)
         elif step.action == "deliver":
-            app.deliver(
-                actor_id=actor, code=code, receiver_id=self.participant(p["receiver"]), occurred_at=at,
-                late_correction=late,
-            )  # fmt: skip
+            app.execute(
+                Deliver(
+                    actor_id=actor,
+                    code=code,
+                    receiver_id=self.participant(p["receiver"]),
+                    reporting=reporting,
+                )
+            )
         elif step.action == "install":
             vin = f"LSVAU2180N{step.key:07d}" if p.get("vin") else None
-            app.install(
-                actor_id=actor, code=code, vin=vin, site=p.get("site"), occurred_at=at, late_correction=late
+            app.execute(
+                Install(
+                    actor_id=actor,
+                    code=code,
+                    vin=vin,
+                    site=p.get("site"),
+                    reporting=reporting,
+                )
             )
         elif step.action == "remove":
-            app.remove(actor_id=actor, code=code, reason=p["reason"], occurred_at=at, late_correction=late)
+            app.execute(
+                Remove(
+                    actor_id=actor,
+                    code=code,
+                    reason=p["reason"],
+                    reporting=reporting,
+                )
+            )
         elif step.action == "retire":
-            app.retire(
-                actor_id=actor, code=code, reason="capacity below 80%", state_of_health_pct=75.0,
-                occurred_at=at, late_correction=late,
-            )  # fmt: skip
+            app.execute(
+                Retire(
+                    actor_id=actor,
+                    code=code,
+                    reason="capacity below 80%",
+                    state_of_health_pct=75.0,
+                    reporting=reporting,
+                )
+            )
         elif step.action == "collect":
             mass = round(self.mass[step.key] * p["factor"], 1) if p["factor"] else None
-            app.collect(
-                actor_id=actor, code=code, collection_point_id=self.participant(p["point"]), mass_kg=mass,
-                occurred_at=at, late_correction=late,
-            )  # fmt: skip
+            app.execute(
+                Collect(
+                    actor_id=actor,
+                    code=code,
+                    collection_point_id=self.participant(p["point"]),
+                    mass_kg=mass,
+                    reporting=reporting,
+                )
+            )
         elif step.action == "hand_over":
-            app.hand_over(
-                actor_id=actor, code=code, receiver_id=self.participant(p["receiver"]),
-                activity=p["activity"], occurred_at=at, late_correction=late,
-            )  # fmt: skip
+            app.execute(
+                HandOver(
+                    actor_id=actor,
+                    code=code,
+                    receiver_id=self.participant(p["receiver"]),
+                    activity=p["activity"],
+                    reporting=reporting,
+                )
+            )
         elif step.action == "recycle":
             mass = self.mass[step.key]
             recovered = {
@@ -413,10 +455,14 @@ class Player:
                 "Mn": 0.0,
                 "Cu": mass * 0.08,
             }
-            app.recycle(
-                actor_id=actor, code=code, recovered_kg={k: round(v, 2) for k, v in recovered.items()},
-                occurred_at=at, late_correction=late,
-            )  # fmt: skip
+            app.execute(
+                Recycle(
+                    actor_id=actor,
+                    code=code,
+                    recovered_kg={k: round(v, 2) for k, v in recovered.items()},
+                    reporting=reporting,
+                )
+            )
         elif step.action in ("grant", "revoke"):
             who = self.participant(p["participant"])
             if step.action == "grant":
@@ -664,20 +710,30 @@ def test_a_late_correction_dated_forwards_is_not_a_backwards_date(
 ) -> None:
     produced = datetime(2025, 3, 3, 10, 0, tzinfo=CST)
     code = _pack(app, cast, produced)
-    app.deliver(
-        actor_id=cast.manufacturer, code=code, receiver_id=cast.vehicle_maker,
-        occurred_at=produced + timedelta(days=2),
-    )  # fmt: skip
-    app.install(
-        actor_id=cast.vehicle_maker,
-        code=code,
-        vin="LSVAU2180N2183294",
-        occurred_at=produced + timedelta(days=5),
+    app.execute(
+        Deliver(
+            actor_id=cast.manufacturer,
+            code=code,
+            receiver_id=cast.vehicle_maker,
+            reporting=Reporting(occurred_at=produced + timedelta(days=2)),
+        )
     )
-    app.retire(
-        actor_id=cast.vehicle_maker, code=code, reason="capacity below 80%",
-        occurred_at=produced + timedelta(days=400), late_correction=True,
-    )  # fmt: skip
+    app.execute(
+        Install(
+            actor_id=cast.vehicle_maker,
+            code=code,
+            vin="LSVAU2180N2183294",
+            reporting=Reporting(occurred_at=produced + timedelta(days=5)),
+        )
+    )
+    app.execute(
+        Retire(
+            actor_id=cast.vehicle_maker,
+            code=code,
+            reason="capacity below 80%",
+            reporting=Reporting(occurred_at=produced + timedelta(days=400), late_correction=True),
+        )
+    )
     engine = _views(app)
     backwards = [f for f in queries.compliance(engine) if f["kind"] == "backwards_date"]
     flags = queries.battery_lifecycle(engine, code)["battery"]["flags"]
@@ -687,14 +743,24 @@ def test_a_late_correction_dated_forwards_is_not_a_backwards_date(
 def test_compliance_date_filters_use_china_standard_time(app: BatteryTrace, cast: NationalCast) -> None:
     produced = datetime(2025, 3, 3, 10, 0, tzinfo=CST)
     code = _pack(app, cast, produced)
-    app.retire(
-        actor_id=cast.manufacturer, code=code, reason="defect", occurred_at=produced + timedelta(days=1)
+    app.execute(
+        Retire(
+            actor_id=cast.manufacturer,
+            code=code,
+            reason="defect",
+            reporting=Reporting(occurred_at=produced + timedelta(days=1)),
+        )
     )
     handed = datetime(2025, 3, 10, 2, 0, tzinfo=CST)  # 2025-03-09 18:00 UTC
-    app.hand_over(
-        actor_id=cast.manufacturer, code=code, receiver_id=cast.informal_recycler, activity="recycling",
-        occurred_at=handed,
-    )  # fmt: skip
+    app.execute(
+        HandOver(
+            actor_id=cast.manufacturer,
+            code=code,
+            receiver_id=cast.informal_recycler,
+            activity="recycling",
+            reporting=Reporting(occurred_at=handed),
+        )
+    )
     engine = _views(app)
     day = queries.Filters(since=date(2025, 3, 10), until=date(2025, 3, 10))
     kinds = {(f["kind"], f["code"]) for f in queries.compliance(engine, day)}
@@ -704,13 +770,23 @@ def test_compliance_date_filters_use_china_standard_time(app: BatteryTrace, cast
 def test_battery_page_flags_overdue_like_the_overdue_report(app: BatteryTrace, cast: NationalCast) -> None:
     produced = datetime(2025, 1, 6, 10, 0, tzinfo=CST)
     code = _pack(app, cast, produced)
-    app.retire(
-        actor_id=cast.manufacturer, code=code, reason="defect", occurred_at=produced + timedelta(days=30)
+    app.execute(
+        Retire(
+            actor_id=cast.manufacturer,
+            code=code,
+            reason="defect",
+            reporting=Reporting(occurred_at=produced + timedelta(days=30)),
+        )
     )
-    app.hand_over(
-        actor_id=cast.manufacturer, code=code, receiver_id=cast.informal_recycler, activity="recycling",
-        occurred_at=produced + timedelta(days=35),
-    )  # fmt: skip
+    app.execute(
+        HandOver(
+            actor_id=cast.manufacturer,
+            code=code,
+            receiver_id=cast.informal_recycler,
+            activity="recycling",
+            reporting=Reporting(occurred_at=produced + timedelta(days=35)),
+        )
+    )
     engine = _views(app)
     now = produced + timedelta(days=300)
     assert code in {r["code"] for r in queries.overdue(engine, now=now)}
@@ -721,13 +797,22 @@ def test_battery_page_flags_overdue_like_the_overdue_report(app: BatteryTrace, c
 def test_finding_details_do_not_depend_on_batch_boundaries(app: BatteryTrace, cast: NationalCast) -> None:
     produced = datetime(2025, 3, 3, 10, 0, tzinfo=CST)
     code = _pack(app, cast, produced)
-    app.retire(
-        actor_id=cast.manufacturer, code=code, reason="defect", occurred_at=produced + timedelta(days=20)
+    app.execute(
+        Retire(
+            actor_id=cast.manufacturer,
+            code=code,
+            reason="defect",
+            reporting=Reporting(occurred_at=produced + timedelta(days=20)),
+        )
     )
-    app.collect(
-        actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point,
-        occurred_at=produced + timedelta(days=10), late_correction=True,
-    )  # fmt: skip
+    app.execute(
+        Collect(
+            actor_id=cast.outlet_operator,
+            code=code,
+            collection_point_id=cast.collection_point,
+            reporting=Reporting(occurred_at=produced + timedelta(days=10), late_correction=True),
+        )
+    )
     runner = ViewRunner(app, batch_size=1)
     while runner.process_batch("reports"):
         pass

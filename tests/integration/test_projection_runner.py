@@ -36,6 +36,7 @@ import pytest
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import Collect, HandOver, Retire
 from batterytrace.projections import queries
 from batterytrace.projections.event_data import event_name
 from batterytrace.projections.lifecycle_view import FLAG_BACKWARDS
@@ -219,7 +220,7 @@ def test_catch_up_applies_every_event_once_to_each_view_and_leaves_no_lag(
     check_counters(runner.engine, events)
 
     code = store.others["installed"]
-    result = app.retire(actor_id=cast.vehicle_maker, code=code, reason="capacity below 80%")
+    result = app.execute(Retire(actor_id=cast.vehicle_maker, code=code, reason="capacity below 80%"))
     assert runner.catch_up() == len(VIEWS)
     assert set(positions(runner).values()) == {result.notification_id}
     document = queries.battery_lifecycle(runner.engine, code)
@@ -240,9 +241,11 @@ def test_small_batches_and_then_the_rest_give_what_a_rebuild_gives(
 
     # More events arrive while the views stand at different positions.
     code = store.others["installed"]
-    app.retire(actor_id=cast.vehicle_maker, code=code, reason="scrapped")
-    app.collect(actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point)
-    app.hand_over(actor_id=cast.outlet_operator, code=code, receiver_id=cast.recycler, activity="recycling")
+    app.execute(Retire(actor_id=cast.vehicle_maker, code=code, reason="scrapped"))
+    app.execute(Collect(actor_id=cast.outlet_operator, code=code, collection_point_id=cast.collection_point))
+    app.execute(
+        HandOver(actor_id=cast.outlet_operator, code=code, receiver_id=cast.recycler, activity="recycling")
+    )
     small.catch_up(["network"])
     head = small.head()
     assert positions(small) == {"lifecycle": 21, "network": head, "reports": 7}
@@ -281,8 +284,10 @@ def test_rebuilding_one_view_leaves_the_other_views_untouched(
     at = positions(runner)
 
     code = store.others["removed"]
-    app.retire(actor_id=cast.vehicle_maker, code=code, reason="worn out")
-    app.collect(actor_id=cast.vehicle_maker, code=code, collection_point_id=cast.other_collection_point)
+    app.execute(Retire(actor_id=cast.vehicle_maker, code=code, reason="worn out"))
+    app.execute(
+        Collect(actor_id=cast.vehicle_maker, code=code, collection_point_id=cast.other_collection_point)
+    )
     head = runner.head()
 
     assert runner.rebuild(["network"]) == len(stored_events(app))
@@ -520,7 +525,9 @@ def test_wait_until_is_true_once_a_follower_catches_up_and_false_on_timeout_with
     reader.catch_up()
     assert reader.wait_until(store.last_notification, timeout=0) is True
 
-    written = app.retire(actor_id=cast.vehicle_maker, code=store.others["installed"], reason="scrapped")
+    written = app.execute(
+        Retire(actor_id=cast.vehicle_maker, code=store.others["installed"], reason="scrapped")
+    )
     started = time.monotonic()
     assert reader.wait_until(written.notification_id, timeout=0.3) is False
     assert 0.3 <= time.monotonic() - started < 2
@@ -528,10 +535,12 @@ def test_wait_until_is_true_once_a_follower_catches_up_and_false_on_timeout_with
     with Follower(runners(), poll_seconds=0.1):
         assert reader.wait_until(written.notification_id, timeout=10) is True
         assert set(positions(reader).values()) == {written.notification_id}
-        later = app.collect(
-            actor_id=cast.outlet_operator,
-            code=store.others["installed"],
-            collection_point_id=cast.collection_point,
+        later = app.execute(
+            Collect(
+                actor_id=cast.outlet_operator,
+                code=store.others["installed"],
+                collection_point_id=cast.collection_point,
+            )
         )
         assert reader.wait_until(later.notification_id, timeout=10) is True
     document = queries.battery_lifecycle(reader.engine, store.others["installed"])
@@ -591,14 +600,16 @@ def test_an_event_written_while_following_reaches_the_views_within_two_seconds(
         for step in range(2):
             started = time.monotonic()
             if step == 0:
-                written = app.retire(
-                    actor_id=cast.vehicle_maker, code=store.others["installed"], reason="old"
+                written = app.execute(
+                    Retire(actor_id=cast.vehicle_maker, code=store.others["installed"], reason="old")
                 )
             else:
-                written = app.collect(
-                    actor_id=cast.vehicle_maker,
-                    code=store.others["installed"],
-                    collection_point_id=cast.other_collection_point,
+                written = app.execute(
+                    Collect(
+                        actor_id=cast.vehicle_maker,
+                        code=store.others["installed"],
+                        collection_point_id=cast.other_collection_point,
+                    )
                 )
             assert reader.wait_until(written.notification_id, timeout=5), f"step {step}"
             took = time.monotonic() - started
@@ -613,13 +624,17 @@ def test_one_batterys_lifecycle_has_its_timeline_in_order_with_names_and_its_lin
     app: BatteryTrace, cast: NationalCast, store: VariedStore, runners: Callable[..., ViewRunner]
 ) -> None:
     # A third life: the second-life product retires and is cascade-reused again.
-    app.retire(actor_id=cast.cascade_user, code=store.product, reason="second life ended")
-    app.collect(actor_id=cast.outlet_operator, code=store.product, collection_point_id=cast.collection_point)
-    app.hand_over(
-        actor_id=cast.outlet_operator,
-        code=store.product,
-        receiver_id=cast.cascade_user,
-        activity="cascade_use",
+    app.execute(Retire(actor_id=cast.cascade_user, code=store.product, reason="second life ended"))
+    app.execute(
+        Collect(actor_id=cast.outlet_operator, code=store.product, collection_point_id=cast.collection_point)
+    )
+    app.execute(
+        HandOver(
+            actor_id=cast.outlet_operator,
+            code=store.product,
+            receiver_id=cast.cascade_user,
+            activity="cascade_use",
+        )
     )
     made_at = app.clock() - timedelta(minutes=5)
     third = make_battery_code(
@@ -683,7 +698,7 @@ def test_one_batterys_lifecycle_has_its_timeline_in_order_with_names_and_its_lin
             "code": store.product,
             "level": "pack",
             "state": "cascade-reused",
-            "derived_from": [
+            "originals": [
                 {"code": original, "level": "pack", "state": "cascade-reused"} for original in store.originals
             ],
         }

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from batterytrace.demo.national import DemoSummary, generate_demo
 from batterytrace.projections import queries
 from batterytrace.projections.queries import Filters
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo import DemoSummary, generate_demo
 from batterytrace.trace.settings import Settings
 from tests.utils.recompute import FLOW_FIELDS, MONTH_FIELDS, POINT_FIELDS, Recomputed, recompute, rounded
 

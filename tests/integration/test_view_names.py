@@ -18,6 +18,7 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.collection_point import CollectionPoint
+from batterytrace.events.commands import Collect, Reporting, Retire
 from batterytrace.projections import queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
@@ -76,12 +77,21 @@ def named_store(app: BatteryTrace) -> Iterator[dict[str, str]]:
     spec = ProductionSpec(code=code, rated_capacity_ah=150, nominal_voltage_v=100, energy_kwh=15, mass_kg=110)
     app.produce(actor_id=cast.manufacturer, spec=spec)
     retired_at = datetime(2025, 6, 1, 10, 0, tzinfo=CHINA_STANDARD_TIME)
-    app.retire(actor_id=cast.manufacturer, code=code, reason="capacity below 80%", occurred_at=retired_at)
-    app.collect(
-        actor_id=cast.outlet_operator,
-        code=code,
-        collection_point_id=POINT,
-        occurred_at=datetime(2025, 6, 2, 10, 0, tzinfo=CHINA_STANDARD_TIME),
+    app.execute(
+        Retire(
+            actor_id=cast.manufacturer,
+            code=code,
+            reason="capacity below 80%",
+            reporting=Reporting(occurred_at=retired_at),
+        )
+    )
+    app.execute(
+        Collect(
+            actor_id=cast.outlet_operator,
+            code=code,
+            collection_point_id=POINT,
+            reporting=Reporting(occurred_at=datetime(2025, 6, 2, 10, 0, tzinfo=CHINA_STANDARD_TIME)),
+        )
     )
     yield {"code": code, "maker": cast.manufacturer, "recycler": cast.recycler}
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from batterytrace.demo.cast import CENTRAL_STORAGE_CAPACITY_KG, COLLECTION_CAPACITY_KG
 from batterytrace.events.collection_point import (
     CENTRAL_STORAGE_MIN_KG,
     COLLECTION_GUIDE_MAX_KG,
@@ -19,7 +20,6 @@ from batterytrace.events.collection_point import (
 )
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
-from batterytrace.trace.demo_cast import CENTRAL_STORAGE_CAPACITY_KG, COLLECTION_CAPACITY_KG
 from tests.utils.cast import NationalCast
 
 CAST = NationalCast()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from batterytrace.trace.settings import ConfigurationError, InvalidSetting, eventsourcing_env
+from batterytrace.store import ConfigurationError, InvalidSetting, eventsourcing_env
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/batterytrace"
 

@@ -4,8 +4,8 @@ without one. The demo cast has Chinese names, each with its English one."""
 
 from __future__ import annotations
 
+from batterytrace.demo.cast import CAST, ENGLISH_NAMES, REGULATOR_NAME
 from batterytrace.events.participant import Participant
-from batterytrace.trace.demo_cast import CAST, ENGLISH_NAMES, REGULATOR_NAME
 from tests.utils.cast import NationalCast
 
 CREDIT = NationalCast().regulator

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from batterytrace.demo.cast import DemoPoints, _point
 from batterytrace.events.collection_point import CollectionPoint, CollectionPointKind
 from batterytrace.events.participant import Participant
 from batterytrace.events.regions import prefectures
 from batterytrace.projections import lifecycle_view, network_view
-from batterytrace.trace.demo_cast import DemoPoints, _point
 from tests.utils.cast import NationalCast
 
 CAST = NationalCast()

@@ -22,12 +22,22 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from batterytrace.demo.national import DemoSummary, generate_demo
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.commands import (
+    Collect,
+    Deliver,
+    HandOver,
+    Install,
+    Recycle,
+    Remove,
+    Reporting,
+    Retire,
+)
 from batterytrace.projections.tables import VIEW_TABLES
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo import DemoSummary, generate_demo
 from tests.utils.cast import NationalCast
 
 Contents = dict[str, list[tuple[Any, ...]]]
@@ -168,22 +178,66 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
 
     def first_life(code: str, *, maker: str = m, retire: bool = True, remove: bool = False) -> None:
         """Delivered by its ``maker`` to the vehicle maker, which installs it (then as asked)."""
-        note(app.deliver(actor_id=maker, code=code, receiver_id=vm, occurred_at=at(2024, 7, 25)))
-        note(app.install(actor_id=vm, code=code, vin=VIN, occurred_at=at(2024, 8, 1)))
+        note(
+            app.execute(
+                Deliver(
+                    actor_id=maker,
+                    code=code,
+                    receiver_id=vm,
+                    reporting=Reporting(occurred_at=at(2024, 7, 25)),
+                )
+            )
+        )
+        note(
+            app.execute(
+                Install(actor_id=vm, code=code, vin=VIN, reporting=Reporting(occurred_at=at(2024, 8, 1)))
+            )
+        )
         if remove:
-            note(app.remove(actor_id=vm, code=code, reason="repair", occurred_at=at(2025, 3, 1)))
-            note(app.install(actor_id=vm, code=code, vin=VIN, occurred_at=at(2025, 3, 10)))
+            note(
+                app.execute(
+                    Remove(
+                        actor_id=vm,
+                        code=code,
+                        reason="repair",
+                        reporting=Reporting(occurred_at=at(2025, 3, 1)),
+                    )
+                )
+            )
+            note(
+                app.execute(
+                    Install(actor_id=vm, code=code, vin=VIN, reporting=Reporting(occurred_at=at(2025, 3, 10)))
+                )
+            )
         if retire:
-            note(app.retire(actor_id=vm, code=code, reason="capacity below 80%", occurred_at=at(2026, 9, 1)))
+            note(
+                app.execute(
+                    Retire(
+                        actor_id=vm,
+                        code=code,
+                        reason="capacity below 80%",
+                        reporting=Reporting(occurred_at=at(2026, 9, 1)),
+                    )
+                )
+            )
 
     def collect(code: str, point: str, operator: str, when: datetime) -> None:
-        note(app.collect(actor_id=operator, code=code, collection_point_id=point, occurred_at=when))
+        note(
+            app.execute(
+                Collect(
+                    actor_id=operator,
+                    code=code,
+                    collection_point_id=point,
+                    reporting=Reporting(occurred_at=when),
+                )
+            )
+        )
 
     # The pack: modules -> pack -> vehicle -> repair -> retired -> outlet -> recycler -> recycled.
     first_life(pack, remove=True)
     collect(pack, cast.collection_point, outlet, at(2026, 10, 1))
-    note(app.hand_over(actor_id=outlet, code=pack, receiver_id=recycler, activity="recycling"))
-    note(app.recycle(actor_id=recycler, code=pack, recovered_kg=MATERIALS))
+    note(app.execute(HandOver(actor_id=outlet, code=pack, receiver_id=recycler, activity="recycling")))
+    note(app.execute(Recycle(actor_id=recycler, code=pack, recovered_kg=MATERIALS)))
 
     # Two packs retired, collected at two outlets, cascade-reused into one second-life product.
     originals = [battery_code("P", 11), battery_code("P", 12)]
@@ -195,8 +249,10 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
         )
         collect(original, point, operator, at(2026, 10, 2))
         note(
-            app.hand_over(
-                actor_id=operator, code=original, receiver_id=cast.cascade_user, activity="cascade_use"
+            app.execute(
+                HandOver(
+                    actor_id=operator, code=original, receiver_id=cast.cascade_user, activity="cascade_use"
+                )
             )
         )
     made_at = app.clock() - timedelta(hours=1)
@@ -217,7 +273,7 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
             ),
         )
     )
-    note(app.install(actor_id=cast.cascade_user, code=product, site="Changsha base station 17"))
+    note(app.execute(Install(actor_id=cast.cascade_user, code=product, site="Changsha base station 17")))
 
     # Handed over to a recycler off the whitelist (non-compliant).
     non_compliant = battery_code("P", 31)
@@ -225,8 +281,10 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
     first_life(non_compliant)
     collect(non_compliant, cast.collection_point, outlet, at(2026, 10, 3))
     note(
-        app.hand_over(
-            actor_id=outlet, code=non_compliant, receiver_id=cast.informal_recycler, activity="recycling"
+        app.execute(
+            HandOver(
+                actor_id=outlet, code=non_compliant, receiver_id=cast.informal_recycler, activity="recycling"
+            )
         )
     )
 
@@ -240,15 +298,25 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
         if stage != "produced":
             first_life(code, maker=owner, retire=stage in ("retired", "collected"), remove=stage == "removed")
         if stage == "removed":
-            note(app.remove(actor_id=vm, code=code, reason="replacement", occurred_at=at(2025, 6, 1)))
+            note(
+                app.execute(
+                    Remove(
+                        actor_id=vm,
+                        code=code,
+                        reason="replacement",
+                        reporting=Reporting(occurred_at=at(2025, 6, 1)),
+                    )
+                )
+            )
         if stage == "collected":
             note(
-                app.collect(
-                    actor_id=vm,
-                    code=code,
-                    collection_point_id=cast.other_collection_point,
-                    occurred_at=at(2026, 8, 20),  # before the retirement: a late correction
-                    late_correction=True,
+                app.execute(
+                    Collect(
+                        actor_id=vm,
+                        code=code,
+                        collection_point_id=cast.other_collection_point,
+                        reporting=Reporting(occurred_at=at(2026, 8, 20), late_correction=True),
+                    )
                 )
             )
         others[stage] = code
@@ -257,8 +325,8 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
     direct = battery_code("P", 51)
     note(app.produce(actor_id=m, spec=_pack_spec(direct, mass_kg=95.75)))
     first_life(direct)
-    note(app.hand_over(actor_id=vm, code=direct, receiver_id=recycler, activity="recycling"))
-    note(app.recycle(actor_id=recycler, code=direct, recovered_kg=MATERIALS))
+    note(app.execute(HandOver(actor_id=vm, code=direct, receiver_id=recycler, activity="recycling")))
+    note(app.execute(Recycle(actor_id=recycler, code=direct, recovered_kg=MATERIALS)))
     others["direct_to_recycler"] = direct
 
     # A whitelist granted and revoked (after the informal recycler's handover above).

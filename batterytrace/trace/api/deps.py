@@ -8,7 +8,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
-from batterytrace.events.errors import InvalidInput, NotAuthenticated, NotAuthorised
+from batterytrace.events.errors import InvalidInput, NotAuthenticated
 from batterytrace.events.participant import Participant, Role
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.api.errors import ViewsBehind
@@ -107,14 +107,3 @@ async def consistent_views(
 
 
 Views = Annotated[Engine, Depends(consistent_views)]
-
-
-def require(participant: Participant, *roles: Role, to: str) -> None:
-    """Role check inside a route (when the rule needs the request's data)."""
-    if not any(participant.has_role(r) for r in roles):
-        raise NotAuthorised(
-            f"{participant.name} ({participant.id}) cannot {to}: it needs the role "
-            f"{' or '.join(r.value for r in roles)}",
-            key="participant.missing_role",
-            params={"name": participant.name, "roles": [r.value for r in roles]},
-        )

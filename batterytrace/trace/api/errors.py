@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batterytrace.trace.settings import StoreUnavailable
+from batterytrace.store import StoreUnavailable
 
 
 class ViewsBehind(StoreUnavailable):

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batterytrace.events import errors
+from batterytrace.store import ConfigurationError, StoreUnavailable
 from batterytrace.trace.api.throttle import TooManyFailures
-from batterytrace.trace.settings import ConfigurationError, StoreUnavailable
 
 log = logging.getLogger("batterytrace.api")
 refusals = logging.getLogger("batterytrace.refusals")

@@ -1,10 +1,8 @@
 """Routes: one battery's lifecycle and lineage, shown to each caller as much as it may see.
 
-Access follows the EU battery passport's tiers (domain.md): the public sees what the QR code
-page shows (what the battery is, its state, its lineage); regulators see everything; a
-participant involved with a battery (made it, acted on it, received it, holds it now) sees its
-history from the event at which it became involved, and the vehicle's VIN only if it had the
-vehicle or made the battery (``events/disclosure.py``); any other battery only in its public part.
+Who sees what (the public subset, an involved participant's part, a regulator's all) is
+``trace/access.py``; the document has one shape whether read from the lifecycle view or rebuilt
+from the event store (``projections/battery_document.py``).
 """
 
 from __future__ import annotations
@@ -16,13 +14,13 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from batterytrace.events.battery_code import EXAMPLE_CODE, parse_battery_code
-from batterytrace.events.disclosure import Disclosure, disclosure_for
 from batterytrace.events.errors import NotAuthorised, NotFound
 from batterytrace.events.participant import Participant
 from batterytrace.projections.queries import battery_lifecycle
+from batterytrace.trace.access import disclosed, disclosure_of, public_document
 from batterytrace.trace.api.deps import Caller, OptionalCaller, Service, Views
-from batterytrace.trace.api.routes.production import BatteryHolder, BatterySummary, problem_responses
-from batterytrace.trace.presenters import battery_document, disclosed, event_record, timeline_facts
+from batterytrace.trace.api.models import BatteryHolder, BatterySummary, problem_responses
+from batterytrace.trace.presenters import battery_document, event_record
 
 router = APIRouter(tags=["batteries"])
 
@@ -188,26 +186,11 @@ def get_battery(code: CodePath, service: Service, views: Views, caller: Optional
             key="views.battery_behind" if recorded else "not_found.battery",
             params={"id": parsed.code},
         )
-    document["lineage"] = _lineage(document["lineage"])
-    battery = document["battery"]
     if caller is not None:
-        disclosure = _disclosure(caller, document["timeline"])
+        disclosure = disclosure_of(caller, document["timeline"])
         if disclosure.involved:
             return {"access": "full", **disclosed(document, disclosure)}
-    return {
-        "access": "public",
-        "battery": {
-            "code": battery["code"],
-            "level": battery["level"],
-            "chemistry": battery["chemistry"],
-            "manufacturer_name": battery["manufacturer_name"],
-            "manufacturer_name_en": battery["manufacturer_name_en"],
-            "production_month": str(battery["production_date"])[:7],
-            "state": battery["state"],
-            "second_life": battery["second_life"],
-        },
-        "lineage": document["lineage"],
-    }
+    return {"access": "public", **public_document(document)}
 
 
 @router.get(
@@ -232,38 +215,16 @@ def get_battery_history(
     were involved with the battery (from the event at which they became involved)."""
     parsed = parse_battery_code(code, today=service.today())
     timeline = [event_record(e) for e in service.history(parsed.code)]  # read once, used twice
-    disclosure = _disclosure(caller, timeline)
+    disclosure = disclosure_of(caller, timeline)
     if not disclosure.involved:
         raise _not_involved(caller, parsed.code)
-    document = disclosed(battery_document(service, parsed.code, as_of=as_of, timeline=timeline), disclosure)
-    document["lineage"] = _lineage(document["lineage"])
-    return document
+    return disclosed(battery_document(service, parsed.code, as_of=as_of, timeline=timeline), disclosure)
 
 
 # ----------------------------------------------------------------------------------- helpers
-def _disclosure(caller: Participant, timeline: list[dict[str, Any]]) -> Disclosure:
-    return disclosure_for(caller.id, timeline_facts(timeline), is_regulator=caller.is_regulator)
-
-
 def _not_involved(caller: Participant, code: str) -> NotAuthorised:
     return NotAuthorised(
         f"{caller.name} ({caller.id}) has not been involved with battery {code}; its history is for "
         "regulators and for participants that made, handled or hold it (the public page is "
         f"GET /api/v1/batteries/{code})"
     )
-
-
-def _lineage(lineage: dict[str, Any]) -> dict[str, Any]:
-    """The view nests originals under ``derived_from``, the presenters under ``originals``: one
-    shape for both."""
-
-    def node(entry: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "code": entry["code"],
-            "level": entry.get("level"),
-            "state": entry["state"],
-            "components": [node(n) for n in entry.get("components", [])],
-            "originals": [node(n) for n in entry.get("originals", entry.get("derived_from", []))],
-        }
-
-    return {key: [node(n) for n in nodes] for key, nodes in lineage.items()}

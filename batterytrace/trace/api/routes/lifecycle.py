@@ -14,15 +14,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from batterytrace.events.battery import FLAG_NON_COMPLIANT, Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.commands import Deliver, HandOver, Install, Recycle, Remove, Reporting, Retire
 from batterytrace.trace.api.deps import Caller, Service
-from batterytrace.trace.api.routes.production import (
+from batterytrace.trace.api.models import (
     BatteryWriteResponse,
     ProductFacts,
     battery_write,
     problem_responses,
 )
-from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.application import WriteResult
 
 router = APIRouter(tags=["lifecycle"])
 
@@ -62,12 +64,10 @@ class LifecycleFields(BaseModel):
         examples=["req-7f3a"],
     )
 
-    def reporting(self) -> dict[str, Any]:
-        return {
-            "occurred_at": self.occurred_at,
-            "late_correction": self.late_correction,
-            "request_id": self.request_id,
-        }
+    def reporting(self) -> Reporting:
+        return Reporting(
+            occurred_at=self.occurred_at, request_id=self.request_id, late_correction=self.late_correction
+        )
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -197,7 +197,8 @@ class CascadeReuseResponse(BatteryWriteResponse):
     responses=WRITE_PROBLEMS,
 )
 def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.deliver(actor_id=caller.id, code=code, receiver_id=body.receiver_id, **body.reporting())
+    command = Deliver(actor_id=caller.id, code=code, receiver_id=body.receiver_id, reporting=body.reporting())
+    result = service.execute(command, actor=caller)
     return battery_write(service, result, code, caller)
 
 
@@ -211,14 +212,15 @@ def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) 
     responses=WRITE_PROBLEMS,
 )
 def install(code: Code, body: InstallRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.install(
+    command = Install(
         actor_id=caller.id,
         code=code,
         vin=body.vin,
         site=body.site,
         application=body.application,
-        **body.reporting(),
+        reporting=body.reporting(),
     )
+    result = service.execute(command, actor=caller)
     return battery_write(service, result, code, caller)
 
 
@@ -230,7 +232,8 @@ def install(code: Code, body: InstallRequest, service: Service, caller: Caller) 
     responses=WRITE_PROBLEMS,
 )
 def remove(code: Code, body: RemoveRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.remove(actor_id=caller.id, code=code, reason=body.reason, **body.reporting())
+    command = Remove(actor_id=caller.id, code=code, reason=body.reason, reporting=body.reporting())
+    result = service.execute(command, actor=caller)
     return battery_write(service, result, code, caller)
 
 
@@ -242,13 +245,14 @@ def remove(code: Code, body: RemoveRequest, service: Service, caller: Caller) ->
     responses=WRITE_PROBLEMS,
 )
 def retire(code: Code, body: RetireRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.retire(
+    command = Retire(
         actor_id=caller.id,
         code=code,
         reason=body.reason,
         state_of_health_pct=body.state_of_health_pct,
-        **body.reporting(),
+        reporting=body.reporting(),
     )
+    result = service.execute(command, actor=caller)
     return battery_write(service, result, code, caller)
 
 
@@ -274,7 +278,7 @@ def cascade_reuse(
         product=body.spec(body.product_code, []),
     )
     answer = battery_write(service, result, body.product_code, caller)
-    product = service.battery(body.product_code)
+    product = result.battery(body.product_code)
     if result.replayed:
         response.status_code = 200
     else:
@@ -292,15 +296,16 @@ def cascade_reuse(
     responses=WRITE_PROBLEMS,
 )
 def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.hand_over(
+    command = HandOver(
         actor_id=caller.id,
         code=code,
         receiver_id=body.receiver_id,
         activity=body.activity,
-        **body.reporting(),
+        reporting=body.reporting(),
     )
+    result = service.execute(command, actor=caller)
     answer = battery_write(service, result, code, caller)
-    compliant, warning = _handover_outcome(service, code, caller.id, body.request_id)
+    compliant, warning = _handover_outcome(result, code)
     return {**answer, "compliant": compliant, "warning": warning}
 
 
@@ -312,19 +317,19 @@ def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Calle
     responses=WRITE_PROBLEMS,
 )
 def recycle(code: Code, body: RecycleRequest, service: Service, caller: Caller) -> dict[str, Any]:
-    result = service.recycle(
-        actor_id=caller.id, code=code, recovered_kg=body.recovered_kg, **body.reporting()
+    command = Recycle(
+        actor_id=caller.id, code=code, recovered_kg=body.recovered_kg, reporting=body.reporting()
     )
+    result = service.execute(command, actor=caller)
     return battery_write(service, result, code, caller)
 
 
-def _handover_outcome(
-    service: BatteryTrace, code: str, actor_id: str, request_id: str | None
-) -> tuple[bool, str | None]:
-    """Compliance of this request's handover (the latest one without a request id)."""
-    handovers = [e for e in service.history(code) if type(e).__name__ == "HandedOver"]
-    if request_id is not None:
-        mine = [e for e in handovers if e.request_id == request_id and e.actor_id == actor_id]
-        handovers = mine or handovers
-    event = handovers[-1]
-    return bool(event.compliant), event.non_compliance
+def _handover_outcome(result: WriteResult, code: str) -> tuple[bool, str | None]:
+    """Compliance of this request's handover: from the event it recorded or, for a replayed
+    request (nothing new recorded), from the battery as it was saved, flagged or not."""
+    for event in result.recorded:
+        if isinstance(event, Battery.HandedOver):
+            return bool(event.compliant), event.non_compliance
+    if FLAG_NON_COMPLIANT in result.battery(code).flags:
+        return False, "the handover was recorded flagged non-compliant: the receiver was not whitelisted"
+    return True, None

@@ -16,21 +16,17 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from batterytrace.events.collection_point import CollectionPoint, Review
-from batterytrace.events.participant import Activity, Participant, Role
+from batterytrace.events.participant import ROLE_FOR_ACTIVITY, Participant, WhitelistPeriod
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Caller, Service, Views
-from batterytrace.trace.api.routes.production import problem_responses
-from batterytrace.trace.api.routes.reports import Paged, ReportPage, list_answer
+from batterytrace.trace.api.models import problem_responses
+from batterytrace.trace.api.paging import Paged, ReportPage, list_answer
 from batterytrace.trace.application import BatteryTrace
 
 router = APIRouter(tags=["outlet"])
 
-# Which role receives a battery for which activity (a recycler recycles, a cascade-use
-# enterprise gives it a second life).
-RECEIVER_ROLES = {
-    Activity.RECYCLING.value: Role.RECYCLER.value,
-    Activity.CASCADE_USE.value: Role.CASCADE_USER.value,
-}
+# Which role receives a battery for which activity: the domain's rule, as the views' strings.
+RECEIVER_ROLES = {activity.value: role.value for activity, role in ROLE_FOR_ACTIVITY.items()}
 
 PointId = Annotated[
     str,
@@ -155,14 +151,7 @@ def _require_operator_or_regulator(
 
 
 def _receiver(row: dict[str, Any], today: date) -> dict[str, Any]:
-    whitelisted = sorted(
-        {
-            str(period["activity"])
-            for period in row["whitelist"]
-            if str(period["granted_on"])[:10] <= today.isoformat()
-            and (not period["revoked_on"] or today.isoformat() < str(period["revoked_on"])[:10])
-        }
-    )
+    whitelisted = sorted({p.activity for p in _whitelist_periods(row["whitelist"]) if p.covers(today)})
     return {
         "credit_code": row["credit_code"],
         "name": row["name"],
@@ -171,3 +160,21 @@ def _receiver(row: dict[str, Any], today: date) -> dict[str, Any]:
         "activities": [a for a, role in RECEIVER_ROLES.items() if role in row["roles"]],
         "whitelisted_for": whitelisted,
     }
+
+
+def _whitelist_periods(rows: list[dict[str, Any]]) -> list[WhitelistPeriod]:
+    """The view's whitelist entries (ISO strings) as the domain's periods, whose ``covers`` says
+    whether one holds on a day."""
+    return [
+        WhitelistPeriod(
+            activity=str(row["activity"]),
+            granted_on=_day(row["granted_on"]),
+            revoked_on=_day(row["revoked_on"]) if row["revoked_on"] else None,
+        )
+        for row in rows
+    ]
+
+
+def _day(value: Any) -> date:
+    """A date from the view's ISO date (or date-time) string."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

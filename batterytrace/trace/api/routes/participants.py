@@ -22,8 +22,8 @@ from batterytrace.events.errors import NotAuthorised
 from batterytrace.events.participant import Participant, Role
 from batterytrace.projections import queries
 from batterytrace.trace.api.deps import Caller, Regulator, Service, Views
-from batterytrace.trace.api.routes.production import WriteResponse, problem_responses, write_fields
-from batterytrace.trace.api.routes.reports import Paged, RegionFilter, ReportPage, list_answer
+from batterytrace.trace.api.models import WriteResponse, problem_responses, write_fields
+from batterytrace.trace.api.paging import Paged, RegionFilter, ReportPage, list_answer
 from batterytrace.trace.presenters import collection_point_record, participant_record
 
 router = APIRouter(tags=["participants"])

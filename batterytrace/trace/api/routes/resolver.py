@@ -15,23 +15,22 @@ with the code printed under it, for any recorded battery.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from batterytrace.events import regions
 from batterytrace.events.battery_code import EXAMPLE_CODE, BatteryCode, parse_battery_code
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
-from batterytrace.projections.queries import approved_points, battery_lifecycle, is_approved
-from batterytrace.projections.tables import lifecycle_participants, lifecycle_points
+from batterytrace.projections import queries
+from batterytrace.trace.access import public_battery
 from batterytrace.trace.api.deps import Service, Views
 from batterytrace.trace.api.errors import ViewsBehind
+from batterytrace.trace.api.models import problem_responses
 from batterytrace.trace.api.problems import status_of
-from batterytrace.trace.api.routes.production import problem_responses
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, choose_language
 from batterytrace.trace.pages.public_page import render_error_page, render_public_page
@@ -41,9 +40,6 @@ from batterytrace.trace.qr import qr_png, qr_svg, resolver_url
 router = APIRouter(tags=["resolver"])
 
 NEAREST_LIMIT = 5
-EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
-SEARCH_RADII_DEGREES = (0.5, 2.0, 8.0, 32.0)  # widened until the nearest points are certain
 QR_CACHE = "public, max-age=86400"
 LANGUAGE_COOKIE_AGE = 365 * 86400
 
@@ -200,7 +196,7 @@ def public_page(
     once, as where it is held (``held_at``), and never listed as a place to bring it (it was
     the first "nearest" point, at 0.0 km). Points pending review are shown nowhere."""
     parsed = parse_battery_code(code, today=service.today())
-    document = battery_lifecycle(
+    document = queries.battery_lifecycle(
         views, parsed.code, now=service.clock(), overdue_days=service.settings.overdue_days
     )
     if document is None:
@@ -212,27 +208,20 @@ def public_page(
             params={"id": parsed.code},
         )
     battery = document["battery"]
-    with views.connect() as connection:
-        reference, reason = near, "your location" if near else None
-        if reference is None:
-            reference = _last_point_location(connection, document["timeline"])
-            reason = "last collection point" if reference else None
-        if reference is None:
-            reference = _maker_location(connection, battery["manufacturer_id"])
-            reason = "manufacturer's region" if reference else None
-        holder = _holding_point(battery)
-        points = nearest_points(connection, reference, exclude=holder)
-        held_at = _held_at(battery) if holder and is_approved(connection, holder) else None
+    reference, reason = near, "your location" if near else None
+    if reference is None:
+        reference = _last_point_location(views, document["timeline"])
+        reason = "last collection point" if reference else None
+    if reference is None:
+        reference = _maker_location(views, battery["manufacturer_id"])
+        reason = "manufacturer's region" if reference else None
+    holder = _holding_point(battery)
+    points = queries.nearest_points(views, reference, limit=NEAREST_LIMIT, exclude=holder)
+    held_at = _held_at(battery) if holder and queries.is_approved(views, holder) else None
     return {
+        **public_battery(battery),
         "code": parsed.code,
         "url": resolver_url(service.settings.public_url, parsed.code),
-        "level": battery["level"],
-        "chemistry": battery["chemistry"],
-        "manufacturer_name": battery["manufacturer_name"],
-        "manufacturer_name_en": battery["manufacturer_name_en"],
-        "production_month": str(battery["production_date"])[:7],
-        "state": battery["state"],
-        "second_life": bool(battery["second_life"]),
         "second_life_product": battery["second_life_product"],
         "held_at": held_at,
         "collection_points": points,
@@ -259,63 +248,6 @@ def _location(lat: float | None, lon: float | None) -> tuple[float, float] | Non
 
 
 # ------------------------------------------------------------------------- collection points
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle (haversine) distance between two (latitude, longitude) points."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def nearest_points(
-    connection: Connection,
-    reference: tuple[float, float] | None,
-    *,
-    limit: int = NEAREST_LIMIT,
-    exclude: str | None = None,
-) -> list[dict[str, Any]]:
-    """The ``limit`` approved collection points with coordinates nearest to ``reference``
-    (``exclude``, the point holding the battery, left out); without a reference, the first
-    ``limit`` approved points by id, with no distance.
-
-    A box around the reference is searched first and widened until every point outside it is
-    certainly farther than the last one kept, so a page never reads the whole national table."""
-    p = lifecycle_points.c
-    columns = select(p.id, p.name, p.name_en, p.address, p.latitude, p.longitude).where(
-        p.id.in_(approved_points())
-    )
-    if exclude is not None:
-        columns = columns.where(p.id != exclude)
-    if reference is None:
-        rows = connection.execute(columns.order_by(p.id).limit(limit))
-        return [
-            {"name": r.name, "name_en": r.name_en, "address": r.address, "distance_km": None} for r in rows
-        ]
-    lat, lon = reference
-    located = columns.where(p.latitude.is_not(None), p.longitude.is_not(None))
-    ranked: list[tuple[float, str, Any]] = []
-    for radius in (*SEARCH_RADII_DEGREES, None):
-        query = located
-        if radius is not None:
-            query = query.where(
-                p.latitude.between(lat - radius, lat + radius),
-                p.longitude.between(lon - radius, lon + radius),
-            )
-        ranked = sorted(
-            (distance_km(reference, (r.latitude, r.longitude)), r.id, r) for r in connection.execute(query)
-        )[:limit]
-        if radius is None:
-            break
-        # Any point outside the box is at least this far away (a degree of longitude shrinks
-        # towards the poles).
-        certain = radius * KM_PER_DEGREE * math.cos(math.radians(min(89.9, abs(lat) + radius)))
-        if len(ranked) == limit and ranked[-1][0] <= certain:
-            break
-    return [
-        {"name": row.name, "name_en": row.name_en, "address": row.address, "distance_km": round(distance, 1)}
-        for distance, _id, row in ranked
-    ]
-
-
 def _holding_point(battery: dict[str, Any]) -> str | None:
     """The id of the collection point that holds the battery now, if one does."""
     holder = battery["holder"]
@@ -332,39 +264,21 @@ def _held_at(battery: dict[str, Any]) -> dict[str, str | None] | None:
     )
 
 
-def _point_location(connection: Connection, point_id: str) -> tuple[float, float] | None:
-    row = connection.execute(
-        select(lifecycle_points.c.latitude, lifecycle_points.c.longitude).where(
-            lifecycle_points.c.id == point_id
-        )
-    ).first()
-    if row is None or row.latitude is None or row.longitude is None:
-        return None
-    return row.latitude, row.longitude
-
-
-def _last_point_location(
-    connection: Connection, timeline: list[dict[str, Any]]
-) -> tuple[float, float] | None:
+def _last_point_location(views: Engine, timeline: list[dict[str, Any]]) -> tuple[float, float] | None:
     """Where the battery was last handed in, if that collection point has coordinates."""
     for entry in reversed(timeline):
         point_id = entry["details"].get("collection_point_id") if entry["event"] == "Collected" else None
         if point_id:
-            return _point_location(connection, point_id)
+            return queries.point_location(views, point_id)
     return None
 
 
-def _maker_location(connection: Connection, manufacturer_id: str | None) -> tuple[float, float] | None:
+def _maker_location(views: Engine, manufacturer_id: str | None) -> tuple[float, float] | None:
     """The centre of the maker's prefecture (or province): its registered division, else the
     division in its Unified Social Credit Code (positions 3-8, GB 32100)."""
     if not manufacturer_id:
         return None
-    registered = connection.execute(
-        select(lifecycle_participants.c.division_code).where(
-            lifecycle_participants.c.credit_code == manufacturer_id
-        )
-    ).scalar()
-    for code in (registered, manufacturer_id[2:8]):
+    for code in (queries.participant_division(views, manufacturer_id), manufacturer_id[2:8]):
         if not code:
             continue
         place = regions.prefecture_of(code) or regions.division(code) or regions.province_of(code)

@@ -10,7 +10,7 @@ answer is answered again instead of being recorded twice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,21 +22,15 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.commands import Collect, Reporting
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
+from batterytrace.trace.api.bodies import limited_chunks, media_type, too_large
 from batterytrace.trace.api.deps import Caller, Service
 from batterytrace.trace.api.errors import PayloadTooLarge
+from batterytrace.trace.api.models import BatterySummary, WriteResponse, problem_responses, write_fields
 from batterytrace.trace.api.problems import problem
-from batterytrace.trace.api.routes.production import (
-    BatterySummary,
-    WriteResponse,
-    limited_chunks,
-    media_type,
-    problem_responses,
-    too_large,
-    write_fields,
-)
-from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.application import BatteryTrace, WriteResult
 from batterytrace.trace.presenters import battery_summary
 from batterytrace.trace.scanning import code_from_text, codes_from_image
 
@@ -305,31 +299,21 @@ def _record(
         assert isinstance(fields, ScanRequest | ScanForm) and fields.text
         code = code_from_text(fields.text, today=today)
     request_id = f"scan:{fields.client_scan_id}"
-    result = service.collect(
+    command = Collect(
         actor_id=caller.id,
-        actor=caller,
         code=code,
         collection_point_id=point.id,
-        point=point,
         mass_kg=fields.mass_kg,
         condition=fields.condition,
         source_vin=fields.source_vin,
         scanned_by=fields.scanned_by,
-        occurred_at=fields.occurred_at,
-        request_id=request_id,
+        reporting=Reporting(occurred_at=fields.occurred_at, request_id=request_id),
     )
-    (battery,) = result.saved
-    assert isinstance(battery, Battery)
-    collected = next((e for e in result.recorded if type(e).__name__ == "Collected"), None)
-    if collected is None:  # a replayed scan: answer with the event the first one recorded
-        collections = [e for e in service.history(code) if type(e).__name__ == "Collected"]
-        collected = next(e for e in collections if e.request_id == request_id and e.actor_id == caller.id)
+    result = service.execute(command, actor=caller, point=point)
+    battery = result.battery(code)
+    collected = _intake(result, battery, fields, point.id)
     maker = service.participant(battery.manufacturer_id)
-    where = (
-        point
-        if collected.collection_point_id == point.id
-        else service.collection_point(collected.collection_point_id)
-    )
+    where = point if collected.point_id == point.id else service.collection_point(collected.point_id)
     return {
         **write_fields(service, result),
         "code": battery.code,
@@ -343,7 +327,7 @@ def _record(
         },
         "state": str(battery.state),
         "collection_point": {
-            "id": collected.collection_point_id,
+            "id": collected.point_id,
             "name": where.name,
             "name_en": getattr(where, "name_en", None),
         },
@@ -353,3 +337,27 @@ def _record(
         "read_from": "photo" if photo is not None else "text",
         "battery": battery_summary(battery, show_vin=caller.id in battery.vin_known_to),
     }
+
+
+class Intake(NamedTuple):
+    """Where, when, at what mass and in what condition a scanned battery was taken in."""
+
+    point_id: str
+    occurred_at: datetime
+    mass_kg: float
+    condition: str
+
+
+def _intake(result: WriteResult, battery: Battery, fields: ScanFields, point_id: str) -> Intake:
+    """The intake this scan recorded or, for a replayed scan (nothing new recorded), the battery's
+    as it was saved; the battery keeps no condition, so a replay answers with the one it sends
+    again (it is the same scan)."""
+    for event in result.recorded:
+        if isinstance(event, Battery.Collected):
+            return Intake(event.collection_point_id, event.occurred_at, event.mass_kg, event.condition)
+    return Intake(
+        battery.collection_point_id or point_id,
+        battery.last_occurred_at,
+        battery.mass_kg if battery.weighed_kg is None else battery.weighed_kg,
+        fields.condition,
+    )

@@ -1,38 +1,34 @@
-"""``projections`` (status, rebuild, run) and ``report`` (the regulator's reports)."""
+"""``report``: the regulator's reports from the views, as a table, CSV or JSON (streamed)."""
 
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from batterytrace.cli.common import check_format, console, err_console, open_app, parse_day, print_json
+from batterytrace.cli.common import (
+    ROW_FORMATS,
+    RowsFormatOption,
+    check_format,
+    console,
+    err_console,
+    parse_day,
+    print_json,
+    print_rows,
+)
+from batterytrace.cli.projections import current_views
 from batterytrace.cli.tables import print_table
 from batterytrace.events.errors import InvalidInput
 from batterytrace.projections import queries
 from batterytrace.trace.report_columns import HEADER_LANGUAGES, column_keys, header_row
 from batterytrace.trace.tabular import write_csv
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from batterytrace.projections.runner import ViewRunner
-
-projections_app = typer.Typer(
-    help="Status, rebuild and follow the read models (views).", no_args_is_help=True
-)
 report_app = typer.Typer(help="Regulator reports from the views.", no_args_is_help=True)
 
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")]
 ManufacturerOption = Annotated[str | None, typer.Option("--manufacturer", help="Manufacturer credit code.")]
 RegionOption = Annotated[
     str | None, typer.Option("--region", help="Division code or prefix: 44 (province), 4403, 440305.")
@@ -55,119 +51,6 @@ LangOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class CurrentViews:
-    """Views that include every event stored so far, and what a read of them needs besides."""
-
-    engine: Engine
-    overdue_days: int
-    now: datetime
-
-
-def current_views() -> CurrentViews:
-    """The views, up to date. When they already hold every stored event (two plain reads,
-    ``freshness.views_are_current``) they are read at once, without building the application:
-    that is what keeps ``show`` and ``report`` quick to start. Otherwise a runner catches up (or
-    rebuilds) first."""
-    from batterytrace.projections.database import create_view_engine
-    from batterytrace.projections.freshness import views_are_current
-    from batterytrace.trace.settings import Settings
-
-    settings = Settings.from_environment()
-    engine = create_view_engine(settings.database_url)
-    if views_are_current(engine, settings.working_calendar()):
-        return CurrentViews(engine, settings.overdue_days, datetime.now(UTC))
-    engine.dispose()
-    runner = up_to_date_runner()
-    return CurrentViews(runner.engine, runner.app.settings.overdue_days, runner.app.clock())
-
-
-def up_to_date_runner(*, quiet: bool = False) -> ViewRunner:
-    """A runner whose views include every event stored so far (a progress bar when far behind)."""
-    from batterytrace.projections.runner import ViewRunner
-
-    runner = ViewRunner(open_app())
-    lag = sum(s.lag for s in runner.status())
-    if lag > 5000 and not quiet:
-        _with_progress(runner, lag, "updating views", lambda progress: runner.catch_up(progress=progress))
-    else:
-        runner.catch_up()
-    return runner
-
-
-def _runner() -> ViewRunner:
-    from batterytrace.projections.runner import ViewRunner
-
-    return ViewRunner(open_app())
-
-
-def _with_progress(runner: ViewRunner, total: int, label: str, work: Any) -> int:
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    ) as progress:
-        task = progress.add_task(label, total=total)
-        return work(lambda _view, done: progress.advance(task, done))
-
-
-@projections_app.command("status")
-def status(fmt: FormatOption = "table") -> None:
-    """Each view's position, the store's head and the lag."""
-    rows = [
-        {"view": s.view, "position": s.position, "head": s.head, "lag": s.lag} for s in _runner().status()
-    ]
-    print_rows(rows, fmt, title="views")
-
-
-@projections_app.command("rebuild")
-def rebuild(
-    view: Annotated[str | None, typer.Argument(help="lifecycle, network or reports (default: all).")] = None,
-) -> None:
-    """Drop views and rebuild them from the events (batched, bounded memory)."""
-    runner = _runner()
-    names = [view] if view else list(runner.views)
-    if view and view not in runner.views:
-        raise InvalidInput(f"unknown view {view!r}; the views are {', '.join(runner.views)}")
-    total = runner.head() * len(names)
-    applied = _with_progress(
-        runner,
-        total,
-        f"rebuilding {', '.join(names)}",
-        lambda progress: runner.rebuild(names, progress=progress),
-    )
-    console.print(f"rebuilt {', '.join(names)}: {applied} events applied")
-
-
-@projections_app.command("run")
-def run(
-    poll: Annotated[float, typer.Option("--poll", help="Seconds between polls when idle.")] = 0.5,
-) -> None:
-    """Follow new events and keep the views up to date, until interrupted (a worker process)."""
-    runner = _runner()
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    err_console.print("following the event store; Ctrl-C to stop")
-    runner.follow(stop, poll_seconds=poll)
-    err_console.print("stopped")
-
-
-def print_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None) -> None:
-    """Rows as a table (identifiers whole), CSV on stdout, or a JSON array."""
-    fmt = check_format(fmt, ("table", "csv", "json"))
-    if fmt == "json":
-        print_json(rows)
-        return
-    columns = list(rows[0]) if rows else []
-    if fmt == "csv":
-        write_csv(sys.stdout, rows, columns)
-        return
-    print_table(console, columns, rows, title=title)
-
-
 def print_report(
     name: str,
     rows: Iterable[dict[str, Any]],
@@ -180,7 +63,7 @@ def print_report(
 ) -> None:
     """A report as a table, or every row as CSV or JSON, streamed to stdout or ``--output``. The
     CSV is the API's ``?format=csv`` (same columns, order, values and header words)."""
-    fmt = check_format(fmt, ("table", "csv", "json"))
+    fmt = check_format(fmt, ROW_FORMATS)
     if lang is not None and lang not in HEADER_LANGUAGES:
         raise InvalidInput(f"--lang {lang!r} is unknown; use {' or '.join(HEADER_LANGUAGES)}")
     if lang is not None and fmt == "json":
@@ -245,13 +128,13 @@ def _filters(
 
 @report_app.command("lifecycle")
 def report_lifecycle(
-    code: Annotated[str, typer.Argument(help="Battery code.")], fmt: FormatOption = "json"
+    code: Annotated[str, typer.Argument(help="Battery code.")], fmt: RowsFormatOption = "json"
 ) -> None:
     """One battery's lifecycle from the view (use `show` for a formatted timeline)."""
     from batterytrace.cli.show import lifecycle_from_view
 
     document = lifecycle_from_view(code)
-    if check_format(fmt, ("table", "csv", "json")) == "json":
+    if check_format(fmt, ROW_FORMATS) == "json":
         print_json(document)
     else:
         print_rows(document["timeline"], fmt, title=code)
@@ -259,7 +142,7 @@ def report_lifecycle(
 
 @report_app.command("network")
 def report_network(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     manufacturer: Annotated[str | None, typer.Option("--operator", help="Operator credit code.")] = None,
     region: RegionOption = None,
     limit: LimitOption = None,
@@ -290,7 +173,7 @@ def report_network(
 
 @report_app.command("regions")
 def report_regions(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     level: Annotated[str, typer.Option("--level", help="province or prefecture.")] = "province",
     region: RegionOption = None,
     output: OutputOption = None,
@@ -306,7 +189,7 @@ def report_regions(
 
 @report_app.command("flows")
 def report_flows(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     manufacturer: Annotated[
         str | None, typer.Option("--participant", help="Receiver or source credit code.")
     ] = None,
@@ -323,7 +206,7 @@ def report_flows(
 
 @report_app.command("monthly")
 def report_monthly(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     manufacturer: ManufacturerOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -352,7 +235,7 @@ def report_monthly(
 
 @report_app.command("overdue")
 def report_overdue(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     manufacturer: ManufacturerOption = None,
     days: Annotated[int | None, typer.Option("--days", help="Days after retirement (default 90).")] = None,
     limit: LimitOption = None,
@@ -375,7 +258,7 @@ def report_overdue(
 
 @report_app.command("compliance")
 def report_compliance(
-    fmt: FormatOption = "table",
+    fmt: RowsFormatOption = "table",
     manufacturer: ManufacturerOption = None,
     region: RegionOption = None,
     since: SinceOption = None,

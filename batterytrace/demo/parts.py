@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import accumulate
 
+from batterytrace.demo.cast import POPULATION, DemoCast
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.conventions import YEAR_CHARACTERS
 from batterytrace.events.participant import Activity, Participant
 from batterytrace.events.regions import Division, prefectures
-from batterytrace.trace.demo_cast import POPULATION, DemoCast
 
 FIRST_PRODUCTION = date(2017, 1, 1)
 TRACE_CHARACTERS = "0123456789ABCDEFGHJKLMNPRSTUVWXY"  # maker-defined; no I, O, Q, Z to misread

@@ -15,13 +15,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from batterytrace.demo.reports import PLATFORM_OPENS, ReportClock
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.collection_point import CollectionPoint, CollectionPointKind
 from batterytrace.events.credit_code import ALPHABET, credit_code_check_character
 from batterytrace.events.participant import Activity, Participant
 from batterytrace.events.regions import Division, division, prefectures, provinces
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo_reports import PLATFORM_OPENS, ReportClock
 
 COLLECTION_CAPACITY_KG = 5_000  # collection-type outlet: about 5 t at most (domain.md)
 CENTRAL_STORAGE_CAPACITY_KG = 30_000  # central storage: at least 30 t

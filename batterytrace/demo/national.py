@@ -28,14 +28,14 @@ from datetime import date
 
 from eventsourcing.persistence import IntegrityError
 
+from batterytrace.demo.cast import CAST, DemoCast, DemoPoints, register_cast, register_points
+from batterytrace.demo.life import NO_TWIST, LifeWriter, Twist
+from batterytrace.demo.reports import ReportClock
 from batterytrace.events.base import CHINA_STANDARD_TIME, recording_clock
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, ConcurrentWrite, InvalidInput
 from batterytrace.events.lifecycle import State
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.demo_cast import CAST, DemoCast, DemoPoints, register_cast, register_points
-from batterytrace.trace.demo_life import NO_TWIST, LifeWriter, Twist
-from batterytrace.trace.demo_reports import ReportClock
 
 MIN_BATTERIES = 40  # room for every planted case
 EARLIEST_TODAY = date(2020, 1, 1)  # history starts in 2017 and needs a few years to unfold

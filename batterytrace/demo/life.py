@@ -20,14 +20,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from batterytrace.events.base import CHINA_STANDARD_TIME
-from batterytrace.events.battery import Battery, ProductionSpec
-from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
-from batterytrace.events.lifecycle import State
-from batterytrace.events.participant import Activity, Participant
-from batterytrace.events.regions import Division, division
-from batterytrace.trace.demo_cast import DemoCast, DemoPoints
-from batterytrace.trace.demo_parts import (
+from batterytrace.demo.cast import DemoCast, DemoPoints
+from batterytrace.demo.parts import (
     FIRST_PRODUCTION,
     Labels,
     PackModel,
@@ -37,7 +31,13 @@ from batterytrace.trace.demo_parts import (
     pack_models,
     recovered_materials,
 )
-from batterytrace.trace.demo_reports import LATE_REPORT_DAYS, ReportClock
+from batterytrace.demo.reports import LATE_REPORT_DAYS, ReportClock
+from batterytrace.events.base import CHINA_STANDARD_TIME
+from batterytrace.events.battery import Battery, ProductionSpec
+from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
+from batterytrace.events.lifecycle import State
+from batterytrace.events.participant import Activity, Participant
+from batterytrace.events.regions import Division, division
 
 # Final stage of a first-life pack: weights for LFP (B) and NCM (E). Cascade use takes mostly
 # LFP (long cycle life, safe); NCM goes to recycling for its nickel and cobalt.
