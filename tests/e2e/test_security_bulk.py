@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from batterytrace.trace.bulk_import import MAX_LINE_CHARS, MAX_REQUEST_ID_LENGTH
+from batterytrace.trace.production_rows import MAX_LINE_CHARS, MAX_REQUEST_ID_LENGTH
 from tests.e2e.test_api_writes import bulk, code, head, jsonl, pack_body, problem_of
 from tests.utils.api import Api
 from tests.utils.server import batterytrace_command, cast_with_keys

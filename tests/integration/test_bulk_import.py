@@ -422,8 +422,13 @@ def test_a_re_run_with_one_row_changed_refuses_that_row_only(
 
     assert (report.stored, report.already_present, report.refused_count) == (0, 5, 1)
     assert report.refused == [
-        RefusedRow(5, codes[3], f"battery {codes[3]} is already recorded with different data")
-    ]
+        RefusedRow(
+            5,
+            codes[3],
+            f"battery {codes[3]} is already recorded with different data (mass_kg); a code "
+            "identifies one battery only",
+        )
+    ]  # the application's own answer to a taken code (compare_with_stored), said the same way
     assert app.battery(codes[3]).mass_kg == 380.0
     assert produced_codes(app) == codes
 

@@ -17,13 +17,8 @@ from eventsourcing.persistence import OperationalError
 
 from batterytrace.events.battery import Battery
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.bulk_import import (
-    MAX_LINE_CHARS,
-    MAX_REASON_CHARS,
-    MAX_REQUEST_ID_LENGTH,
-    import_file,
-    import_text,
-)
+from batterytrace.trace.bulk_import import MAX_REASON_CHARS, import_file, import_text
+from batterytrace.trace.production_rows import MAX_LINE_CHARS, MAX_REQUEST_ID_LENGTH
 from tests.integration.test_bulk_import import (
     HEADER,
     PACK,

@@ -16,8 +16,8 @@ from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.participant import Participant
 from batterytrace.trace.application import BatteryTrace, WriteResult
-from batterytrace.trace.bulk_import import MAX_CHEMISTRY_LENGTH, MAX_LEVEL_LENGTH, MAX_REQUEST_ID_LENGTH
 from batterytrace.trace.presenters import battery_summary
+from batterytrace.trace.production_rows import MAX_CHEMISTRY_LENGTH, MAX_LEVEL_LENGTH, MAX_REQUEST_ID_LENGTH
 
 
 class Problem(BaseModel):

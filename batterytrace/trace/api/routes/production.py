@@ -32,15 +32,14 @@ from batterytrace.trace.api.models import (
 )
 from batterytrace.trace.api.problems import problem
 from batterytrace.trace.application import BatteryTrace
-from batterytrace.trace.bulk_import import (
+from batterytrace.trace.bulk_import import ImportReport, ProductionImporter
+from batterytrace.trace.production_rows import (
     KNOWN_COLUMNS,
     MAX_CODE_LENGTH,
     MAX_COMPONENTS,
     MAX_LINE_CHARS,
     MAX_REQUEST_ID_LENGTH,
     REQUIRED_COLUMNS,
-    ImportReport,
-    ProductionImporter,
     read_rows,
 )
 
