@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "handover": ("batterytrace.cli.lifecycle", "handover"),
     "recycle": ("batterytrace.cli.lifecycle", "recycle"),
     "cascade-reuse": ("batterytrace.cli.lifecycle", "cascade_reuse"),
+    "swap": ("batterytrace.cli.vehicles", "swap"),
+    "scrap": ("batterytrace.cli.vehicles", "scrap"),
     "import": ("batterytrace.cli.bulk", "import_"),
     "demo": ("batterytrace.cli.bulk", "demo"),
     "show": ("batterytrace.cli.show", "show"),

@@ -193,12 +193,15 @@ def collect(
 def deliver(
     code: Code,
     actor: ActorOption,
-    to: Annotated[str, typer.Option("--to", help="The receiving vehicle maker's credit code.")],
+    to: Annotated[
+        str, typer.Option("--to", help="Credit code of the receiver: a vehicle maker or a swap operator.")
+    ],
     at: AtOption = None,
     late: LateOption = False,
     request_id: RequestIdOption = None,
 ) -> None:
-    """Deliver a new battery to a vehicle maker (by its manufacturer); the maker may then install it."""
+    """Deliver a new battery (by its manufacturer) to a vehicle maker, which may then install it, or to
+    a battery-swap operator, whose stations then swap it into vehicles."""
     command = Deliver(actor_id=actor, code=code, receiver_id=to, reporting=_reporting(at, request_id, late))
     result = open_app().execute(command)
     report_write(result, f"delivered {code.upper()} to {to.upper()}")

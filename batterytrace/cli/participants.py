@@ -48,7 +48,7 @@ def add_participant(
         typer.Option(
             "--role",
             help="Role (repeatable): manufacturer, vehicle_maker, outlet_operator, dismantler, "
-            "cascade_user, recycler, regulator.",
+            "cascade_user, recycler, swap_operator, regulator.",
         ),
     ],
     manufacturer_code: Annotated[

@@ -23,7 +23,7 @@ from batterytrace.cli.common import (
 from batterytrace.cli.projections import current_views
 from batterytrace.cli.tables import print_table
 from batterytrace.events.errors import InvalidInput
-from batterytrace.projections import queries
+from batterytrace.projections import queries, report_queries
 from batterytrace.trace.report_columns import HEADER_LANGUAGES, column_keys, header_row
 from batterytrace.trace.tabular import write_csv
 
@@ -151,7 +151,7 @@ def report_network(
 ) -> None:
     """Per collection point: collected, on hand against capacity, handed over, recycled."""
     views = current_views()
-    rows = queries.network_rows(views.engine, _filters(manufacturer, region, None, None, limit))
+    rows = report_queries.network_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     columns = (
         "id",
         "name",
@@ -183,7 +183,7 @@ def report_regions(
     if level not in ("province", "prefecture"):
         raise InvalidInput(f"--level {level!r} must be province or prefecture")
     views = current_views()
-    rows = queries.regions(views.engine, _filters(None, region, None, None, None), level=level)
+    rows = report_queries.regions(views.engine, _filters(None, region, None, None, None), level=level)
     print_report("regions", rows, fmt, title="regions", output=output, lang=lang)
 
 
@@ -200,7 +200,7 @@ def report_flows(
 ) -> None:
     """Flows from outlets and enterprises to recyclers and cascade-use enterprises."""
     views = current_views()
-    rows = queries.flows_rows(views.engine, _filters(manufacturer, region, None, None, limit))
+    rows = report_queries.flows_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     print_report("flows", rows, fmt, title="flows", output=output, lang=lang)
 
 
@@ -216,7 +216,7 @@ def report_monthly(
 ) -> None:
     """Per manufacturer and month: produced … recycled, recovered materials, recycling rate."""
     views = current_views()
-    rows = queries.monthly_rows(views.engine, _filters(manufacturer, None, since, until, limit))
+    rows = report_queries.monthly_rows(views.engine, _filters(manufacturer, None, since, until, limit))
     columns = (
         "month",
         "manufacturer_name",
@@ -233,6 +233,24 @@ def report_monthly(
     print_report("monthly", rows, fmt, title="monthly", output=output, lang=lang, table_columns=columns)
 
 
+@report_app.command("swaps")
+def report_swaps(
+    fmt: RowsFormatOption = "table",
+    operator: Annotated[str | None, typer.Option("--operator", help="Swap operator credit code.")] = None,
+    region: RegionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = None,
+    output: OutputOption = None,
+    lang: LangOption = None,
+) -> None:
+    """Battery swaps per swap operator, province (of the stations) and month."""
+    views = current_views()
+    rows = report_queries.swaps_rows(views.engine, _filters(operator, region, since, until, limit))
+    columns = ("month", "operator_name", "province_name", "swaps")
+    print_report("swaps", rows, fmt, title="swaps", output=output, lang=lang, table_columns=columns)
+
+
 @report_app.command("overdue")
 def report_overdue(
     fmt: RowsFormatOption = "table",
@@ -247,7 +265,7 @@ def report_overdue(
     if days is not None and days < 1:
         raise InvalidInput(f"--days {days} must be 1 or more")
     limit_days = days if days is not None else views.overdue_days
-    rows = queries.overdue_rows(
+    rows = report_queries.overdue_rows(
         views.engine,
         _filters(manufacturer, None, None, None, limit),
         now=views.now,
@@ -267,20 +285,22 @@ def report_compliance(
         str | None,
         typer.Option(
             "--kind",
-            help="non_compliant_handover, late_report, backwards_date, unverified_custody or "
-            "outlet_over_capacity.",
+            help=f"One kind of finding: {', '.join(report_queries.FINDING_KINDS)}.",
         ),
     ] = None,
     limit: LimitOption = None,
     output: OutputOption = None,
     lang: LangOption = None,
 ) -> None:
-    """Non-compliant handovers, late reports, backwards dates, outlets over capacity."""
+    """Non-compliant handovers, late reports, backwards dates, unverified custody, scrapped
+    vehicles' batteries not handed over in time, outlets over capacity."""
     views = current_views()
-    if kind and kind not in queries.FINDING_KINDS:
-        raise InvalidInput(f"--kind {kind!r} is unknown; use one of {', '.join(queries.FINDING_KINDS)}")
-    rows = queries.compliance_rows(
-        views.engine, _filters(manufacturer, region, since, until, limit), kind=kind
+    if kind and kind not in report_queries.FINDING_KINDS:
+        raise InvalidInput(
+            f"--kind {kind!r} is unknown; use one of {', '.join(report_queries.FINDING_KINDS)}"
+        )
+    rows = report_queries.compliance_rows(
+        views.engine, _filters(manufacturer, region, since, until, limit), kind=kind, now=views.now
     )
     columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
     print_report("compliance", rows, fmt, title="compliance", output=output, lang=lang, table_columns=columns)

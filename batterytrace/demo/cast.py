@@ -64,6 +64,7 @@ class Enterprise:
 
 MFR, VM = ("manufacturer",), ("vehicle_maker", "outlet_operator")
 OUTLET, ELV, CU, REC = ("outlet_operator",), ("dismantler",), ("cascade_user",), ("recycler",)
+SWAP = ("swap_operator",)
 RECYCLING, CASCADE = Activity.RECYCLING, Activity.CASCADE_USE
 CAST: tuple[Enterprise, ...] = (
     Enterprise("manufacturer-1", "宁德纪元电芯有限公司", MFR, "350900", ("0CE", "0CF")),
@@ -106,6 +107,7 @@ CAST: tuple[Enterprise, ...] = (
                whitelist=((RECYCLING, 5),)),
     Enterprise("informal-1", "临沂后街金属作坊", REC, "371300"),
     Enterprise("informal-2", "保定冶炼厂有限公司", REC, "130600"),
+    Enterprise("swap-1", "易换能源科技有限公司", SWAP, "440300"),
 )  # fmt: skip
 # The cast's English names, shown on English pages (``name_en``); by registered name.
 ENGLISH_NAMES = {
@@ -137,6 +139,7 @@ ENGLISH_NAMES = {
     "广东光华资源有限公司": "Guangdong Guanghua Resources Co.",
     "临沂后街金属作坊": "Linyi Backstreet Metals Workshop",
     "保定冶炼厂有限公司": "Baoding Smelting Works Co.",
+    "易换能源科技有限公司": "Yihuan Energy Technology Co.",
     "工业和信息化部动力电池溯源管理办公室": "MIIT Power Battery Traceability Office",
 }
 # What an operator's outlets are called after: (Chinese, English) brand, by cast key.

@@ -3,7 +3,8 @@
 ``run-demo`` generates the demo data set only into an empty store; started again on the same
 store it must still show where to look. What ``generate_demo`` returned the first time is gone,
 so the examples are found again: the first pack in each lifecycle state and the first battery
-with each kind of compliance finding (the cases the demo plants).
+with each kind of compliance finding (the cases the demo plants; ``unverified_custody`` is found
+only in stores written before vehicle scrapping was recorded).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from batterytrace.events.lifecycle import State
+from batterytrace.projections.queries import Filters
+from batterytrace.projections.report_queries import SCRAPPED_NOT_HANDED_OVER, compliance
 from batterytrace.projections.tables import lifecycle_batteries, report_findings
 
 FINDING_EXAMPLES = ("non_compliant_handover", "late_report", "backwards_date", "unverified_custody")
@@ -38,4 +41,8 @@ def examples_from_views(engine: Engine) -> dict[str, str]:
             ).scalar()
             if code:
                 examples[kind] = code
+    # Not a stored finding: it arises as time passes (report_queries), as of now.
+    found = compliance(engine, Filters(limit=1), kind=SCRAPPED_NOT_HANDED_OVER)
+    if found:
+        examples[SCRAPPED_NOT_HANDED_OVER] = found[0]["code"]
     return examples

@@ -1,10 +1,11 @@
 """Whole battery lives for the demo, built in memory with the domain's own commands.
 
-Every step (produce, deliver, install, remove, retire, collect, hand over, cascade-reuse,
-recycle) goes through the ``Battery`` command that users' requests go through, so the demo cannot
-hold a history the platform would refuse. Nothing is read back from the store: the writer keeps the
-batteries of the current batch and hands them over for one ``save``; what it keeps beyond a batch
-is bounded by the calendar (serial counters per maker code and day), not by the battery count.
+Every step (produce, deliver, install, remove, take in a scrapped vehicle, retire, collect, hand
+over, cascade-reuse, recycle) goes through the ``Battery`` command that users' requests go
+through, so the demo cannot hold a history the platform would refuse. Nothing is read back from
+the store: the writer keeps the batteries of the current batch and hands them over for one
+``save``; what it keeps beyond a batch is bounded by the calendar (serial counters per maker code
+and day), not by the battery count.
 
 Each life is planned before it is played: the final stage is drawn first, then dates that leave
 room for the steps that stage needs, so real-world times never run backwards or into the future.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from batterytrace.demo.cast import DemoCast, DemoPoints
 from batterytrace.demo.parts import (
@@ -34,6 +35,7 @@ from batterytrace.demo.parts import (
 from batterytrace.demo.reports import LATE_REPORT_DAYS, ReportClock
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery, ProductionSpec
+from batterytrace.events.battery_vehicles import scrap_vehicle
 from batterytrace.events.conventions import OVERDUE_AFTER_DAYS
 from batterytrace.events.lifecycle import State
 from batterytrace.events.participant import Activity, Participant
@@ -52,6 +54,7 @@ VEHICLE_SHARE = (35, 10, 20, 15, 20)  # vehicle-maker-1 … vehicle-maker-5
 NON_COMPLIANT_SHARE = 0.03  # recycling handovers that go to a non-whitelisted workshop
 DELIVERY_LEAD_DAYS = 5  # a new pack reaches the vehicle maker this long before it is installed
 DELIVERY_TIME = time(10, 0)  # delivered mid-morning (no random draw: see LifeWriter._deliver)
+SCRAPPED_BEFORE_RETIRED = timedelta(days=3)  # a scrapped vehicle's pack comes out 3 days later
 
 
 @dataclass(frozen=True)
@@ -201,8 +204,9 @@ class LifeWriter:
         battery.remove(actor=actor, reason=reason, occurred_at=when)
 
     def _retire(self, battery: Battery, vehicle_maker: Participant, day: int) -> Participant:
-        """A scrapped vehicle's pack is retired by a dismantler; a worn pack replaced by the
-        vehicle maker's service network is removed and retired by the vehicle maker."""
+        """A scrapped vehicle's pack is retired by the dismantler that took the vehicle in; a worn
+        pack replaced by the vehicle maker's service network is removed and retired by the vehicle
+        maker."""
         health = round(self.rng.uniform(62, 80), 1)
         if self.rng.random() < 0.4:
             self._remove(battery, vehicle_maker, "replacement", self.labels.at(day, 9))
@@ -217,6 +221,12 @@ class LifeWriter:
             return vehicle_maker
         dismantler = self.rng.choice(self.dismantlers)
         when = self.labels.at(day)
+        # The vehicle reached the dismantler a few days before the pack came out; a fixed lead,
+        # no draw, so the lives are the ones the same seed gave before scrapping was recorded.
+        scrapped = when - SCRAPPED_BEFORE_RETIRED
+        self.reports.report(scrapped, battery)
+        assert battery.vin is not None  # retired here only from a vehicle
+        scrap_vehicle([battery], actor=dismantler, vin=battery.vin, scrapped_on=None, occurred_at=scrapped)
         self.reports.report(when, battery)
         battery.retire(
             actor=dismantler, reason="vehicle scrapped", state_of_health_pct=health, occurred_at=when

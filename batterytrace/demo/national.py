@@ -9,10 +9,12 @@ clock reads the same moment (reports of the last days are the ones a later readi
 
 The generator plants one of each case a regulator looks for (an overdue retired battery, a
 handover to a non-whitelisted recycler, a late correction dated before its predecessor, a report
-recorded past its deadline, an outlet over capacity) so that every report has something to show
-even in a small demo; apart from the planted late report, every event is reported on time.
-Packs from scrapped vehicles are retired by dismantlers that do not hold them (there are no vehicle
-scrapping records yet), so each of those retirements is an "unverified custody" finding too.
+recorded past its deadline, an outlet over capacity, a scrapped vehicle's battery left with the
+dismantler past its deadline) so that every report has something to show even in a small demo;
+apart from the planted late report, every event is reported on time. A pack from a scrapped
+vehicle is taken in with the vehicle by a dismantler (``VehicleScrapped``) before it retires it;
+after the ordinary lives, ``vehicles.py`` adds a swap operator's pool of packs swapped in and out
+of vehicles, and the scrapped vehicles' stories.
 
 Speed: the cast and outlets are registered first; then each battery's whole life is built in
 memory with the domain's commands and ``batch_size`` batteries are saved per transaction, so the
@@ -31,13 +33,14 @@ from eventsourcing.persistence import IntegrityError
 from batterytrace.demo.cast import CAST, DemoCast, DemoPoints, register_cast, register_points
 from batterytrace.demo.life import NO_TWIST, LifeWriter, Twist
 from batterytrace.demo.reports import ReportClock
+from batterytrace.demo.vehicles import STORY_PACKS, VehicleStories
 from batterytrace.events.base import CHINA_STANDARD_TIME, recording_clock
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, ConcurrentWrite, InvalidInput
 from batterytrace.events.lifecycle import State
 from batterytrace.trace.application import BatteryTrace
 
-MIN_BATTERIES = 40  # room for every planted case
+MIN_BATTERIES = 40  # room for every planted case and the vehicle stories (STORY_PACKS)
 EARLIEST_TODAY = date(2020, 1, 1)  # history starts in 2017 and needs a few years to unfold
 OVER_CAPACITY_PREFECTURE = "440300"  # Shenzhen: the outlet planted over capacity
 OVER_CAPACITY_FACTOR = 1.1  # planted load: 110 % of the outlet's capacity
@@ -85,6 +88,7 @@ ACTOR_KEYS = {
     "recycler": "recycler-1",
     "non_whitelisted_recycler": "informal-1",
     "cascade_user": "cascade-1",
+    "swap_operator": "swap-1",
 }
 EMPTY_STORE_NEEDED = (
     "the store already holds data; demo needs an empty store: point BATTERYTRACE_DATABASE_URL at a new file"
@@ -130,9 +134,9 @@ def generate_demo(
         writer = LifeWriter(rng, cast, points, today, reports)
         cases = _cases(writer, points)
         events = cast.events + points.events
-        done = 0
-        while done < batteries:
-            size = min(batch_size, batteries - done)
+        done, lives = 0, batteries - STORY_PACKS
+        while done < lives:
+            size = min(batch_size, lives - done)
             for _ in range(size):
                 key, stage, twist = next(cases)
                 battery = writer.pack(stage, twist)
@@ -142,6 +146,12 @@ def generate_demo(
             done += size
             if progress:
                 progress(size)
+        stories = VehicleStories(cast, writer.models, writer.grants, writer.last_day, reports, seed)
+        events += _save(app, stories.write())
+        writer.packs += STORY_PACKS
+        writer.examples.update(stories.examples)
+        if progress:
+            progress(STORY_PACKS)
     return _summary(cast, points, writer, events)
 
 

@@ -9,6 +9,9 @@ recorded is the library's own ``timestamp``.
 
 A repeated command with a request id the battery has already seen changes nothing and is not an
 error: outlets with bad connections replay scans, and importers retry batches.
+
+Long because the library needs every ``@event`` in the class body, each beside its command; the
+swap and scrap commands are a mixin of their own (``battery_vehicles.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from eventsourcing.domain import event
 
 from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware, require_measurement
 from batterytrace.events.battery_code import BatteryCode, parse_battery_code
+from batterytrace.events.battery_vehicles import VehicleChanges, parse_vin
 from batterytrace.events.collection_point import CollectionPoint
 from batterytrace.events.conventions import (
     BATTERY_TYPES,
@@ -39,7 +43,6 @@ from batterytrace.events.lifecycle import ALLOWED, DEAD_ENDS, Action, State, all
 from batterytrace.events.participant import ROLE_FOR_ACTIVITY, Activity, Participant, Role
 
 LEVEL_RANK = {"cell": 0, "module": 1, "pack": 2}
-VIN_ALPHABET = set("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")  # ISO 3779 / GB 16735: no I, O, Q
 ENERGY_TOLERANCE = 0.2  # rated energy may differ this much from capacity × voltage
 FLAG_CUSTODY_UNVERIFIED = "retired by a dismantler without a vehicle scrapping record"
 FLAG_NON_COMPLIANT = "non-compliant handover"
@@ -49,16 +52,6 @@ _DEAD_END_REASONS = {
     State.CASCADE_REUSED: "in_product",
     State.RECYCLED: "recycled",
 }
-
-
-def parse_vin(value: str) -> str:
-    vin = "".join(char.upper() if char.isascii() else char for char in value.strip())
-    if len(vin) != 17 or not set(vin) <= VIN_ALPHABET:
-        raise InvalidInput(
-            f"VIN {value!r} must be 17 characters, digits and capital letters without I, O, Q "
-            "(GB 16735), e.g. LSVAU2180N2183294"
-        )
-    return vin
 
 
 @dataclass(frozen=True)
@@ -95,8 +88,9 @@ def production_record(battery: Battery) -> dict[str, Any]:
     }
 
 
-class Battery(TraceAggregate):
-    """A pack, module or cell, or a second-life product made from retired ones."""
+class Battery(VehicleChanges, TraceAggregate):
+    """A pack, module or cell, or a second-life product made from retired ones. Its swap and
+    scrap commands are in ``battery_vehicles.py`` (``VehicleChanges``), their events here."""
 
     @staticmethod
     def create_id(code: str, **_: object) -> str:
@@ -402,16 +396,18 @@ class Battery(TraceAggregate):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> None:
-        """The manufacturer (or whoever holds a new battery) delivers it to a vehicle maker.
+        """The manufacturer (or whoever holds a new battery) delivers it to a vehicle maker, or to
+        a swap operator (how batteries enter a swap pool).
 
         Custody passes only with this record: a vehicle maker installs a battery delivered to it,
-        or one it made itself, never any battery whose code it happens to know. The battery stays
-        ``produced`` (new, not yet in use); its holder changes."""
+        or one it made itself, never any battery whose code it happens to know; a swap operator
+        swaps in only batteries delivered to it or in its stock. The battery stays ``produced``
+        (new, not yet in use); its holder changes."""
         if self.has_seen(actor, request_id, Action.DELIVER):
             return
         self.require_can(Action.DELIVER)
         self.require_held_by(actor, Action.DELIVER)
-        receiver.require_role(Role.VEHICLE_MAKER, to="receive new batteries for vehicles")
+        receiver.require_role(Role.VEHICLE_MAKER, Role.SWAP_OPERATOR, to="receive new batteries for vehicles")
         if receiver.id == actor.id:
             raise InvalidInput("a delivery needs a receiver other than the current holder")
         moment = self._check_when(Action.DELIVER, occurred_at, late_correction)
@@ -531,6 +527,55 @@ class Battery(TraceAggregate):
         self._follow(Battery.Removed, actor_id=actor_id)
         self._happened(occurred_at, request_id, Action.REMOVE.value, actor_id=actor_id)
 
+    # ------------------------------------------------------- swap and scrap (battery_vehicles.py)
+    @event("SwappedOut")
+    def _swapped_out(
+        self,
+        vin: str,
+        station: str,
+        division_code: str,
+        operator_id: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self._leave_vehicle(actor_id)
+        self._follow(Battery.SwappedOut, station=station, operator_id=operator_id)
+        self._happened(occurred_at, request_id, Action.SWAP_OUT.value, actor_id=actor_id)
+
+    @event("SwappedIn")
+    def _swapped_in(
+        self,
+        vin: str,
+        station: str,
+        division_code: str,
+        operator_id: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self._follow(Battery.SwappedIn, vin=vin, operator_id=operator_id)
+        self.vin = vin
+        self.vin_known_to.add(operator_id)
+        self._happened(occurred_at, request_id, Action.SWAP_IN.value, actor_id=actor_id)
+
+    @event("VehicleScrapped")
+    def _vehicle_scrapped(
+        self,
+        vin: str,
+        dismantler_id: str,
+        scrapped_on: str,
+        actor_id: str,
+        occurred_at: datetime,
+        request_id: str | None,
+        late_correction: bool,
+    ) -> None:
+        self._follow(Battery.VehicleScrapped, vin=vin, dismantler_id=dismantler_id)
+        self.vin_known_to.add(dismantler_id)  # the dismantler has the vehicle
+        self._happened(occurred_at, request_id, Action.SCRAP_WITH_VEHICLE.value, actor_id=actor_id)
+
     # ------------------------------------------------------------------------------ retire
     def retire(
         self,
@@ -542,22 +587,28 @@ class Battery(TraceAggregate):
         request_id: str | None = None,
         late_correction: bool = False,
     ) -> None:
-        """End the battery's (first or second) life. The holder retires it, or a dismantler that
-        takes it out of a scrapped vehicle."""
+        """End the battery's (first or second) life, by its holder: for a battery in a scrapped
+        vehicle, the dismantler that took the vehicle in (``scrap_vehicle``)."""
         if self.has_seen(actor, request_id, Action.RETIRE):
             return
         self.require_can(Action.RETIRE)
-        # A dismantler takes batteries out of scrapped vehicles it holds, not the battery's
-        # holder. Until vehicle scrapping is recorded (the swapping-and-scrapping issue) nothing
-        # shows it has that vehicle, so its retirement of a battery it does not hold is recorded
-        # and flagged for the regulator rather than refused (the legitimate flow must not stop).
-        dismantling = (
+        if (
             actor.has_role(Role.DISMANTLER)
             and self.state == State.INSTALLED
             and actor.id != self.responsible_id
-        )
-        if not dismantling:
-            self.require_held_by(actor, Action.RETIRE)
+        ):
+            # Custody of an installed battery passes to a dismantler only with its vehicle's
+            # scrapping record; retirements recorded before that record existed were flagged
+            # (``custody_unverified``) and still read so.
+            raise NotAuthorised(
+                f"{actor.name} ({actor.id}) cannot retire battery {self.code} from a vehicle whose "
+                "scrapping is not recorded: record the vehicle's scrapping first (batterytrace "
+                "scrap / POST /api/v1/scrappings), naming its VIN and this battery",
+                detail=f"held by {self.responsible_id} ({self.holder_kind} {self.holder_id})",
+                key="battery.scrapping_not_recorded",
+                params={"code": self.code},
+            )
+        self.require_held_by(actor, Action.RETIRE)
         if not reason.strip():
             raise InvalidInput("give a retirement reason, e.g. 'capacity below 80%'")
         if state_of_health_pct is not None and not 0 <= float(state_of_health_pct) <= 100:
@@ -566,7 +617,6 @@ class Battery(TraceAggregate):
         self._retired(
             reason=reason.strip(),
             state_of_health_pct=(None if state_of_health_pct is None else float(state_of_health_pct)),
-            custody_unverified=dismantling,
             actor_id=actor.id,
             occurred_at=moment,
             request_id=request_id,
@@ -582,7 +632,7 @@ class Battery(TraceAggregate):
         occurred_at: datetime,
         request_id: str | None,
         late_correction: bool,
-        custody_unverified: bool = False,  # absent from events recorded before it existed
+        custody_unverified: bool = False,  # True only in events recorded before scrapping records
     ) -> None:
         self._leave_vehicle(actor_id)
         self._follow(Battery.Retired, actor_id=actor_id)

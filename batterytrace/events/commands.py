@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,54 @@ class Command:
     actor_id: str
     code: str
     reporting: Reporting = field(default_factory=Reporting)
+
+    @property
+    def battery_codes(self) -> tuple[str, ...]:
+        """The batteries the command acts on, loaded and saved together by ``execute``."""
+        return (self.code,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleCommand:
+    """An action by ``actor_id`` on the batteries of one vehicle, named by its ``vin``: the VIN
+    is what the actor shows it has the vehicle by. All of them change in one transaction, or none.
+    Not a ``Command``: it names several batteries, not one ``code``."""
+
+    actor_id: str
+    vin: str
+    reporting: Reporting = field(default_factory=Reporting)
+
+    @property
+    def battery_codes(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Swap(VehicleCommand):
+    """A swap operator takes ``removed_code`` out of the vehicle at its ``station`` (a label of its
+    own, in division ``division_code``) and puts ``installed_code``, from its stock, in."""
+
+    removed_code: str
+    installed_code: str
+    station: str
+    division_code: str
+
+    @property
+    def battery_codes(self) -> tuple[str, ...]:
+        return (self.removed_code, self.installed_code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScrapVehicle(VehicleCommand):
+    """A dismantler takes the scrapped vehicle in with its batteries ``codes`` (1-8), scrapped on
+    ``scrapped_on`` (default: the day it was taken in)."""
+
+    codes: tuple[str, ...]
+    scrapped_on: date | None = None
+
+    @property
+    def battery_codes(self) -> tuple[str, ...]:
+        return tuple(self.codes)
 
 
 @dataclass(frozen=True, kw_only=True)

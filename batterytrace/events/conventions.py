@@ -79,9 +79,17 @@ REPORTING_DEADLINES = MappingProxyType(
         # "battery repaired or replaced": vehicle maker (repairers report to it), 30
         ("vehicle_maker", "Removed"): 30,
         ("vehicle_maker", "Reinstalled"): 30,
-        # "vehicle scrapped; battery removed and handed over": dismantler, 15
+        # "vehicle scrapped; battery removed and handed over": dismantler, 15 (the scrapping
+        # record itself, VehicleScrapped, is the first report of that situation: domain.md
+        # "the dismantler uploads within 15 working days the VIN, scrapping date, pack code")
+        ("dismantler", "VehicleScrapped"): 15,
         ("dismantler", "Retired"): 15,
         ("dismantler", "HandedOver"): 15,
+        # Battery swapping: the sources give no deadline of its own; a swap is the operator's sale
+        # and service of a battery in a vehicle, so the vehicle maker's "vehicle leaves the
+        # factory with its battery" row (15) applies to both halves of a swap.
+        ("swap_operator", "SwappedOut"): 15,
+        ("swap_operator", "SwappedIn"): 15,
         # "battery taken into / handed out of an outlet": vehicle maker (its outlets report), 30
         ("outlet_operator", "Collected"): 30,
         ("outlet_operator", "HandedOver"): 30,
@@ -94,6 +102,9 @@ REPORTING_DEADLINES = MappingProxyType(
         (ANY_ROLE, "Installed"): 15,
         (ANY_ROLE, "Reinstalled"): 30,
         (ANY_ROLE, "Removed"): 30,
+        (ANY_ROLE, "SwappedOut"): 15,
+        (ANY_ROLE, "SwappedIn"): 15,
+        (ANY_ROLE, "VehicleScrapped"): 15,
         (ANY_ROLE, "Retired"): 15,
         (ANY_ROLE, "Collected"): 30,
         (ANY_ROLE, "HandedOver"): 30,

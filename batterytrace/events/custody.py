@@ -32,6 +32,7 @@ class HolderKind(StrEnum):
     MANUFACTURER = "manufacturer"  # made and not yet passed on
     ENTERPRISE = "enterprise"  # a vehicle maker, dismantler, recycler, cascade-use enterprise …
     VEHICLE = "vehicle"  # installed in a vehicle, held by its VIN
+    SWAP_STATION = "swap_station"  # between vehicles at a swap operator's station, by its label
     SITE = "site"  # a second-life product at its site of use
     COLLECTION_POINT = "collection_point"  # taken in at a recycling service outlet
     PACK = "pack"  # built into a pack, held by the pack's code
@@ -70,6 +71,20 @@ def _installed(facts: Facts, _: Custody) -> Custody:
     vin = facts.get("vin")
     kind = HolderKind.VEHICLE if vin else HolderKind.SITE
     return Custody(kind.value, vin or facts.get("site"), facts.get("actor_id"))
+
+
+def _swapped_out(facts: Facts, _: Custody) -> Custody:
+    return Custody(HolderKind.SWAP_STATION.value, facts.get("station"), facts.get("operator_id"))
+
+
+def _swapped_in(facts: Facts, _: Custody) -> Custody:
+    # Battery as a service: the swap operator keeps answering for the battery in the vehicle.
+    return Custody(HolderKind.VEHICLE.value, facts.get("vin"), facts.get("operator_id"))
+
+
+def _scrapped_with_vehicle(facts: Facts, _: Custody) -> Custody:
+    # Custody passes with the vehicle: still held by its VIN, now answered for by the dismantler.
+    return Custody(HolderKind.VEHICLE.value, facts.get("vin"), facts.get("dismantler_id"))
 
 
 def _taken_out_by_actor(facts: Facts, _: Custody) -> Custody:
@@ -111,6 +126,9 @@ CONSEQUENCES: Mapping[str, Consequence] = MappingProxyType(
         "Delivered": Consequence(State.PRODUCED, _received),
         "Installed": Consequence(State.INSTALLED, _installed),
         "Removed": Consequence(State.REMOVED, _taken_out_by_actor),
+        "SwappedOut": Consequence(State.SWAP_STOCK, _swapped_out),
+        "SwappedIn": Consequence(State.INSTALLED, _swapped_in),
+        "VehicleScrapped": Consequence(State.IN_SCRAPPED_VEHICLE, _scrapped_with_vehicle),
         "Retired": Consequence(State.RETIRED, _taken_out_by_actor),
         "Collected": Consequence(State.COLLECTED, _collected),
         "HandedOver": Consequence(State.HANDED_OVER, _received),

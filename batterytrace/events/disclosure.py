@@ -5,7 +5,9 @@ which it became involved (the first event it acted in or that names it: made, re
 holds), never what happened before it: an outlet that takes in a retired battery learns nothing of
 the vehicle years it was not part of. The vehicle's VIN is personal data of the vehicle's owner; it
 is shown only to those who had the vehicle or made the battery: the manufacturer, whoever installed
-the battery in the vehicle, and whoever took it out of the vehicle (removal, retirement).
+the battery in the vehicle (a vehicle maker, a swap operator swapping it in), whoever took it out
+of the vehicle (removal, retirement, a swap) and whoever took the vehicle in with the battery in it
+(a dismantler's scrapping record).
 
 The rule is here once, over plain event facts, so that the lifecycle view (timeline rows), the
 event store (history) and write answers all apply it the same way. Whether a battery is in a
@@ -22,7 +24,14 @@ from typing import Any
 from batterytrace.events.custody import NOBODY, HolderKind, custody_after
 
 # Event fields that name a participant who took part in the event besides its actor.
-PARTICIPANT_FIELDS = ("manufacturer_id", "receiver_id", "operator_id", "enterprise_id", "recycler_id")
+PARTICIPANT_FIELDS = (
+    "manufacturer_id",
+    "receiver_id",
+    "operator_id",
+    "enterprise_id",
+    "recycler_id",
+    "dismantler_id",
+)
 # Event fields ending in ``_id`` that name no participant (a client's request, a collection
 # point): listed so that a new ``…_id`` field is a decision (tests/unit/test_event_catalogue.py).
 OTHER_ID_FIELDS = ("request_id", "collection_point_id", "from_collection_point_id")
@@ -77,8 +86,9 @@ def disclosure_for(participant_id: str, events: Iterable[EventFacts], *, is_regu
         custody = custody_after(event.name, {**event.details, "actor_id": event.actor_id}, custody)
         if custody.holder_kind == HolderKind.MANUFACTURER and names_it:
             knows_vin = True  # the manufacturer answers for its battery's whole life
-        if was_in_vehicle != (custody.holder_kind == HolderKind.VEHICLE):
-            knows_vin = knows_vin or names_it  # who puts it into a vehicle or takes it out had it
+        if was_in_vehicle or custody.holder_kind == HolderKind.VEHICLE:
+            # Who puts it into a vehicle, takes it out or takes the vehicle in with it had it.
+            knows_vin = knows_vin or names_it
     return Disclosure(involved_from=involved_from, knows_vin=knows_vin)
 
 

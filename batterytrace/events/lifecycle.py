@@ -13,6 +13,8 @@ class State(StrEnum):
     PRODUCED = "produced"  # made, in the manufacturer's hands (or delivered to a vehicle maker)
     ASSEMBLED = "assembled"  # built into a pack (modules, cells); follows its pack from then on
     INSTALLED = "installed"  # in a vehicle, or a second-life product at its site
+    SWAP_STOCK = "at swap station"  # held by a swap operator at one of its stations, between vehicles
+    IN_SCRAPPED_VEHICLE = "in scrapped vehicle"  # in a vehicle handed to a dismantler for scrapping
     REMOVED = "removed"  # out for repair or replacement; may be reinstalled
     RETIRED = "retired"  # end of first (or second) life, not yet in the formal channel
     COLLECTED = "collected"  # held at a collection point (recycling service outlet)
@@ -26,6 +28,9 @@ class Action(StrEnum):
     DELIVER = "deliver"
     INSTALL = "install"
     REMOVE = "remove"
+    SWAP_OUT = "swap out"
+    SWAP_IN = "swap in"
+    SCRAP_WITH_VEHICLE = "scrap with vehicle"
     RETIRE = "retire"
     COLLECT = "collect"
     HAND_OVER = "hand over"
@@ -34,9 +39,11 @@ class Action(StrEnum):
 
 
 ALLOWED: dict[State, tuple[Action, ...]] = {
-    State.PRODUCED: (Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.RETIRE),
+    State.PRODUCED: (Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.SWAP_IN, Action.RETIRE),
     State.ASSEMBLED: (),
-    State.INSTALLED: (Action.REMOVE, Action.RETIRE),
+    State.INSTALLED: (Action.REMOVE, Action.SWAP_OUT, Action.SCRAP_WITH_VEHICLE, Action.RETIRE),
+    State.SWAP_STOCK: (Action.SWAP_IN, Action.RETIRE),
+    State.IN_SCRAPPED_VEHICLE: (Action.RETIRE,),
     State.REMOVED: (Action.INSTALL, Action.RETIRE),
     State.RETIRED: (Action.COLLECT, Action.HAND_OVER),
     State.COLLECTED: (Action.HAND_OVER,),

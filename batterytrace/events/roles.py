@@ -17,6 +17,7 @@ class Role(StrEnum):
     DISMANTLER = "dismantler"  # end-of-life vehicle dismantler
     CASCADE_USER = "cascade_user"  # cascade-use (second-life) enterprise
     RECYCLER = "recycler"
+    SWAP_OPERATOR = "swap_operator"  # runs battery-swap stations (battery as a service)
     REGULATOR = "regulator"
 
 

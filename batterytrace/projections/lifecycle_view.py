@@ -197,6 +197,7 @@ def _produced_row(e: Any) -> dict[str, Any]:
         "flags": [],
         "produced_at": e.occurred_at,
         "retired_at": None,
+        "scrapped_at": None,
         "last_occurred_at": e.occurred_at,
         "version": e.originator_version,
     }
@@ -215,6 +216,9 @@ STATE_AND_HOLDER_ONLY: tuple[type, ...] = (
     Battery.Produced,  # its row is made whole by ``_produced_row``
     Battery.Delivered,
     Battery.Removed,
+    # Out of the vehicle into the station's stock: the row keeps the vehicle's VIN, as after a
+    # removal; the station and its division are in the event's details on the timeline.
+    Battery.SwappedOut,
     Battery.Recycled,
 )
 
@@ -238,6 +242,16 @@ def _assembled_into(e: Battery.AssembledInto, row: dict[str, Any]) -> None:
 @_row_facts.register(Battery.Installed)
 def _installed(e: Battery.Installed, row: dict[str, Any]) -> None:
     row.update(vin=e.vin, site=e.site)
+
+
+@_row_facts.register(Battery.SwappedIn)
+def _swapped_in(e: Battery.SwappedIn, row: dict[str, Any]) -> None:
+    row.update(vin=e.vin, site=None)
+
+
+@_row_facts.register(Battery.VehicleScrapped)
+def _vehicle_scrapped(e: Battery.VehicleScrapped, row: dict[str, Any]) -> None:
+    row["scrapped_at"] = e.occurred_at
 
 
 @_row_facts.register(Battery.Retired)

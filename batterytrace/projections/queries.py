@@ -2,8 +2,11 @@
 returns plain dicts, ready for a table, CSV or JSON.
 
 One battery's lifecycle is primary-key reads (its row, its events by (code, version), its links),
-so its cost does not depend on how many batteries the store holds; report queries use the views'
-indexes and small aggregated tables.
+so its cost does not depend on how many batteries the store holds. Here too: the collection points
+(public list, nearest, locations), an outlet's stock and receivers, and what every list shares
+(``Filters``, reading in chunks, counting, paging). The regulator's reports, which use the views'
+indexes and small aggregated tables, are in ``report_queries``. (About 450 lines: the public
+collection points' search, with its distance arithmetic, is most of what is beyond 400.)
 """
 
 from __future__ import annotations
@@ -14,26 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
-from batterytrace.events.regions import division
 from batterytrace.events.review import Review
 from batterytrace.events.zone import CHINA_STANDARD_TIME
 from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH, battery_document
 from batterytrace.projections.database import read_session
-from batterytrace.projections.quantities import THOUSANDTHS, display_row, in_units
+from batterytrace.projections.quantities import display_row
 from batterytrace.projections.tables import (
     lifecycle_batteries,
     lifecycle_events,
     lifecycle_participants,
     lifecycle_points,
-    network_flows,
-    network_participants,
     network_points,
     report_batteries,
-    report_findings,
-    report_monthly,
 )
 
 
@@ -75,7 +73,7 @@ class Filters:
         return datetime.combine(self.until + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
 
 
-def _month(day: date) -> str:
+def month_key(day: date) -> str:
     """The month key of the monthly report ("2026-03"), zero-padded for every year."""
     return f"{day.year:04d}-{day.month:02d}"
 
@@ -87,7 +85,7 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _plain(row: Any) -> dict[str, Any]:
+def plain_row(row: Any) -> dict[str, Any]:
     """A row for people: times in CST, stored Wh and g as kWh and kg (quantities.py)."""
     return display_row({key: _iso(value) for key, value in dict(row).items()})
 
@@ -103,7 +101,7 @@ def battery_lifecycle(
         if row is None:
             return None
         timeline = [
-            _plain(r)
+            plain_row(r)
             for r in connection.execute(
                 select(lifecycle_events)
                 .where(lifecycle_events.c.code == code)
@@ -111,8 +109,8 @@ def battery_lifecycle(
             ).mappings()
         ]
         named = {row["manufacturer_id"], row["responsible_id"]} | {t["actor_id"] for t in timeline}
-        names = _names(connection, named)
-        names_en = _names(connection, named, english=True)
+        names = names_of(connection, named)
+        names_en = names_of(connection, named, english=True)
         point = None
         if row["collection_point_id"]:
             found = (
@@ -122,14 +120,14 @@ def battery_lifecycle(
                 .mappings()
                 .first()
             )
-            point = _plain(found) if found else None
+            point = plain_row(found) if found else None
         links = _linked_rows(connection, row)
         channel = connection.execute(
             select(report_batteries.c.retired_at, report_batteries.c.channel_at).where(
                 report_batteries.c.code == code
             )
         ).first()
-    facts = _plain(row)
+    facts = plain_row(row)
     if channel is not None and _is_overdue(channel, now or datetime.now(UTC), overdue_days):
         facts["flags"] = [*facts["flags"], f"overdue (retired over {overdue_days} days ago, not taken in)"]
     facts["manufacturer_name"] = names.get(row["manufacturer_id"])
@@ -151,7 +149,7 @@ def _battery_row(connection: Connection, code: str) -> Any:
     )
 
 
-def _names(connection: Connection, ids: set[str | None], *, english: bool = False) -> dict[str, str]:
+def names_of(connection: Connection, ids: set[str | None], *, english: bool = False) -> dict[str, str]:
     """Participants' registered names by credit code; ``english``: their English names, for
     those that have one (English pages show ``name`` where it is missing)."""
     wanted = sorted(i for i in ids if i)
@@ -198,18 +196,18 @@ def _linked_codes(row: Any) -> set[str]:
     return codes | {row[key] for key in ("pack", "second_life_product") if row[key]}
 
 
-# ------------------------------------------------------------------------------------ network
-def _region_clause(column: Any, filters: Filters) -> Any:
+# ------------------------------------------------------------------------- shared by the lists
+def region_clause(column: Any, filters: Filters) -> Any:
     prefix = filters.region_prefix
     return column.like(f"{prefix}%") if prefix else None
 
 
-def _where(*clauses: Any) -> Any:
+def all_of(*clauses: Any) -> Any:
     present = [c for c in clauses if c is not None]
     return and_(*present) if present else None
 
 
-def _page(query: Any, filters: Filters) -> Any:
+def paged(query: Any, filters: Filters) -> Any:
     if filters.limit is not None:
         query = query.limit(filters.limit)
     return query.offset(filters.offset) if filters.offset else query
@@ -219,322 +217,27 @@ def _page(query: Any, filters: Filters) -> Any:
 # A report is read as one ordered SELECT through a server-side cursor, ROWS_PER_CHUNK rows at a
 # time: a whole export (tens of thousands of rows) never sits in memory, and, being one
 # statement, it is one consistent snapshot, so no row is skipped or repeated while the views
-# move on. The list functions (network(), monthly(), …) are the same generators, collected.
+# move on. The list functions (report_queries.network(), monthly(), …) are the same generators, collected.
 ROWS_PER_CHUNK = 1000
 
 
-def _chunks(
+def chunks(
     engine: Engine, query: Any, convert: Any = None
 ) -> Iterator[tuple[Connection, list[dict[str, Any]]]]:
     """The rows of ``query`` in chunks from one server-side cursor, each row passed through
-    ``convert`` (default ``_plain``), with the connection for look-ups a chunk needs (names)."""
-    convert = convert or _plain
+    ``convert`` (default ``plain_row``), with the connection for look-ups a chunk needs (names)."""
+    convert = convert or plain_row
     with read_session(engine) as connection:
         result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query).mappings()
         for part in result.partitions():
             yield connection, [convert(r) for r in part]
 
 
-def _count(engine: Engine, query: Any) -> int:
+def count_rows(engine: Engine, query: Any) -> int:
     """How many rows ``query`` answers, ignoring its order and paging: a report page's total."""
     counted = select(func.count()).select_from(query.order_by(None).limit(None).offset(None).subquery())
     with read_session(engine) as connection:
         return int(connection.execute(counted).scalar_one())
-
-
-def _network_query(filters: Filters) -> Any:
-    where = _where(
-        _region_clause(network_points.c.division_code, filters),
-        network_points.c.operator_id == filters.manufacturer if filters.manufacturer else None,
-    )
-    query = select(network_points).order_by(network_points.c.id)
-    return query.where(where) if where is not None else query
-
-
-def network(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Per collection point: collected, on hand against capacity, handed over (and how much of
-    it to whitelisted receivers), recycled and cascade-used afterwards."""
-    return list(network_rows(engine, filters))
-
-
-def network_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
-    """``network`` row by row, read in chunks."""
-    for _, rows in _chunks(engine, _page(_network_query(filters), filters)):
-        for row in rows:
-            row["fill_ratio"] = (
-                round(row["on_hand_kg"] / row["capacity_kg"], 3) if row["capacity_kg"] else None
-            )
-            row["over_capacity"] = row["on_hand_kg"] > row["capacity_kg"]
-        yield from rows
-
-
-def network_count(engine: Engine, filters: Filters = Filters()) -> int:
-    return _count(engine, _network_query(filters))
-
-
-def regions(engine: Engine, filters: Filters = Filters(), *, level: str = "province") -> list[dict[str, Any]]:
-    """Per province (or prefecture): collection points, collected, recycled, and the share of
-    handovers that went to whitelisted receivers."""
-    key = network_points.c.province_code if level == "province" else network_points.c.prefecture_code
-    query = (
-        select(
-            key.label("region_code"),
-            func.count().label("collection_points"),
-            func.sum(network_points.c.collected_count).label("collected"),
-            func.sum(network_points.c.collected_g).label("collected_g"),
-            func.sum(network_points.c.on_hand_g).label("on_hand_g"),
-            func.sum(network_points.c.handed_over_count).label("handed_over"),
-            func.sum(network_points.c.handed_compliant_count).label("handed_to_whitelisted"),
-            func.sum(network_points.c.recycled_count).label("recycled"),
-            func.sum(network_points.c.cascade_used_count).label("cascade_used"),
-        )
-        .group_by(key)
-        .order_by(key)
-    )
-    clause = _region_clause(network_points.c.division_code, filters)
-    if clause is not None:
-        query = query.where(clause)
-    with read_session(engine) as connection:
-        rows = [display_row(dict(r)) for r in connection.execute(query).mappings()]
-    for row in rows:
-        place = division(row["region_code"])
-        row["region_name"] = place.name if place else None
-        row["region_name_en"] = place.name_en if place else None
-        handed = row["handed_over"] or 0
-        row["whitelisted_share"] = round((row["handed_to_whitelisted"] or 0) / handed, 3) if handed else None
-    return rows
-
-
-def flows(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Edges from outlets (or enterprises) to receivers, with counts, mass and compliance."""
-    return list(flows_rows(engine, filters))
-
-
-def flows_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
-    """``flows`` row by row, read in chunks."""
-    for _, rows in _chunks(engine, _page(_flows_query(filters), filters)):
-        yield from rows
-
-
-def flows_count(engine: Engine, filters: Filters = Filters()) -> int:
-    return _count(engine, _flows_query(filters))
-
-
-def _flows_query(filters: Filters) -> Any:
-    receiver = network_participants.alias("receiver")
-    query = (
-        select(
-            network_flows,
-            receiver.c.name.label("receiver_name"),
-            receiver.c.name_en.label("receiver_name_en"),
-        )
-        .join(receiver, receiver.c.credit_code == network_flows.c.receiver_id, isouter=True)
-        .order_by(network_flows.c.count.desc(), network_flows.c.source_id, network_flows.c.receiver_id)
-    )
-    if filters.region_prefix:
-        points = select(network_points.c.id).where(
-            network_points.c.division_code.like(f"{filters.region_prefix}%")
-        )
-        query = query.where(network_flows.c.source_id.in_(points))
-    if filters.manufacturer:
-        query = query.where(
-            or_(
-                network_flows.c.receiver_id == filters.manufacturer,
-                network_flows.c.source_id == filters.manufacturer,
-            )
-        )
-    return query
-
-
-# ------------------------------------------------------------------------------------ reports
-def monthly(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Per manufacturer and month, with the recycling rate of the month's retired batteries:
-    the share that has since reached a whitelisted recycler or a second life."""
-    return list(monthly_rows(engine, filters))
-
-
-def monthly_count(engine: Engine, filters: Filters = Filters()) -> int:
-    return _count(engine, _monthly_query(filters))
-
-
-def _monthly_query(filters: Filters) -> Any:
-    query = select(report_monthly).order_by(report_monthly.c.month, report_monthly.c.manufacturer_id)
-    clauses = [
-        report_monthly.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
-        report_monthly.c.month >= _month(filters.since) if filters.since else None,
-        report_monthly.c.month <= _month(filters.until) if filters.until else None,
-    ]
-    where = _where(*clauses)
-    return query.where(where) if where is not None else query
-
-
-def monthly_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
-    """``monthly`` row by row, read in chunks (names looked up once per chunk)."""
-    query = _page(_monthly_query(filters), filters)
-    for connection, rows in _chunks(engine, query, lambda r: display_row(dict(r))):
-        makers = {r["manufacturer_id"] for r in rows}
-        names, names_en = _names(connection, makers), _names(connection, makers, english=True)
-        for row in rows:
-            row["manufacturer_name"] = names.get(row["manufacturer_id"])
-            row["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
-            row["recycling_rate"] = recycling_rate(row)
-        yield from rows
-
-
-def recycling_rate(row: dict[str, Any]) -> float | None:
-    retired = row["retired"]
-    if not retired:
-        return None
-    return round(row["retired_then_formal"] / retired, 3)
-
-
-def overdue(
-    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
-) -> list[dict[str, Any]]:
-    """Batteries retired more than ``days`` ago that no collection point or whitelisted
-    enterprise has taken in."""
-    return list(overdue_rows(engine, filters, now=now, days=days))
-
-
-def overdue_rows(
-    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
-) -> Iterator[dict[str, Any]]:
-    """``overdue`` row by row, read in chunks."""
-    now_value = now or datetime.now(UTC)
-    for _, rows in _chunks(engine, _page(_overdue_query(filters, now_value, days), filters)):
-        for row in rows:
-            row["days_since_retired"] = (now_value - datetime.fromisoformat(row["retired_at"])).days
-        yield from rows
-
-
-def overdue_count(
-    engine: Engine, filters: Filters = Filters(), *, now: datetime | None = None, days: int = 90
-) -> int:
-    return _count(engine, _overdue_query(filters, now or datetime.now(UTC), days))
-
-
-def _overdue_query(filters: Filters, now: datetime, days: int) -> Any:
-    cutoff = now - timedelta(days=days)
-    query = (
-        select(
-            report_batteries.c.code,
-            report_batteries.c.manufacturer_id,
-            report_batteries.c.state,
-            report_batteries.c.retired_at,
-            lifecycle_batteries.c.responsible_id.label("held_by"),
-            lifecycle_batteries.c.vin,
-        )
-        .join(lifecycle_batteries, lifecycle_batteries.c.code == report_batteries.c.code, isouter=True)
-        .where(report_batteries.c.channel_at.is_(None), report_batteries.c.retired_at < cutoff)
-        .order_by(report_batteries.c.retired_at, report_batteries.c.code)
-    )
-    if filters.manufacturer:
-        query = query.where(report_batteries.c.manufacturer_id == filters.manufacturer)
-    return query
-
-
-FINDING_KINDS = (
-    "non_compliant_handover",
-    "late_report",
-    "backwards_date",
-    "unverified_custody",
-    "outlet_over_capacity",
-)
-
-
-def compliance(
-    engine: Engine, filters: Filters = Filters(), *, kind: str | None = None
-) -> list[dict[str, Any]]:
-    """Every finding: outlets holding more than their capacity (a state of now, listed first and
-    left out when the report is narrowed to a manufacturer or to dates), then non-compliant
-    handovers, late reports and backwards dates by real-world time. ``kind`` keeps one kind;
-    paging applies to the whole list."""
-    return list(compliance_rows(engine, filters, kind=kind))
-
-
-def compliance_rows(
-    engine: Engine, filters: Filters = Filters(), *, kind: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """``compliance`` row by row: the outlets (few), then the findings read in chunks."""
-    with read_session(engine) as connection:
-        outlets = _over_capacity(connection, filters) if kind in (None, "outlet_over_capacity") else []
-    skip = min(filters.offset, len(outlets))
-    shown = outlets[skip:]
-    if filters.limit is not None:
-        shown = shown[: filters.limit]
-    yield from shown
-    remaining = None if filters.limit is None else filters.limit - len(shown)
-    if kind != "outlet_over_capacity" and remaining != 0:
-        query = _findings_query(filters, kind).offset(filters.offset - skip)
-        if remaining is not None:
-            query = query.limit(remaining)
-        for _, rows in _chunks(engine, query, lambda r: _with_due_by(_plain(r))):
-            yield from rows
-
-
-def compliance_count(engine: Engine, filters: Filters = Filters(), *, kind: str | None = None) -> int:
-    """Outlets over capacity plus findings, for the same filters."""
-    with read_session(engine) as connection:
-        outlets = len(_over_capacity(connection, filters)) if kind in (None, "outlet_over_capacity") else 0
-    findings = _count(engine, _findings_query(filters, kind)) if kind != "outlet_over_capacity" else 0
-    return outlets + findings
-
-
-def _with_due_by(finding: dict[str, Any]) -> dict[str, Any]:
-    """A late report's last allowed day (CST) beside ``due_at``, the moment it became late (the
-    following midnight): what a page shows as "due by"."""
-    due_at = finding.get("due_at")
-    last_day = (datetime.fromisoformat(due_at) - timedelta(days=1)).date() if due_at else None
-    finding["due_by"] = last_day.isoformat() if last_day else None
-    return finding
-
-
-def _findings_query(filters: Filters, kind: str | None) -> Any:
-    query = select(report_findings).order_by(
-        report_findings.c.occurred_at,
-        report_findings.c.code,
-        report_findings.c.version,
-        report_findings.c.kind,
-    )
-    since, until = filters.since_moment, filters.until_moment
-    where = _where(
-        report_findings.c.kind == kind if kind else None,
-        report_findings.c.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
-        report_findings.c.occurred_at >= since if since else None,
-        report_findings.c.occurred_at < until if until else None,
-    )
-    return query.where(where) if where is not None else query
-
-
-def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, Any]]:
-    if filters.manufacturer or filters.since or filters.until:
-        return []
-    query = select(network_points).where(
-        network_points.c.on_hand_g > network_points.c.capacity_kg * THOUSANDTHS
-    )
-    clause = _region_clause(network_points.c.division_code, filters)
-    if clause is not None:
-        query = query.where(clause)
-    return [
-        {
-            "code": None,
-            "version": None,
-            "kind": "outlet_over_capacity",
-            "manufacturer_id": None,
-            "event": None,
-            "actor_id": outlet["operator_id"],
-            "occurred_at": None,
-            "recorded_at": None,
-            "detail": f"{outlet['id']} ({outlet['name']}) holds {in_units(outlet['on_hand_g']):.0f} kg, "
-            f"capacity {outlet['capacity_kg']:.0f} kg",
-            "due_at": None,
-            "deadline_working_days": None,
-            "deadline_role": None,
-            "due_by": None,
-            "collection_point_id": outlet["id"],
-        }
-        for outlet in connection.execute(query.order_by(network_points.c.id)).mappings()
-    ]
 
 
 # --------------------------------------------------------------------------- collection points
@@ -651,12 +354,12 @@ def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict
 
 def collection_points_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
     """``collection_points`` row by row, read in chunks."""
-    for _, rows in _chunks(engine, _page(_collection_points_query(filters), filters), dict):
+    for _, rows in chunks(engine, paged(_collection_points_query(filters), filters), dict):
         yield from rows
 
 
 def collection_points_count(engine: Engine, filters: Filters = Filters()) -> int:
-    return _count(engine, _collection_points_query(filters))
+    return count_rows(engine, _collection_points_query(filters))
 
 
 def _collection_points_query(filters: Filters) -> Any:
@@ -665,7 +368,7 @@ def _collection_points_query(filters: Filters) -> Any:
         .where(lifecycle_points.c.id.in_(approved_points()))
         .order_by(lifecycle_points.c.id)
     )
-    clause = _region_clause(lifecycle_points.c.division_code, filters)
+    clause = region_clause(lifecycle_points.c.division_code, filters)
     return query.where(clause) if clause is not None else query
 
 
@@ -696,14 +399,14 @@ def batteries_on_hand_rows(
     engine: Engine, point_id: str, filters: Filters = Filters()
 ) -> Iterator[dict[str, Any]]:
     """``batteries_on_hand`` row by row, read in chunks."""
-    for _, rows in _chunks(engine, _page(_on_hand_query(point_id), filters)):
+    for _, rows in chunks(engine, paged(_on_hand_query(point_id), filters)):
         for row in rows:
             row["chemistry"] = BATTERY_TYPES.get(row.pop("battery_type"), "unknown")
         yield from rows
 
 
 def batteries_on_hand_count(engine: Engine, point_id: str) -> int:
-    return _count(engine, _on_hand_query(point_id))
+    return count_rows(engine, _on_hand_query(point_id))
 
 
 def _on_hand_query(point_id: str) -> Any:

@@ -1,6 +1,8 @@
 """The regulator-reports view: per manufacturer and month, what was produced, installed, retired,
-collected, cascade-used and recycled (and how much material came back); per battery, whether a
-retired battery reached the formal channel; and the compliance findings, one row each.
+collected, cascade-used and recycled (and how much material came back); per swap operator,
+station division and month, the battery swaps; per battery, whether a retired battery reached the
+formal channel and when its vehicle's scrapping put it in a dismantler's hands; and the compliance
+findings, one row each.
 
 Months are calendar months in China Standard Time. The recycling rate (domain.md) is a cohort
 share: of the batteries retired in a month, how many have since reached a whitelisted recycler or
@@ -16,9 +18,15 @@ A late report is one recorded after the deadline of its reporter and situation
 participant's first act in the event stream), the battery's state before the event (a removed
 battery that is installed again is reinstalled) and whether a handover leaves an outlet.
 
+A battery from a scrapped vehicle must leave the dismantler within the deadline of the
+("dismantler", "VehicleScrapped") row (15 working days, "vehicle scrapped; battery removed and
+handed over"): the view stores the moment that deadline passes with the battery, and the
+``scrapped_not_handed_over`` finding is read against the clock at query time, as the overdue report
+is, since it arises from time passing rather than from an event.
+
 Events are told apart by their classes. A battery's state after each event comes from
-``events/custody.py``, as the aggregate has it; what an event adds to the month's counters and the
-battery's channel facts is ``_count``, one handler per event class, and an event that adds nothing
+``events/custody.py``, as the aggregate has it; what an event adds to the counters and the
+battery's facts is ``_count``, one handler per event class, and an event that adds nothing
 is listed in ``NOT_COUNTED`` (``tests/unit/test_event_catalogue.py`` checks every event is one or
 the other).
 """
@@ -26,6 +34,7 @@ the other).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import singledispatch
 from typing import Any
@@ -38,6 +47,8 @@ from batterytrace.events.conventions import ANY_ROLE
 from batterytrace.events.custody import event_kind, state_after
 from batterytrace.events.deadlines import ReportingRule
 from batterytrace.events.participant import Activity, Participant
+from batterytrace.events.regions import province_of
+from batterytrace.events.roles import Role
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
 from batterytrace.projections.quantities import thousandths
@@ -46,6 +57,7 @@ from batterytrace.projections.tables import (
     report_findings,
     report_monthly,
     report_participants,
+    report_swaps,
 )
 
 MONTH_COUNTERS = (
@@ -85,6 +97,31 @@ def _reaches_formal_channel(e: Battery.Event, battery: dict[str, Any]) -> bool:
     return isinstance(e, Battery.Recycled) and _recycling_handover_compliant(battery)
 
 
+@dataclass
+class Tally:
+    """What one event may add to: its battery's manufacturer's month (set for each event), and the
+    batch's swaps by (operator, station division, month); with the calendar for deadlines the
+    view stores."""
+
+    month: dict[str, Any]
+    swaps: dict[tuple[str, str, str], dict[str, Any]]
+    calendar: WorkingCalendar
+
+    def swap(self, operator_id: str, division_code: str, occurred_at: Any) -> None:
+        key = (operator_id, division_code, month_of(occurred_at))
+        if key not in self.swaps:
+            province = province_of(division_code)
+            self.swaps[key] = {
+                "operator_id": operator_id,
+                "division_code": division_code,
+                "month": key[2],
+                # as the network view has it: a station's checked code always has its province
+                "province_code": province.code if province else division_code[:2] + "0000",
+                "swaps": 0,
+            }
+        self.swaps[key]["swaps"] += 1
+
+
 class ReportsView:
     name = "reports"
 
@@ -96,6 +133,7 @@ class ReportsView:
         roles = self._roles(connection, events)
         registered: list[dict[str, Any]] = []
         months: dict[tuple[str, str], dict[str, Any]] = {}
+        tally = Tally({}, {}, self.calendar)
         findings: list[dict[str, Any]] = []
         for _, e in events:
             if isinstance(e, Participant.Registered):
@@ -114,6 +152,7 @@ class ReportsView:
                     "handover_activity": None,
                     "handover_compliant": None,
                     "last_occurred_at": e.occurred_at,
+                    **dict.fromkeys(SCRAPPING_FACTS),
                 }
             battery = batteries[e.originator_id]
             rule = self.calendar.rule(
@@ -122,9 +161,9 @@ class ReportsView:
                 previous_state=battery["state"],
                 at_an_outlet=bool(getattr(e, "from_collection_point_id", None)),
             )
-            month = self._month(months, battery["manufacturer_id"], e.occurred_at)
+            tally.month = self._month(months, battery["manufacturer_id"], e.occurred_at)
             battery["state"] = state_after(type(e)).value
-            _count(e, battery, month)
+            _count(e, battery, tally)
             if battery["retired_at"] is not None and _reaches_formal_channel(e, battery):
                 cohort = self._month(months, battery["manufacturer_id"], battery["retired_at"])
                 cohort["retired_then_formal"] += 1
@@ -140,6 +179,13 @@ class ReportsView:
             add=MONTH_COUNTERS,
         )
         upsert(connection, report_findings, findings, key=["code", "version", "kind"])
+        upsert(
+            connection,
+            report_swaps,
+            list(tally.swaps.values()),
+            key=["operator_id", "division_code", "month"],
+            add=("swaps",),
+        )
 
     @staticmethod
     def _load(connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, dict[str, Any]]:
@@ -227,54 +273,89 @@ class ReportsView:
         return found
 
 
-# Battery events that change a battery's state (set for every event) and nothing else here.
-NOT_COUNTED: tuple[type, ...] = (Battery.AssembledInto, Battery.Delivered, Battery.Removed)
+# Battery events that change a battery's state (set for every event) and nothing else here. A
+# swap is counted once, by the battery swapped in (its pair swapped out in the same command).
+NOT_COUNTED: tuple[type, ...] = (
+    Battery.AssembledInto,
+    Battery.Delivered,
+    Battery.Removed,
+    Battery.SwappedOut,
+)
+# The battery row's facts of its vehicle's scrapping (report_batteries).
+SCRAPPING_FACTS = (
+    "scrapped_version",
+    "scrapped_at",
+    "scrapped_by",
+    "scrapped_due_at",
+    "scrapped_deadline_days",
+)
 
 
 @singledispatch
-def _count(e: Battery.Event, battery: dict[str, Any], month: dict[str, Any]) -> None:
-    """What an event adds to its month's counters and to the battery's channel facts; nothing
-    for the events in ``NOT_COUNTED``."""
+def _count(e: Battery.Event, battery: dict[str, Any], tally: Tally) -> None:
+    """What an event adds to the counters and to the battery's facts; nothing for the events in
+    ``NOT_COUNTED``."""
+
+
+@_count.register(Battery.SwappedIn)
+def _swapped_in(e: Battery.SwappedIn, battery: dict[str, Any], tally: Tally) -> None:
+    tally.swap(e.operator_id, e.division_code, e.occurred_at)
+
+
+@_count.register(Battery.VehicleScrapped)
+def _vehicle_scrapped(e: Battery.VehicleScrapped, battery: dict[str, Any], tally: Tally) -> None:
+    """The dismantler has the battery from now on; the deadline it has to hand it on by is the
+    dismantler's row for a scrapped vehicle (configurable like any deadline)."""
+    rule = tally.calendar.rule(event_kind(type(e)), (Role.DISMANTLER.value,))
+    battery.update(
+        scrapped_version=e.originator_version,
+        scrapped_at=e.occurred_at,
+        scrapped_by=e.dismantler_id,
+        scrapped_due_at=None if rule is None else tally.calendar.due(e.occurred_at, rule.working_days),
+        scrapped_deadline_days=None if rule is None else rule.working_days,
+    )
 
 
 @_count.register(Battery.Produced)
-def _produced(e: Battery.Produced, battery: dict[str, Any], month: dict[str, Any]) -> None:
+def _produced(e: Battery.Produced, battery: dict[str, Any], tally: Tally) -> None:
+    month = tally.month
     month["produced"] += 1
     month["produced_wh"] += thousandths(e.energy_kwh)
 
 
 @_count.register(Battery.Installed)
-def _installed(e: Battery.Installed, battery: dict[str, Any], month: dict[str, Any]) -> None:
-    month["installed"] += 1
+def _installed(e: Battery.Installed, battery: dict[str, Any], tally: Tally) -> None:
+    tally.month["installed"] += 1
 
 
 @_count.register(Battery.Retired)
-def _retired(e: Battery.Retired, battery: dict[str, Any], month: dict[str, Any]) -> None:
-    month["retired"] += 1
+def _retired(e: Battery.Retired, battery: dict[str, Any], tally: Tally) -> None:
+    tally.month["retired"] += 1
     battery.update(retired_at=e.occurred_at, channel_at=None)
 
 
 @_count.register(Battery.Collected)
-def _collected(e: Battery.Collected, battery: dict[str, Any], month: dict[str, Any]) -> None:
-    month["collected"] += 1
+def _collected(e: Battery.Collected, battery: dict[str, Any], tally: Tally) -> None:
+    tally.month["collected"] += 1
     if battery["retired_at"] and battery["channel_at"] is None:
         battery["channel_at"] = e.occurred_at
 
 
 @_count.register(Battery.HandedOver)
-def _handed_over(e: Battery.HandedOver, battery: dict[str, Any], month: dict[str, Any]) -> None:
+def _handed_over(e: Battery.HandedOver, battery: dict[str, Any], tally: Tally) -> None:
     battery.update(handover_activity=e.activity, handover_compliant=e.compliant)
     if e.compliant and battery["retired_at"] and battery["channel_at"] is None:
         battery["channel_at"] = e.occurred_at
 
 
 @_count.register(Battery.CascadeReused)
-def _cascade_reused(e: Battery.CascadeReused, battery: dict[str, Any], month: dict[str, Any]) -> None:
-    month["cascade_used"] += 1
+def _cascade_reused(e: Battery.CascadeReused, battery: dict[str, Any], tally: Tally) -> None:
+    tally.month["cascade_used"] += 1
 
 
 @_count.register(Battery.Recycled)
-def _recycled(e: Battery.Recycled, battery: dict[str, Any], month: dict[str, Any]) -> None:
+def _recycled(e: Battery.Recycled, battery: dict[str, Any], tally: Tally) -> None:
+    month = tally.month
     month["recycled"] += 1
     if _recycling_handover_compliant(battery):
         month["recycled_whitelisted"] += 1

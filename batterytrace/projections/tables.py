@@ -3,8 +3,8 @@
 Three views, each with its own tables and its own position in the event stream, so that any one
 can be dropped and rebuilt alone: ``lifecycle`` (one battery's whole life, by primary key),
 ``network`` (collection points, flows between participants, regions) and ``reports`` (per
-manufacturer and month, overdue and compliance). A view never reads another view's tables while
-it is being built; queries may join them.
+manufacturer and month, swaps per operator, overdue and compliance). A view never reads another
+view's tables while it is being built; queries may join them.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ lifecycle_batteries = Table(
     Column("flags", JSON, nullable=False),
     Column("produced_at", UTCDateTime, nullable=False),
     Column("retired_at", UTCDateTime),
+    Column("scrapped_at", UTCDateTime),  # when its vehicle was handed to a dismantler for scrapping
     Column("last_occurred_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
 )
@@ -208,7 +209,16 @@ report_batteries = Table(
     Column("handover_activity", String(20)),
     Column("handover_compliant", Boolean),
     Column("last_occurred_at", UTCDateTime, nullable=False),
+    # Its vehicle's scrapping (Battery.VehicleScrapped): the event, the dismantler, and the moment
+    # the dismantler's handover became late (its deadline, events/deadlines.py), from which the
+    # ``scrapped_not_handed_over`` finding is computed at query time, like the overdue report.
+    Column("scrapped_version", Integer),
+    Column("scrapped_at", UTCDateTime),
+    Column("scrapped_by", String(18)),
+    Column("scrapped_due_at", UTCDateTime),
+    Column("scrapped_deadline_days", Integer),
     Index("ix_report_batteries_overdue", "channel_at", "retired_at"),
+    Index("ix_report_batteries_scrapped", "scrapped_due_at"),
 )
 
 report_monthly = Table(
@@ -257,6 +267,20 @@ report_findings = Table(
     Index("ix_report_findings_kind", "kind", "occurred_at"),
 )
 
+# Battery swaps per swap operator, station division and month (China Standard Time): one swap is
+# one battery swapped in, paired with the one swapped out in the same command. Kept by division so
+# that a region filter of any depth is exact; the report adds them up by province.
+report_swaps = Table(
+    "report_swaps",
+    metadata,
+    Column("operator_id", String(18), primary_key=True),
+    Column("division_code", String(6), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("province_code", String(6), nullable=False),
+    Column("swaps", Integer, nullable=False),
+    Index("ix_report_swaps_month", "month"),
+)
+
 # The roles each participant registered with (they never change), to find which deadline a
 # report is held to; the reports view keeps its own copy rather than read the lifecycle view's.
 report_participants = Table(
@@ -269,7 +293,7 @@ report_participants = Table(
 VIEW_TABLES: dict[str, list[Table]] = {
     "lifecycle": [lifecycle_batteries, lifecycle_events, lifecycle_participants, lifecycle_points],
     "network": [network_points, network_flows, network_last_point, network_participants],
-    "reports": [report_batteries, report_monthly, report_findings, report_participants],
+    "reports": [report_batteries, report_monthly, report_findings, report_participants, report_swaps],
 }
 VIEWS = tuple(VIEW_TABLES)
 

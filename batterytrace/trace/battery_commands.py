@@ -1,5 +1,6 @@
 """Running lifecycle commands: one handler per command class, each a direct call of the battery's
-method of the same name.
+method of the same name (or, for a vehicle's batteries, of the domain function that acts on them
+together: ``battery_vehicles.swap`` and ``scrap_vehicle``).
 
 ``BatteryTrace.execute`` does what every command shares — load the battery and the acting
 participant, save, retry a lost race once — and looks the handler up in ``HANDLERS`` by the
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from batterytrace.events.battery import Battery
+from batterytrace.events.battery_vehicles import scrap_vehicle, swap
 from batterytrace.events.collection_point import CollectionPoint, parse_collection_point_id
 from batterytrace.events.commands import (
     Collect,
@@ -26,6 +28,9 @@ from batterytrace.events.commands import (
     Recycle,
     Remove,
     Retire,
+    ScrapVehicle,
+    Swap,
+    VehicleCommand,
 )
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.lifecycle import Action
@@ -37,16 +42,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try at a command: the battery as just loaded, who acts, and how the event is reported
-    (``occurred_at`` already checked against the clock). A lost race makes a new attempt."""
+    """One try at a command: the batteries as just loaded (in the order of the command's
+    ``battery_codes``), who acts, and how the event is reported (``occurred_at`` already checked
+    against the clock). A lost race makes a new attempt."""
 
     app: BatteryTrace
-    battery: Battery
+    batteries: tuple[Battery, ...]
     actor: Participant
     occurred_at: datetime
     request_id: str | None
     late_correction: bool
     point: CollectionPoint | None = None
+
+    @property
+    def battery(self) -> Battery:
+        """The battery of a one-battery command."""
+        return self.batteries[0]
 
     @property
     def reported(self) -> dict[str, Any]:
@@ -125,7 +136,30 @@ def _recycle(attempt: Attempt, command: Recycle) -> None:
     attempt.battery.recycle(actor=attempt.actor, recovered_kg=dict(command.recovered_kg), **attempt.reported)
 
 
-HANDLERS: dict[type[Command], Callable[[Attempt, Any], None]] = {
+def _swap(attempt: Attempt, command: Swap) -> None:
+    removed, installed = attempt.batteries
+    swap(
+        removed,
+        installed,
+        actor=attempt.actor,
+        vin=command.vin,
+        station=command.station,
+        division_code=command.division_code,
+        **attempt.reported,
+    )
+
+
+def _scrap_vehicle(attempt: Attempt, command: ScrapVehicle) -> None:
+    scrap_vehicle(
+        attempt.batteries,
+        actor=attempt.actor,
+        vin=command.vin,
+        scrapped_on=command.scrapped_on,
+        **attempt.reported,
+    )
+
+
+HANDLERS: dict[type[Command | VehicleCommand], Callable[[Attempt, Any], None]] = {
     Deliver: _deliver,
     Install: _install,
     Remove: _remove,
@@ -133,10 +167,12 @@ HANDLERS: dict[type[Command], Callable[[Attempt, Any], None]] = {
     Collect: _collect,
     HandOver: _hand_over,
     Recycle: _recycle,
+    Swap: _swap,
+    ScrapVehicle: _scrap_vehicle,
 }
 
 
-def handler_for(command: Command) -> Callable[[Attempt, Any], None]:
+def handler_for(command: Command | VehicleCommand) -> Callable[[Attempt, Any], None]:
     """The handler of a command's class; a command class without one is a programming error."""
     try:
         return HANDLERS[type(command)]

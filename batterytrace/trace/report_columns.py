@@ -104,6 +104,16 @@ REPORT_COLUMNS: dict[str, tuple[Column, ...]] = {
         ("recovered_total_kg", "回收金属合计（kg）", "recovered total (kg)"),
         ("recycling_rate", "规范回收率", "recycling rate"),
     ),
+    "swaps": _columns(
+        ("month", "月份", "month"),
+        ("operator_id", "换电运营商统一社会信用代码", "swap operator credit code"),
+        ("operator_name", "换电运营商", "swap operator"),
+        ("operator_name_en", "换电运营商（英文）", "swap operator (English)"),
+        ("province_code", "省级代码", "province code"),
+        ("province_name", "省份", "province"),
+        ("province_name_en", "省份（英文）", "province (English)"),
+        ("swaps", "换电次数", "swaps"),
+    ),
     "overdue": _columns(
         _CODE,
         _MANUFACTURER,

@@ -409,7 +409,10 @@ def test_report_dates_at_the_edge_of_the_calendar_are_not_a_server_error(
     "path",
     [
         "/api/v1/collection-points",
-        *(f"/api/v1/reports/{name}" for name in ("network", "flows", "monthly", "overdue", "compliance")),
+        *(
+            f"/api/v1/reports/{name}"
+            for name in ("network", "flows", "monthly", "swaps", "overdue", "compliance")
+        ),
     ],
 )
 def test_an_offset_beyond_64_bits_is_refused_as_invalid_input(api: Api, path: str) -> None:

@@ -50,7 +50,7 @@ PRODUCED_ON = date(2024, 7, 15)
 PRODUCT_MADE_ON = date(2025, 8, 1)
 MATERIALS = {"Li": 3.1, "Ni": 0.0, "Co": 0.0, "Mn": 0.0, "Fe": 21.5}
 FACTS = {"rated_capacity_ah": 150, "nominal_voltage_v": 100, "energy_kwh": 15, "mass_kg": 110}
-REPORTS = ("network", "regions", "flows", "monthly", "overdue", "compliance")
+REPORTS = ("network", "regions", "flows", "monthly", "overdue", "compliance", "swaps")
 # The battery the read cells look at was made, installed, collected and received by these members.
 INVOLVED = ("manufacturer", "vehicle_maker", "outlet_operator", "recycler")
 PROBLEM_FIELDS = {"type": str, "title": str, "status": int, "detail": str}
@@ -81,10 +81,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", f"{B}/deliver"): only("manufacturer"),  # a produced pack it holds, to the vehicle maker
     ("POST", f"{B}/install"): only("vehicle_maker"),  # a produced pack delivered to it, into a vehicle
     ("POST", f"{B}/remove"): only("vehicle_maker"),  # installed by the vehicle maker
-    ("POST", f"{B}/retire"): only("vehicle_maker", "dismantler"),  # the holder, or a dismantler
+    # the holder: a dismantler only after taking the vehicle in (scrappings)
+    ("POST", f"{B}/retire"): only("vehicle_maker"),
     ("POST", f"{B}/cascade-reuse"): only("cascade_user", ok=201),  # handed to it for cascade use
     ("POST", f"{B}/handover"): only("outlet_operator"),  # collected at its collection point
     ("POST", f"{B}/recycle"): only("recycler"),  # handed to it for recycling
+    # a vehicle's batteries, by VIN in the body: the cast has no swap operator, so every member is
+    # refused a swap by role (test_a_swap_and_a_scrapping_name_the_vehicle: a swap operator may)
+    ("POST", "/api/v1/swaps"): only(),
+    ("POST", "/api/v1/scrappings"): only("dismantler"),  # batteries installed in that vehicle
     # scan: only the operator of the collection point (CP-110105-0001: the outlet operator)
     ("POST", "/api/v1/collection-points/{point_id}/scans"): only("outlet_operator", ok=201),
     # reads: the public subset for anyone, everything for regulators and involved participants
@@ -153,6 +158,7 @@ class Store:
         self.service.revoke_api_key(actor_id=self.cast.regulator, key_id=issued.key_id, reason="matrix")
         self.revoked_token = issued.token
         self._read_battery: str | None = None
+        self._swap_operator: tuple[str, str] | None = None  # credit code, key
 
     def serial(self) -> int:
         return next(self._serials)
@@ -200,6 +206,34 @@ class Store:
                 code=pack,
                 vin=VIN,
                 reporting=Reporting(occurred_at=at(2024, 8, 1)),
+            )
+        )
+        return pack
+
+    def swap_operator(self) -> str:
+        """A swap operator of the store's own (the national cast has none), with a key."""
+        if self._swap_operator is None:
+            code = self.new_credit_code()
+            self.service.register_participant(
+                actor_id=self.cast.regulator, credit_code=code, name=f"Swap {code}", roles=["swap_operator"]
+            )
+            self._swap_operator = (code, self.service.issue_api_key(actor_id=None, participant_id=code).token)
+        return self._swap_operator[0]
+
+    def swap_operator_key(self) -> str:
+        self.swap_operator()
+        assert self._swap_operator is not None
+        return self._swap_operator[1]
+
+    def in_swap_stock(self, operator: str) -> str:
+        """Produced, and delivered by the manufacturer to the swap operator ``operator``."""
+        pack = self.produced()
+        self.service.execute(
+            Deliver(
+                actor_id=self.cast.manufacturer,
+                code=pack,
+                receiver_id=operator,
+                reporting=Reporting(occurred_at=at(2024, 7, 25)),
             )
         )
         return pack
@@ -379,6 +413,23 @@ def _handover(store: Store, caller: str) -> Call:
 def _recycle(store: Store, caller: str) -> Call:
     pack = store.handed_over("recycler", "recycling")
     return Call("POST", _at(f"{B}/recycle", code=pack), json={"recovered_kg": MATERIALS})
+
+
+@prepares("POST", "/api/v1/swaps", "writes")
+def _swap(store: Store, caller: str) -> Call:
+    body = {
+        "vin": VIN,
+        "removed_code": store.installed(),
+        "installed_code": store.in_swap_stock(store.swap_operator()),
+        "station": "Matrix station",
+        "division_code": "440304",
+    }
+    return Call("POST", "/api/v1/swaps", json=body)
+
+
+@prepares("POST", "/api/v1/scrappings", "writes")
+def _scrapping(store: Store, caller: str) -> Call:
+    return Call("POST", "/api/v1/scrappings", json={"vin": VIN, "codes": [store.installed()]})
 
 
 @prepares("POST", "/api/v1/collection-points/{point_id}/scans", "writes")
@@ -779,6 +830,62 @@ def test_an_outlet_operator_cannot_scan_in_at_another_operators_collection_point
     taken_in = scan(cast.other_collection_point, "vehicle_maker", "s-3")  # its own point
     assert taken_in.status_code == 201, taken_in.text
     assert taken_in.json()["collection_point"]["id"] == cast.other_collection_point
+
+
+def test_a_swap_and_a_scrapping_name_the_vehicle_the_batteries_are_in(api: Api) -> None:
+    """A swap operator swaps, a dismantler takes a scrapped vehicle in, each only naming the right
+    VIN; a refusal never says which vehicle a battery is in, nor who answers for it."""
+    store, cast = Store(api), api.cast
+    rival = store.new_credit_code()
+    api.service.register_participant(
+        actor_id=cast.regulator, credit_code=rival, name="Rival Swap", roles=["swap_operator"]
+    )
+    rival_key = {
+        "Authorization": f"Bearer {api.service.issue_api_key(actor_id=None, participant_id=rival).token}"
+    }
+    own_key = {"Authorization": f"Bearer {store.swap_operator_key()}"}
+    other_vin = "LGWEF6A52MH000001"
+    in_vehicle, in_rival_stock = store.installed(), store.in_swap_stock(rival)
+    swap = {
+        "removed_code": in_vehicle,
+        "installed_code": in_rival_stock,
+        "station": "S1",
+        "division_code": "440304",
+    }
+
+    refused = api.client.post("/api/v1/swaps", json={**swap, "vin": other_vin}, headers=rival_key)
+    problem(refused, 403, "not installed in the vehicle you named")
+    assert not [value for value in (VIN, cast.vehicle_maker) if value in refused.text]
+    refused = api.client.post("/api/v1/swaps", json={**swap, "vin": VIN}, headers=own_key)  # not its stock
+    problem(refused, 403, "you do not hold it")
+    assert not [value for value in (rival, cast.vehicle_maker) if value in refused.text]
+    assert [type(e).__name__ for e in api.service.history(in_rival_stock)] == ["Produced", "Delivered"]
+    swapped = api.client.post("/api/v1/swaps", json={**swap, "vin": VIN}, headers=rival_key)
+    assert swapped.status_code == 200, swapped.text
+
+    # The vehicle now carries the rival's battery: a dismantler naming another VIN learns nothing.
+    scrapping = {"codes": [in_rival_stock]}
+    refused = api.client.post(
+        "/api/v1/scrappings", json={**scrapping, "vin": other_vin}, headers=api.auth("dismantler")
+    )
+    problem(refused, 403, "not installed in the vehicle you named")
+    assert not [value for value in (VIN, rival) if value in refused.text]
+    retire = api.client.post(
+        f"/api/v1/batteries/{in_rival_stock}/retire",
+        json={"reason": "scrapped"},
+        headers=api.auth("dismantler"),
+    )
+    problem(retire, 403, "record the vehicle's scrapping first")
+    taken_in = api.client.post(
+        "/api/v1/scrappings", json={**scrapping, "vin": VIN}, headers=api.auth("dismantler")
+    )
+    assert taken_in.status_code == 200, taken_in.text
+    retire = api.client.post(
+        f"/api/v1/batteries/{in_rival_stock}/retire",
+        json={"reason": "scrapped"},
+        headers=api.auth("dismantler"),
+    )
+    assert retire.status_code == 200, retire.text
 
 
 def test_only_regulators_read_reports_register_participants_and_change_whitelist_status(api: Api) -> None:

@@ -41,13 +41,14 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from tests.utils.server import batterytrace_command
 
 FORMATS = ("table", "csv", "json")
-REPORTS = ("network", "regions", "flows", "monthly", "overdue", "compliance")
+REPORTS = ("network", "regions", "flows", "monthly", "swaps", "overdue", "compliance")
 # The first column of each report's table (some tables show a chosen subset of the columns).
 TABLE_FIRST_COLUMN = {
     "network": "id",
     "regions": "region_code",
     "flows": "source_kind",
     "monthly": "month",
+    "swaps": "month",
     "overdue": "code",
     "compliance": "kind",
 }

@@ -39,7 +39,7 @@ def test_an_outlet_scanning_a_battery_still_in_its_vehicle_is_told_its_state_and
         "code": pack,
         "state": "installed",
         "action": "collect",
-        "allowed": ["remove", "retire"],
+        "allowed": ["remove", "swap out", "scrap with vehicle", "retire"],
     }
 
 

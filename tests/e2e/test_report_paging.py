@@ -24,7 +24,7 @@ from batterytrace.cli.main import app as cli
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
-from batterytrace.projections import queries
+from batterytrace.projections import report_queries
 from batterytrace.projections.database import create_view_engine
 from batterytrace.trace.bulk_import import import_text
 from batterytrace.trace.report_columns import REPORT_COLUMNS, column_keys
@@ -143,7 +143,7 @@ def test_a_streamed_export_lets_writers_go_on(national: tuple[Api, str, int]) ->
     fails "database is locked"."""
     api, database_url, last = national
     assert _get(api, "/api/v1/reports/monthly", after=last, limit=1).status_code == 200
-    rows = queries.monthly_rows(create_view_engine(database_url))
+    rows = report_queries.monthly_rows(create_view_engine(database_url))
     first = [next(rows) for _ in range(10)]
     started = time.monotonic()
     written = api.service.produce(
@@ -168,6 +168,7 @@ def test_every_report_model_has_the_shared_columns_in_order() -> None:
         "regions": reports.RegionRow,
         "flows": reports.FlowRow,
         "monthly": reports.MonthlyRow,
+        "swaps": reports.SwapsRow,
         "overdue": reports.OverdueRow,
         "compliance": reports.ComplianceRow,
     }

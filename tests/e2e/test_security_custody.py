@@ -5,9 +5,9 @@ A vehicle maker could install any new battery whose code it knew: nothing showed
 battery. Now a new battery passes to a vehicle maker only when its manufacturer records the
 delivery (``POST /api/v1/batteries/{code}/deliver``); the vehicle maker then installs it, or
 installs one it made itself. A refusal tells the caller only that it does not hold the battery,
-not who does. A dismantler may still retire a battery installed in a vehicle it does not hold
-(scrapped vehicles are not recorded yet), but the retirement is flagged: an ``unverified_custody``
-finding in the regulator's compliance report.
+not who does. A dismantler retires a battery installed in a vehicle only after taking the scrapped
+vehicle in (``POST /api/v1/scrappings``); retirements recorded before that rule, flagged then,
+remain ``unverified_custody`` findings in the regulator's compliance report.
 """
 
 from __future__ import annotations
@@ -177,16 +177,38 @@ def test_a_battery_in_use_is_not_delivered(api: Api) -> None:
 
 
 # ------------------------------------------------------------------------ unverified custody
-def test_a_dismantlers_retirement_of_a_battery_it_does_not_hold_is_a_finding(api: Api) -> None:
+def test_a_dismantlers_retirement_of_a_battery_it_does_not_hold_is_refused(api: Api) -> None:
+    code = produced(api, 6)
+    assert deliver(api, code).status_code == 200
+    assert install(api, code).status_code == 200
+
+    by_dismantler = post(api, f"/batteries/{code}/retire", {"reason": "vehicle scrapped"}, "dismantler")
+
+    answer = refused(by_dismantler, 403, "record the vehicle's scrapping first")
+    assert answer["code"] == "battery.scrapping_not_recorded"
+    assert VIN not in by_dismantler.text and api.cast.vehicle_maker not in by_dismantler.text
+    assert names(api, code) == ["Produced", "Delivered", "Installed"]
+
+
+def test_a_retirement_flagged_before_scrapping_records_existed_is_still_a_finding(api: Api) -> None:
+    """Retirements recorded when a dismantler's was flagged rather than refused keep their flag."""
     scrapped, replaced = produced(api, 6), produced(api, 7)
     for code in (scrapped, replaced):
         assert deliver(api, code).status_code == 200
         assert install(api, code).status_code == 200
-
-    by_dismantler = post(api, f"/batteries/{scrapped}/retire", {"reason": "vehicle scrapped"}, "dismantler")
+    battery = api.service.battery(scrapped)
+    battery._retired(  # as Battery.retire recorded it then
+        reason="vehicle scrapped",
+        state_of_health_pct=None,
+        actor_id=api.cast.dismantler,
+        occurred_at=at(2025, 6, 1),
+        request_id=None,
+        late_correction=False,
+        custody_unverified=True,
+    )
+    api.service.save(battery)
     by_holder = post(api, f"/batteries/{replaced}/retire", {"reason": "replaced"}, "vehicle_maker")
 
-    assert by_dismantler.status_code == 200, by_dismantler.text  # the legitimate flow is not stopped
     assert by_holder.status_code == 200, by_holder.text
     assert api.service.history(scrapped)[-1].custody_unverified is True
     assert api.service.history(replaced)[-1].custody_unverified is False

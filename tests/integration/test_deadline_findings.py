@@ -19,8 +19,17 @@ from sqlalchemy import Engine
 from batterytrace.events.base import recording_clock
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
-from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Remove, Reporting, Retire
-from batterytrace.projections import queries
+from batterytrace.events.commands import (
+    Collect,
+    Deliver,
+    HandOver,
+    Install,
+    Remove,
+    Reporting,
+    Retire,
+    ScrapVehicle,
+)
+from batterytrace.projections import queries, report_queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
@@ -96,6 +105,19 @@ class Story:
         )
         return self
 
+    def scrapped_with_vehicle(self, when: datetime) -> Story:
+        """The vehicle passes to the cast's dismantler with the battery in it."""
+        app, cast, code = self.app, self.cast, self.code
+        self.at(
+            when,
+            lambda w: app.execute(
+                ScrapVehicle(
+                    actor_id=cast.dismantler, vin=VIN, codes=(code,), reporting=Reporting(occurred_at=w)
+                )
+            ),
+        )
+        return self
+
     def retired_by(self, actor: str, when: datetime) -> Story:
         app, code = self.app, self.code
         self.at(
@@ -139,7 +161,7 @@ class Story:
 
 
 def late_reports(engine: Engine, code: str) -> list[dict[str, Any]]:
-    return [f for f in queries.compliance(engine, kind="late_report") if f["code"] == code]
+    return [f for f in report_queries.compliance(engine, kind="late_report") if f["code"] == code]
 
 
 def views(app: BatteryTrace) -> Engine:
@@ -157,7 +179,8 @@ def page_says_late(engine: Engine, code: str, event: str) -> bool:
 
 def dismantlers_hand_over(story: Story) -> Story:
     cast = story.cast
-    story.installed(MONDAY - timedelta(days=30)).retired_by(cast.dismantler, MONDAY - timedelta(days=1))
+    story.installed(MONDAY - timedelta(days=30)).scrapped_with_vehicle(MONDAY - timedelta(days=2))
+    story.retired_by(cast.dismantler, MONDAY - timedelta(days=1))
     return story.handed_over_by(cast.dismantler, MONDAY, reported=AFTER_25_WORKING_DAYS)
 
 

@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 
 from batterytrace.demo.national import DemoSummary, generate_demo
 from batterytrace.demo.parts import vin_check_digit
+from batterytrace.demo.vehicles import STORY_PACKS, SWAPS
 from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, InvalidInput
 from batterytrace.events.participant import Activity
@@ -42,10 +43,16 @@ REQUIRED_EXAMPLES = {
     "overdue": "retired",
     "backwards_date": "collected",
     "late_report": "collected",
+    "swapped_in": "installed",
+    "swap_stock": "at swap station",
+    "retired_from_swap_stock": "retired",
+    "scrapped_and_handed_over": "handed over",
+    "scrapped_not_handed_over": "retired",
+    "in_scrapped_vehicle": "in scrapped vehicle",
 }
 BATTERY_EVENTS = {
     "Produced", "AssembledInto", "Delivered", "Installed", "Removed", "Retired", "Collected", "HandedOver",
-    "CascadeReused", "Recycled",
+    "CascadeReused", "Recycled", "SwappedOut", "SwappedIn", "VehicleScrapped",
 }  # fmt: skip
 ACTOR_ROLES = {
     "regulator": "regulator",
@@ -56,6 +63,7 @@ ACTOR_ROLES = {
     "recycler": "recycler",
     "non_whitelisted_recycler": "recycler",
     "cascade_user": "cascade_user",
+    "swap_operator": "swap_operator",
 }
 
 
@@ -136,6 +144,52 @@ def test_planted_compliance_cases(app: BatteryTrace, demo: DemoSummary) -> None:
     assert held > outlet.capacity_kg
 
 
+def test_the_swap_operator_swaps_batteries_in_and_out_of_vehicles(
+    app: BatteryTrace, demo: DemoSummary
+) -> None:
+    """Each swap is one battery out of a vehicle and one in, same vehicle, same moment, by the
+    swap operator; its pool came new from a manufacturer; one pack left it, retired."""
+    operator = demo.actors["swap_operator"]
+    outs = stored_events(app, get_topic(Battery.SwappedOut))
+    ins = stored_events(app, get_topic(Battery.SwappedIn))
+    assert len(outs) == len(ins) == SWAPS
+    pairs = {(e.vin, e.occurred_at, e.station, e.division_code) for e in outs}
+    assert pairs == {(e.vin, e.occurred_at, e.station, e.division_code) for e in ins}
+    assert len({e.vin for e in ins}) > 1 and {e.actor_id for e in outs + ins} == {operator}
+    delivered = [e for e in stored_events(app, get_topic(Battery.Delivered)) if e.receiver_id == operator]
+    assert delivered and all("manufacturer" in app.participant(e.actor_id).roles for e in delivered)
+    swapped_in = app.battery(demo.examples["swapped_in"])
+    assert swapped_in.responsible_id == operator and swapped_in.holder_kind == "vehicle"
+    in_stock = app.battery(demo.examples["swap_stock"])
+    assert in_stock.responsible_id == operator and in_stock.holder_kind == "swap_station"
+    worn = app.history(demo.examples["retired_from_swap_stock"])
+    assert [type(e).__name__ for e in worn[-2:]] == ["SwappedOut", "Retired"]
+    assert worn[-1].actor_id == operator
+
+
+def test_dismantlers_take_in_the_vehicle_before_they_retire_its_battery(
+    app: BatteryTrace, demo: DemoSummary
+) -> None:
+    """Every retirement by a dismantler follows the scrapping of the vehicle it took in; one
+    battery is handed on within the deadline, one is left with the dismantler long past it."""
+    dismantlers = {p.id for p in app.participants() if "dismantler" in p.roles}
+    retired_by_dismantlers = [
+        e for e in stored_events(app, get_topic(Battery.Retired)) if e.actor_id in dismantlers
+    ]
+    assert retired_by_dismantlers
+    for retired in retired_by_dismantlers:
+        before = app.history(retired.originator_id)[retired.originator_version - 2]
+        assert type(before).__name__ == "VehicleScrapped" and before.dismantler_id == retired.actor_id
+        assert not getattr(retired, "custody_unverified", False)
+    calendar, now = WorkingCalendar(), app.clock()
+    on_time = app.history(demo.examples["scrapped_and_handed_over"])
+    scrapped = next(e for e in on_time if type(e).__name__ == "VehicleScrapped")
+    assert on_time[-1].occurred_at < calendar.due(scrapped.occurred_at, 15)
+    late = app.history(demo.examples["scrapped_not_handed_over"])
+    scrapped = next(e for e in late if type(e).__name__ == "VehicleScrapped")
+    assert type(late[-1]).__name__ == "Retired" and calendar.due(scrapped.occurred_at, 15) < now
+
+
 def test_real_world_times_run_forward_and_never_into_the_future(app: BatteryTrace, demo: DemoSummary) -> None:
     last: dict[str, datetime] = {}
     now = app.clock()
@@ -205,7 +259,7 @@ def test_same_seed_gives_the_same_events(database_url: str, tmp_path, fixed_now)
 def test_progress_reports_every_batch(app: BatteryTrace) -> None:
     calls: list[int] = []
     generate_demo(app, batteries=120, batch_size=50, progress=calls.append)
-    assert calls == [50, 50, 20]
+    assert calls == [50, 50, 10, STORY_PACKS]  # the swapping and scrapping stories come last
 
 
 def test_refuses_a_store_that_holds_data(app: BatteryTrace, cast: NationalCast) -> None:

@@ -21,7 +21,7 @@ from batterytrace.events.base import recording_clock
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Collect, Command, HandOver, Recycle, Reporting, Retire
-from batterytrace.projections import queries
+from batterytrace.projections import report_queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.tabular import write_csv
@@ -94,10 +94,10 @@ def _on_time(app: BatteryTrace, when: datetime, command: Command) -> None:
 
 def _reports(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     return {
-        "monthly": queries.monthly(engine),
-        "network": queries.network(engine),
-        "regions": queries.regions(engine),
-        "flows": queries.flows(engine),
+        "monthly": report_queries.monthly(engine),
+        "network": report_queries.network(engine),
+        "regions": report_queries.regions(engine),
+        "flows": report_queries.flows(engine),
     }
 
 
@@ -105,9 +105,9 @@ def test_a_months_energy_is_the_exact_sum(app: BatteryTrace, cast: NationalCast)
     _history(app, cast)
     runner = ViewRunner(app)
     runner.catch_up()
-    (march,) = [r for r in queries.monthly(runner.engine) if r["month"] == "2025-03"]
+    (march,) = [r for r in report_queries.monthly(runner.engine) if r["month"] == "2025-03"]
     assert march["produced_kwh"] == 87.14 and repr(march["produced_kwh"]) == "87.14"
-    (april,) = [r for r in queries.monthly(runner.engine) if r["month"] == "2025-04"]
+    (april,) = [r for r in report_queries.monthly(runner.engine) if r["month"] == "2025-04"]
     assert (april["recovered_li_kg"], april["recovered_total_kg"]) == (3.3, 3.3)
 
 
@@ -115,11 +115,11 @@ def test_an_outlets_mass_is_the_exact_sum(app: BatteryTrace, cast: NationalCast)
     _history(app, cast)
     runner = ViewRunner(app)
     runner.catch_up()
-    (outlet,) = [r for r in queries.network(runner.engine) if r["id"] == cast.collection_point]
+    (outlet,) = [r for r in report_queries.network(runner.engine) if r["id"] == cast.collection_point]
     assert (outlet["collected_kg"], outlet["handed_over_kg"], outlet["on_hand_kg"]) == (400.8, 400.8, 0.0)
-    (flow,) = [r for r in queries.flows(runner.engine) if r["source_id"] == cast.collection_point]
+    (flow,) = [r for r in report_queries.flows(runner.engine) if r["source_id"] == cast.collection_point]
     assert (flow["mass_kg"], flow["energy_kwh"]) == (400.8, 20.13)
-    (beijing,) = [r for r in queries.regions(runner.engine) if r["region_code"] == "110000"]
+    (beijing,) = [r for r in report_queries.regions(runner.engine) if r["region_code"] == "110000"]
     assert beijing["collected_kg"] == 400.8
 
 
@@ -127,7 +127,7 @@ def test_json_and_csv_show_the_decimals_that_were_entered(app: BatteryTrace, cas
     _history(app, cast)
     runner = ViewRunner(app)
     runner.catch_up()
-    monthly = queries.monthly(runner.engine)
+    monthly = report_queries.monthly(runner.engine)
     text = io.StringIO()
     write_csv(text, monthly, ["month", "produced_kwh", "recovered_li_kg"])
     assert "2025-03,87.14," in text.getvalue() and "2025-04,0.0,3.3" in text.getvalue(), text.getvalue()

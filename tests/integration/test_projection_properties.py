@@ -3,7 +3,7 @@
 Each example writes a random but valid history through the application service (several
 batteries, each on its own path through the lifecycle: produce, maybe deliver to the vehicle
 maker and install (the vehicle maker installs only what was delivered to it), remove and
-reinstall, retire (or a dismantler retires it from the vehicle: custody unverified), maybe
+reinstall, retire (or a dismantler takes the scrapped vehicle in and retires it), maybe
 collect at one of the cast's outlets, hand over to the whitelisted or the informal recycler or
 to the cascade-use enterprise, recycle or become part of a second-life product, which may itself
 go on), with real-world times in random steps, random reporting delays
@@ -56,8 +56,9 @@ from batterytrace.events.commands import (
     Remove,
     Reporting,
     Retire,
+    ScrapVehicle,
 )
-from batterytrace.projections import queries
+from batterytrace.projections import queries, report_queries
 from batterytrace.projections.database import create_view_engine
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS
@@ -253,7 +254,7 @@ class Planner:
                 installed = True
         if self.chance(2):
             return  # still in use (or on the shelf)
-        self.retire(key, holder, installed, depth=0)
+        self.retire(key, holder, in_vehicle=installed, depth=0)
 
     def product(self, originals: list[int], depth: int) -> None:
         key = next(self.keys)
@@ -267,23 +268,21 @@ class Planner:
             battery_type=self.draw(st.sampled_from("BE")),
             mass_kg=float(self.draw(st.integers(300, 3000))),
         )
-        installed = False
         if self.chance(7):
             self.add(key, "install", self.at(key), actor="cascade_user", site="Changsha storage station 1")
-            installed = True
             if self.chance(3):
                 self.add(key, "remove", self.at(key), actor="cascade_user", reason="repair")
-                installed = False
                 if self.chance(5):
                     self.add(key, "install", self.at(key), actor="cascade_user", site="Changsha station 2")
-                    installed = True
         if self.chance(3):
             return
-        self.retire(key, "cascade_user", installed, depth=depth)
+        # At a site, not in a vehicle: no dismantler takes it in.
+        self.retire(key, "cascade_user", in_vehicle=False, depth=depth)
 
-    def retire(self, key: int, holder: str, installed: bool, depth: int) -> None:
-        if installed and self.chance(4):
+    def retire(self, key: int, holder: str, in_vehicle: bool, depth: int) -> None:
+        if in_vehicle and self.chance(4):  # the vehicle is scrapped: the dismantler takes it in
             holder = "dismantler"
+            self.add(key, "scrap", self.at(key), actor=holder)
         self.add(key, "retire", self.at(key), actor=holder)
         crowd = self.crowded and self.chance(7)
         path = "collect" if crowd else self.draw(st.sampled_from(("stay", "collect", "collect", "hand_over")))
@@ -415,6 +414,9 @@ class Player:
                     reporting=reporting,
                 )
             )
+        elif step.action == "scrap":
+            vin = f"LSVAU2180N{step.key:07d}"  # as installed
+            app.execute(ScrapVehicle(actor_id=actor, vin=vin, codes=(code,), reporting=reporting))
         elif step.action == "retire":
             app.execute(
                 Retire(
@@ -582,36 +584,37 @@ def report_mismatches(engine: Engine, oracle: Recomputed, now: datetime) -> dict
 
     monthly = {
         (r["manufacturer_id"], r["month"]): rounded(r, MONTH_FIELDS)
-        for r in queries.monthly(engine)
+        for r in report_queries.monthly(engine)
         if any(r[f] for f in MONTH_FIELDS)
     }
     expected_monthly = {k: rounded(v, MONTH_FIELDS) for k, v in oracle.monthly_nonzero().items()}
     if monthly != expected_monthly:
         found["monthly"] = _dict_diff(monthly, expected_monthly)
 
-    network = {r["id"]: rounded(r, POINT_FIELDS) for r in queries.network(engine)}
+    network = {r["id"]: rounded(r, POINT_FIELDS) for r in report_queries.network(engine)}
     expected_network = {k: rounded(v, POINT_FIELDS) for k, v in oracle.points.items()}
     if network != expected_network:
         found["network"] = _dict_diff(network, expected_network)
 
     flows = {
         (r["source_kind"], r["source_id"], r["receiver_id"], r["activity"]): rounded(r, FLOW_FIELDS)
-        for r in queries.flows(engine)
+        for r in report_queries.flows(engine)
     }
     expected_flows = {k: rounded(v, FLOW_FIELDS) for k, v in oracle.flows.items()}
     if flows != expected_flows:
         found["flows"] = _dict_diff(flows, expected_flows)
 
     findings = {
-        (f["kind"], f["code"] or f["collection_point_id"], f["version"]) for f in queries.compliance(engine)
+        (f["kind"], f["code"] or f["collection_point_id"], f["version"])
+        for f in report_queries.compliance(engine, now=now)
     }
-    if findings != oracle.findings():
+    if findings != oracle.findings(now):
         found["compliance"] = {
-            "unexpected": findings - oracle.findings(),
-            "missing": oracle.findings() - findings,
+            "unexpected": findings - oracle.findings(now),
+            "missing": oracle.findings(now) - findings,
         }
 
-    overdue = {r["code"] for r in queries.overdue(engine, now=now)}
+    overdue = {r["code"] for r in report_queries.overdue(engine, now=now)}
     if overdue != oracle.overdue(now):
         found["overdue"] = {
             "unexpected": overdue - oracle.overdue(now),
@@ -735,7 +738,7 @@ def test_a_late_correction_dated_forwards_is_not_a_backwards_date(
         )
     )
     engine = _views(app)
-    backwards = [f for f in queries.compliance(engine) if f["kind"] == "backwards_date"]
+    backwards = [f for f in report_queries.compliance(engine) if f["kind"] == "backwards_date"]
     flags = queries.battery_lifecycle(engine, code)["battery"]["flags"]
     assert backwards == [] and not any("backwards" in flag for flag in flags), (backwards, flags)
 
@@ -763,7 +766,7 @@ def test_compliance_date_filters_use_china_standard_time(app: BatteryTrace, cast
     )
     engine = _views(app)
     day = queries.Filters(since=date(2025, 3, 10), until=date(2025, 3, 10))
-    kinds = {(f["kind"], f["code"]) for f in queries.compliance(engine, day)}
+    kinds = {(f["kind"], f["code"]) for f in report_queries.compliance(engine, day)}
     assert ("non_compliant_handover", code) in kinds
 
 
@@ -789,7 +792,7 @@ def test_battery_page_flags_overdue_like_the_overdue_report(app: BatteryTrace, c
     )
     engine = _views(app)
     now = produced + timedelta(days=300)
-    assert code in {r["code"] for r in queries.overdue(engine, now=now)}
+    assert code in {r["code"] for r in report_queries.overdue(engine, now=now)}
     flags = queries.battery_lifecycle(engine, code, now=now)["battery"]["flags"]
     assert any(flag.startswith("overdue") for flag in flags), flags
 
@@ -829,5 +832,7 @@ def test_late_report_detail_names_the_last_allowed_day(app: BatteryTrace, cast: 
         code = _pack(app, cast, produced)
     assert app.settings.working_calendar().add_working_days(produced.date(), 15) == date(2025, 3, 28)
     engine = _views(app)
-    (late,) = [f for f in queries.compliance(engine) if f["kind"] == "late_report" and f["code"] == code]
+    (late,) = [
+        f for f in report_queries.compliance(engine) if f["kind"] == "late_report" and f["code"] == code
+    ]
     assert "due by 2025-03-28" in late["detail"], late["detail"]

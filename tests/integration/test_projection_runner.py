@@ -37,7 +37,7 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Collect, HandOver, Retire
-from batterytrace.projections import queries
+from batterytrace.projections import queries, report_queries
 from batterytrace.projections.event_data import event_name
 from batterytrace.projections.lifecycle_view import FLAG_BACKWARDS
 from batterytrace.projections.runner import ViewRunner
@@ -316,7 +316,7 @@ def test_views_built_by_an_earlier_version_are_brought_up_to_date_after_an_upgra
 
     upgraded = runners()
     upgraded.catch_up()
-    rows = queries.monthly(upgraded.engine)
+    rows = report_queries.monthly(upgraded.engine)
 
     assert rows and all("retired_then_formal" in row for row in rows)
     assert view_contents(upgraded.engine) == rebuilt_contents(runners)

@@ -19,7 +19,7 @@ from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.collection_point import CollectionPoint
 from batterytrace.events.commands import Collect, Reporting, Retire
-from batterytrace.projections import queries
+from batterytrace.projections import queries, report_queries
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
 from tests.utils.cast import NationalCast
@@ -107,7 +107,7 @@ def english_names(runner: ViewRunner, store: dict[str, str]) -> dict[str, object
         "holding point": battery["battery"]["collection_point"]["name_en"],
         "on hand": [b["manufacturer_name_en"] for b in queries.batteries_on_hand(runner.engine, POINT)],
         "receiver": receivers[store["recycler"]]["name_en"],
-        "network": [r["name_en"] for r in queries.network(runner.engine)],
+        "network": [r["name_en"] for r in report_queries.network(runner.engine)],
         "public list": [p["name_en"] for p in queries.collection_points(runner.engine)],
     }
 

@@ -19,10 +19,14 @@ from batterytrace.events.commands import (
     Remove,
     Reporting,
     Retire,
+    ScrapVehicle,
+    Swap,
+    VehicleCommand,
 )
 from batterytrace.trace.battery_commands import HANDLERS, handler_for
 
-EXAMPLES: list[Command] = [
+VIN = "LSVAU2180N2183294"
+EXAMPLES: list[Command | VehicleCommand] = [
     Deliver(actor_id="M", code="C", receiver_id="V"),
     Install(actor_id="V", code="C", vin="LSVAU2180N2183294"),
     Remove(actor_id="V", code="C", reason="repair"),
@@ -30,6 +34,8 @@ EXAMPLES: list[Command] = [
     Collect(actor_id="O", code="C", collection_point_id="CP-110105-0001"),
     HandOver(actor_id="O", code="C", receiver_id="R", activity="recycling"),
     Recycle(actor_id="R", code="C", recovered_kg={"Li": 1.0, "Ni": 0.0, "Co": 0.0, "Mn": 0.0}),
+    Swap(actor_id="S", vin=VIN, removed_code="C1", installed_code="C2", station="S1", division_code="440304"),
+    ScrapVehicle(actor_id="D", vin=VIN, codes=("C1", "C2")),
 ]
 
 
@@ -41,8 +47,13 @@ def command_classes(base: type = Command) -> set[type]:
 
 
 def test_every_command_class_has_exactly_one_handler() -> None:
-    assert set(HANDLERS) == command_classes()
-    assert {type(example) for example in EXAMPLES} == command_classes()
+    assert set(HANDLERS) == command_classes() | command_classes(VehicleCommand)
+    assert {type(example) for example in EXAMPLES} == command_classes() | command_classes(VehicleCommand)
+
+
+def test_a_command_names_the_batteries_it_acts_on_in_order() -> None:
+    """``execute`` loads and saves exactly these, together."""
+    assert [example.battery_codes for example in EXAMPLES[-3:]] == [("C",), ("C1", "C2"), ("C1", "C2")]
 
 
 def test_a_command_without_a_handler_is_refused_by_name() -> None:
@@ -51,7 +62,7 @@ def test_a_command_without_a_handler_is_refused_by_name() -> None:
 
 
 @pytest.mark.parametrize("command", EXAMPLES, ids=lambda c: type(c).__name__)
-def test_commands_are_frozen_values(command: Command) -> None:
+def test_commands_are_frozen_values(command: Command | VehicleCommand) -> None:
     for field in dataclasses.fields(command):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(command, field.name, None)

@@ -70,6 +70,7 @@ def test_a_stranger_reads_nothing(world: World) -> None:
 def test_a_dismantler_that_took_it_out_of_the_vehicle_knows_the_vin(world: World) -> None:
     battery = world.produce()
     world.install(battery)
+    world.scrap(battery)
     battery.retire(actor=world.dismantler, reason="vehicle scrapped", occurred_at=world.clock.now())
     events = facts(battery.collect_events())
     assert disclosure_for(world.dismantler.id, events, is_regulator=False).knows_vin

@@ -73,6 +73,7 @@ class World:
     cascade_user: Participant
     outlet: CollectionPoint
     vehicle_maker_outlet: CollectionPoint
+    swap_operator: Participant
     clock: Clock = field(default_factory=Clock)
     serials: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -88,6 +89,7 @@ class World:
             self.recycler,
             self.informal_recycler,
             self.cascade_user,
+            self.swap_operator,
         ]
 
     def holder(self, battery: Battery) -> Participant:
@@ -121,7 +123,8 @@ class World:
 
     def deliver(self, battery: Battery, **kwargs: Any) -> None:
         kwargs.setdefault("occurred_at", self.clock.now())
-        battery.deliver(actor=self.manufacturer, receiver=self.vehicle_maker, **kwargs)
+        kwargs.setdefault("receiver", self.vehicle_maker)
+        battery.deliver(actor=self.manufacturer, **kwargs)
 
     def install(self, battery: Battery, **kwargs: Any) -> None:
         """Into the vehicle maker's vehicle; a new battery is delivered to it first, as it must be."""
@@ -133,6 +136,24 @@ class World:
     def remove(self, battery: Battery, **kwargs: Any) -> None:
         kwargs.setdefault("occurred_at", self.clock.now())
         battery.remove(actor=self.vehicle_maker, reason="repair", **kwargs)
+
+    def swap_out(self, battery: Battery, **kwargs: Any) -> None:
+        """At the swap operator's station, out of the vehicle ``VIN``."""
+        kwargs.setdefault("occurred_at", self.clock.now())
+        battery.swap_out(
+            actor=self.swap_operator, vin=VIN, station="Futian 03", division_code="440304", **kwargs
+        )
+
+    def swap_in(self, battery: Battery, **kwargs: Any) -> None:
+        kwargs.setdefault("occurred_at", self.clock.now())
+        battery.swap_in(
+            actor=self.swap_operator, vin=VIN, station="Futian 03", division_code="440304", **kwargs
+        )
+
+    def scrap(self, battery: Battery, **kwargs: Any) -> None:
+        """The vehicle ``VIN`` with the battery in it passes to the dismantler."""
+        kwargs.setdefault("occurred_at", self.clock.now())
+        battery.scrap_with_vehicle(actor=self.dismantler, vin=VIN, scrapped_on=None, **kwargs)
 
     def retire(self, battery: Battery, **kwargs: Any) -> None:
         kwargs.setdefault("occurred_at", self.clock.now())
@@ -263,6 +284,7 @@ def world() -> World:
             division_code="440305",
             by=vehicle_maker,
         ),
+        swap_operator=register(regulator, CAST.swap_operator, "Yihuan Energy", ["swap_operator"]),
     )
     world.recycler.grant_whitelist(Activity.RECYCLING, WHITELISTED_SINCE, by=regulator)
     world.cascade_user.grant_whitelist(Activity.CASCADE_USE, WHITELISTED_SINCE, by=regulator)
@@ -346,9 +368,11 @@ def test_a_battery_rebuilt_from_its_events_is_the_same_battery(world: World) -> 
 
 # ============================================================================ the state machine
 EXPECTED_ALLOWED = {
-    State.PRODUCED: {Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.RETIRE},
+    State.PRODUCED: {Action.ASSEMBLE, Action.DELIVER, Action.INSTALL, Action.SWAP_IN, Action.RETIRE},
     State.ASSEMBLED: set(),
-    State.INSTALLED: {Action.REMOVE, Action.RETIRE},
+    State.INSTALLED: {Action.REMOVE, Action.SWAP_OUT, Action.SCRAP_WITH_VEHICLE, Action.RETIRE},
+    State.SWAP_STOCK: {Action.SWAP_IN, Action.RETIRE},
+    State.IN_SCRAPPED_VEHICLE: {Action.RETIRE},
     State.REMOVED: {Action.INSTALL, Action.RETIRE},
     State.RETIRED: {Action.COLLECT, Action.HAND_OVER},
     State.COLLECTED: {Action.HAND_OVER},
@@ -361,6 +385,9 @@ RESULT = {
     Action.DELIVER: (State.PRODUCED, "Delivered"),  # custody changes, the battery is still new
     Action.INSTALL: (State.INSTALLED, "Installed"),
     Action.REMOVE: (State.REMOVED, "Removed"),
+    Action.SWAP_OUT: (State.SWAP_STOCK, "SwappedOut"),
+    Action.SWAP_IN: (State.INSTALLED, "SwappedIn"),
+    Action.SCRAP_WITH_VEHICLE: (State.IN_SCRAPPED_VEHICLE, "VehicleScrapped"),
     Action.RETIRE: (State.RETIRED, "Retired"),
     Action.COLLECT: (State.COLLECTED, "Collected"),
     Action.HAND_OVER: (State.HANDED_OVER, "HandedOver"),
@@ -384,6 +411,8 @@ def drive_into(world: World, state: State, *, then: Action) -> Battery:
     if state == State.PRODUCED:
         if then == Action.INSTALL:
             world.deliver(module)  # the vehicle maker installs what was delivered to it
+        if then == Action.SWAP_IN:  # and a swap operator swaps in what was delivered to it
+            world.deliver(module, receiver=world.swap_operator)
         return module
     if state == State.ASSEMBLED:
         pack = world.produce("P", components=[module])
@@ -394,6 +423,12 @@ def drive_into(world: World, state: State, *, then: Action) -> Battery:
         return module
     if state == State.REMOVED:
         world.remove(module)
+        return module
+    if state == State.SWAP_STOCK:
+        world.swap_out(module)
+        return module
+    if state == State.IN_SCRAPPED_VEHICLE:
+        world.scrap(module)
         return module
     world.retire(module)
     if state == State.RETIRED:
@@ -428,6 +463,12 @@ def attempt(world: World, battery: Battery, action: Action) -> None:
         world.install(battery)
     elif action == Action.REMOVE:
         world.remove(battery)
+    elif action == Action.SWAP_OUT:
+        world.swap_out(battery)
+    elif action == Action.SWAP_IN:
+        world.swap_in(battery)
+    elif action == Action.SCRAP_WITH_VEHICLE:
+        world.scrap(battery)
     elif action == Action.RETIRE:
         world.retire(battery)
     elif action == Action.COLLECT:
@@ -795,6 +836,7 @@ def test_a_dismantler_retires_a_battery_from_a_scrapped_vehicle_and_hands_it_ove
 ) -> None:
     battery = world.produce()
     world.install(battery)
+    world.scrap(battery)
     world.retire(battery, actor=world.dismantler)
     assert (battery.holder_kind, battery.holder_id) == ("enterprise", world.dismantler.id)
     world.hand_over(battery, actor=world.dismantler, to=world.recycler)
@@ -814,7 +856,7 @@ def test_a_dismantler_cannot_retire_a_battery_it_did_not_take_from_a_vehicle(wor
         world.retire(battery, actor=world.dismantler)
 
 
-def test_nobody_but_the_holder_or_a_dismantler_retires_an_installed_battery(world: World) -> None:
+def test_nobody_but_the_holder_retires_an_installed_battery(world: World) -> None:
     battery = world.produce()
     world.install(battery)
     for intruder in (world.outlet_operator, world.manufacturer, world.recycler):
@@ -1409,13 +1451,18 @@ def test_a_manufacturer_that_makes_vehicles_installs_its_own_batteries(world: Wo
     assert battery.state == State.INSTALLED
 
 
-def test_a_dismantlers_retirement_without_holding_the_battery_is_recorded_and_flagged(world: World) -> None:
+def test_a_dismantler_retires_an_installed_battery_only_after_the_vehicles_scrapping(world: World) -> None:
     battery = world.produce()
     world.install(battery)
+    with pytest.raises(NotAuthorised, match="record the vehicle's scrapping first") as refused:
+        battery.retire(actor=world.dismantler, reason="vehicle scrapped", occurred_at=world.clock.now())
+    assert refused.value.message_key == "battery.scrapping_not_recorded"
+    assert VIN not in refused.value.message and world.vehicle_maker.id not in refused.value.message
+    world.scrap(battery)
     battery.retire(actor=world.dismantler, reason="vehicle scrapped", occurred_at=world.clock.now())
     (retired,) = [e for e in battery.collect_events() if type(e).__name__ == "Retired"]
-    assert retired.custody_unverified is True
-    assert "retired by a dismantler without a vehicle scrapping record" in battery.flags
+    assert retired.custody_unverified is False
+    assert battery.flags == []
 
 
 def test_the_holders_own_retirement_is_not_flagged(world: World) -> None:

@@ -24,6 +24,7 @@ class NationalCast:
     recycler: str = credit_code("91360700MA3500006")  # whitelisted for recycling
     informal_recycler: str = credit_code("91360700MA3500007")  # not whitelisted
     cascade_user: str = credit_code("91430100MA4L00008")  # whitelisted for cascade use, owns 9CU
+    swap_operator: str = credit_code("91440300MA5F00009")  # not registered by register_cast
     collection_point: str = "CP-110105-0001"
     other_collection_point: str = "CP-440305-0001"  # operated by the vehicle maker
 

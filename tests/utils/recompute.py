@@ -111,6 +111,9 @@ class _Battery:
     handover_activity: str | None = None
     handover_compliant: bool | None = None
     removed: bool = False  # out for repair or replacement: installing it again is a reinstall
+    # (version, time) of its vehicle's scrapping while the dismantler still has it (in the
+    # vehicle or retired), None once it is collected or handed over
+    with_dismantler: tuple[int, datetime] | None = None
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Recomputed:
     unverified_custody: set[tuple[str, int]] = field(default_factory=set)
     batteries: dict[str, _Battery] = field(default_factory=dict)
     last_occurred_at: datetime | None = None  # the latest real-world time of any battery event
+    calendar: WorkingCalendar | None = None  # the store's, for deadlines that pass as time goes by
 
     @property
     def outlets_over_capacity(self) -> set[str]:
@@ -142,9 +146,24 @@ class Recomputed:
             if b.retired_at is not None and b.retired_at < cutoff and not b.taken_in
         }
 
-    def findings(self) -> set[tuple[str, str, int | None]]:
-        """(kind, battery code or outlet id, version) of every compliance finding."""
+    def scrapped_not_handed_over(self, now: datetime) -> set[tuple[str, int]]:
+        """(code, version of the scrapping) of each battery still with the dismantler that took
+        its scrapped vehicle in, past the dismantler's deadline for a scrapped vehicle."""
+        calendar = self.calendar or WorkingCalendar()
+        rule = calendar.rule("VehicleScrapped", ("dismantler",))
+        assert rule is not None
+        return {
+            (b.code, b.with_dismantler[0])
+            for b in self.batteries.values()
+            if b.with_dismantler and calendar.due(b.with_dismantler[1], rule.working_days) <= now
+        }
+
+    def findings(self, now: datetime | None = None) -> set[tuple[str, str, int | None]]:
+        """(kind, battery code or outlet id, version) of every compliance finding (and, given
+        ``now``, of the scrapped vehicles' batteries not handed over by then)."""
         found: set[tuple[str, str, int | None]] = set()
+        if now is not None:
+            found |= {("scrapped_not_handed_over", c, v) for c, v in self.scrapped_not_handed_over(now)}
         found |= {("non_compliant_handover", c, v) for c, v in self.non_compliant_handovers}
         found |= {("late_report", c, v) for c, v in self.late_reports}
         found |= {("backwards_date", c, v) for c, v in self.backwards_dates}
@@ -159,7 +178,7 @@ class Recomputed:
 def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
     """Walk the store once and tally everything the reports show."""
     calendar = calendar or app.settings.working_calendar()
-    out = Recomputed()
+    out = Recomputed(calendar=calendar)
     whitelist: dict[tuple[str, str], list[list[date | None]]] = defaultdict(list)
     roles: dict[str, list[str]] = {}
 
@@ -236,6 +255,11 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
             b.holder_id = e.actor_id
         elif kind == "Removed":
             b.holder_id = e.actor_id
+        elif kind in ("SwappedOut", "SwappedIn"):
+            b.holder_id = e.operator_id  # in the station's stock, or in a vehicle it serves
+        elif kind == "VehicleScrapped":
+            b.holder_id = e.dismantler_id  # custody passes with the vehicle
+            b.with_dismantler = (version, occurred)
         elif kind == "Retired":
             row["retired"] += 1
             if e.actor_id != b.holder_id:
@@ -249,7 +273,7 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
             point["collected_kwh"] += exact(b.energy_kwh)
             point["on_hand_count"] += 1
             point["on_hand_kg"] += exact(e.mass_kg)
-            b.at_point = (e.collection_point_id, e.mass_kg)
+            b.at_point, b.with_dismantler = (e.collection_point_id, e.mass_kg), None
             b.last_point = e.collection_point_id
             b.holder_id = e.actor_id
             if b.retired_at is not None:
@@ -274,7 +298,7 @@ def recompute(app: Any, calendar: WorkingCalendar | None = None) -> Recomputed:
             flow["mass_kg"] += exact(mass)
             flow["energy_kwh"] += exact(b.energy_kwh)
             flow["compliant_count"] += int(compliant)
-            b.at_point, b.holder_id = None, e.receiver_id
+            b.at_point, b.holder_id, b.with_dismantler = None, e.receiver_id, None
             b.handover_activity, b.handover_compliant = e.activity, compliant
             if compliant and b.retired_at is not None:
                 b.taken_in = True

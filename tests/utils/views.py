@@ -8,7 +8,8 @@ the last bits). Two snapshots are equal exactly when the views hold the same fac
 
 ``varied_store`` writes a small store by hand through the application service, with one battery
 at every stage (pack from modules, delivered and installed, removed, retired, collected, handed over
-compliantly and not, recycled, cascade-reused into a second-life product); ``demo_store`` uses
+compliantly and not, recycled, cascade-reused into a second-life product, swapped out and in,
+in a scrapped vehicle and retired by its dismantler); ``demo_store`` uses
 the deterministic national demo for larger ones.
 """
 
@@ -35,6 +36,8 @@ from batterytrace.events.commands import (
     Remove,
     Reporting,
     Retire,
+    ScrapVehicle,
+    Swap,
 )
 from batterytrace.projections.tables import VIEW_TABLES
 from batterytrace.trace.application import BatteryTrace
@@ -328,6 +331,67 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
     note(app.execute(HandOver(actor_id=vm, code=direct, receiver_id=recycler, activity="recycling")))
     note(app.execute(Recycle(actor_id=recycler, code=direct, recovered_kg=MATERIALS)))
     others["direct_to_recycler"] = direct
+
+    # A swap: the swap operator's new pack (delivered by the manufacturer) into the vehicle, the
+    # vehicle's pack out into the station's stock; then a scrapped vehicle's pack, retired by the
+    # dismantler that took the vehicle in.
+    note(
+        app.register_participant(
+            actor_id=cast.regulator,
+            credit_code=cast.swap_operator,
+            name="Yihuan Swapping",
+            roles=["swap_operator"],
+        )
+    )
+    in_vehicle, swap_stock, scrapped = (battery_code("P", serial) for serial in (61, 62, 63))
+    for code in (in_vehicle, swap_stock, scrapped):
+        note(app.produce(actor_id=m, spec=_pack_spec(code)))
+    first_life(in_vehicle, retire=False)
+    first_life(scrapped, retire=False)
+    note(
+        app.execute(
+            Deliver(
+                actor_id=m,
+                code=swap_stock,
+                receiver_id=cast.swap_operator,
+                reporting=Reporting(occurred_at=at(2024, 7, 25)),
+            )
+        )
+    )
+    note(
+        app.execute(
+            Swap(
+                actor_id=cast.swap_operator,
+                vin=VIN,
+                removed_code=in_vehicle,
+                installed_code=swap_stock,
+                station="YH-440304-03",
+                division_code="440304",
+                reporting=Reporting(occurred_at=at(2025, 5, 1)),
+            )
+        )
+    )
+    note(
+        app.execute(
+            ScrapVehicle(
+                actor_id=cast.dismantler,
+                vin=VIN,
+                codes=(scrapped,),
+                reporting=Reporting(occurred_at=at(2026, 9, 5)),
+            )
+        )
+    )
+    note(
+        app.execute(
+            Retire(
+                actor_id=cast.dismantler,
+                code=scrapped,
+                reason="vehicle scrapped",
+                reporting=Reporting(occurred_at=at(2026, 9, 8)),
+            )
+        )
+    )
+    others.update(swapped_out=in_vehicle, swapped_in=swap_stock, scrapped=scrapped)
 
     # A whitelist granted and revoked (after the informal recycler's handover above).
     note(

@@ -17,7 +17,9 @@ from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.api import middleware, problems
 from batterytrace.trace.api.metrics import EVENTS_APPENDED
 from batterytrace.trace.api.routes import (
+    api_keys,
     batteries,
+    collection_points,
     lifecycle,
     ops,
     outlet,
@@ -26,6 +28,7 @@ from batterytrace.trace.api.routes import (
     reports,
     resolver,
     scan,
+    vehicles,
 )
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.pages import docs, home
@@ -100,7 +103,18 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
     app.state.settings = settings
     problems.install(app)
     middleware.install(app, settings)
-    for module in (production, lifecycle, scan, batteries, reports, participants, outlet):
+    for module in (
+        production,
+        lifecycle,
+        vehicles,
+        scan,
+        batteries,
+        reports,
+        participants,
+        api_keys,
+        collection_points,
+        outlet,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(resolver.router)
     app.include_router(ops.router)

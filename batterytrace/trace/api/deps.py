@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
 
-from batterytrace.events.errors import InvalidInput, NotAuthenticated
+from batterytrace.events.api_key import parse_token
+from batterytrace.events.credit_code import EXAMPLE_CREDIT_CODE, parse_credit_code
+from batterytrace.events.errors import InvalidInput, NotAuthenticated, NotAuthorised
 from batterytrace.events.participant import Participant, Role
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.api.errors import ViewsBehind
@@ -107,3 +110,29 @@ async def consistent_views(
 
 
 Views = Annotated[Engine, Depends(consistent_views)]
+
+
+# ------------------------------------------------------------- participants, as paths and callers
+CreditCodePath = Annotated[
+    str, Path(description="Unified Social Credit Code (18 characters).", examples=[EXAMPLE_CREDIT_CODE])
+]
+
+
+def _caller_key_id(request: Request, _caller: Caller) -> str:
+    """The id of the key this (authenticated) request was made with: a key issued by the request
+    records it, so that revoking that key revokes the new one too."""
+    _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return parse_token(token)[0]
+
+
+CallerKeyId = Annotated[str, Depends(_caller_key_id)]
+
+
+def self_or_regulator(caller: Participant, credit_code: str, *, to: str) -> str:
+    """The normalised code, once the caller is a regulator or that participant itself."""
+    code = parse_credit_code(credit_code, allow_bad_check=True)
+    if not caller.is_regulator and caller.id != code:
+        raise NotAuthorised(
+            f"{caller.name} ({caller.id}) cannot {to} of {code}; a regulator can, or {code} itself"
+        )
+    return code

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.commands import Reporting
 from batterytrace.events.participant import Participant
 from batterytrace.trace.application import BatteryTrace, WriteResult
 from batterytrace.trace.presenters import battery_summary
@@ -193,3 +194,45 @@ class ProductFacts(BaseModel):
             occurred_at=self.occurred_at,
             request_id=self.request_id,
         )
+
+
+# --------------------------------------------------------------- every lifecycle write's report
+class LifecycleFields(BaseModel):
+    """When and how a lifecycle event is reported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occurred_at: datetime | None = Field(
+        None,
+        description="When it happened in the real world (ISO 8601; no zone = China Standard Time); "
+        "default: now. Never in the future.",
+        examples=["2026-05-20T10:00:00+08:00"],
+    )
+    late_correction: bool = Field(
+        False,
+        description="Set when the event really happened before the battery's previous event (a late "
+        "report); otherwise such a date is refused.",
+    )
+    request_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Client's id for this request: the same id sent again is answered, not recorded twice.",
+        examples=["req-7f3a"],
+    )
+
+    def reporting(self) -> Reporting:
+        return Reporting(
+            occurred_at=self.occurred_at, request_id=self.request_id, late_correction=self.late_correction
+        )
+
+
+# -------------------------------------------------------------------------- a key, shown once
+class IssuedKey(BaseModel):
+    key_id: str
+    participant_id: str
+    token: str = Field(description="The bearer token, shown this once; only its hash is stored.")
+
+
+def issued_key(issued: Any) -> dict[str, Any]:
+    return {"key_id": issued.key_id, "participant_id": issued.participant_id, "token": issued.token}

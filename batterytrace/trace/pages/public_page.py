@@ -35,6 +35,8 @@ TONES = {
     "produced": "active",
     "assembled": "active",
     "installed": "active",
+    "at swap station": "active",  # charged, waiting for the next vehicle
+    "in scrapped vehicle": "transit",  # on its way out through the dismantler
     "removed": "action",
     "retired": "action",
     "collected": "transit",

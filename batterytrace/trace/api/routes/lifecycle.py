@@ -8,18 +8,18 @@ request sent again is answered with ``replayed: true`` and records nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from batterytrace.events.battery import FLAG_NON_COMPLIANT, Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
-from batterytrace.events.commands import Deliver, HandOver, Install, Recycle, Remove, Reporting, Retire
+from batterytrace.events.commands import Deliver, HandOver, Install, Recycle, Remove, Retire
 from batterytrace.trace.api.deps import Caller, Service
 from batterytrace.trace.api.models import (
     BatteryWriteResponse,
+    LifecycleFields,
     ProductFacts,
     battery_write,
     problem_responses,
@@ -40,36 +40,6 @@ EXAMPLE_ORIGINAL = "3CAPB120A1B2C3R7F0000124"
 WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422)
 
 
-class LifecycleFields(BaseModel):
-    """When and how a lifecycle event is reported."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    occurred_at: datetime | None = Field(
-        None,
-        description="When it happened in the real world (ISO 8601; no zone = China Standard Time); "
-        "default: now. Never in the future.",
-        examples=["2026-05-20T10:00:00+08:00"],
-    )
-    late_correction: bool = Field(
-        False,
-        description="Set when the event really happened before the battery's previous event (a late "
-        "report); otherwise such a date is refused.",
-    )
-    request_id: str | None = Field(
-        None,
-        min_length=1,
-        max_length=100,
-        description="Client's id for this request: the same id sent again is answered, not recorded twice.",
-        examples=["req-7f3a"],
-    )
-
-    def reporting(self) -> Reporting:
-        return Reporting(
-            occurred_at=self.occurred_at, request_id=self.request_id, late_correction=self.late_correction
-        )
-
-
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
 
@@ -80,7 +50,7 @@ class DeliverRequest(LifecycleFields):
     receiver_id: str = Field(
         min_length=1,
         max_length=40,
-        description="Credit code of the vehicle maker receiving the new battery.",
+        description="Credit code of the receiver: a vehicle maker, or a battery-swap operator.",
         examples=[EXAMPLE_VEHICLE_MAKER],
     )
 
@@ -191,9 +161,10 @@ class CascadeReuseResponse(BatteryWriteResponse):
 @router.post(
     "/batteries/{code}/deliver",
     response_model=BatteryWriteResponse,
-    summary="Deliver a new battery to a vehicle maker",
+    summary="Deliver a new battery to a vehicle maker or a swap operator",
     description="By the battery's holder (its manufacturer). The vehicle maker may then install it: a "
-    "vehicle maker installs only batteries delivered to it, or made by itself. Allowed while produced.",
+    "vehicle maker installs only batteries delivered to it, or made by itself. A swap operator's stations "
+    "swap it into vehicles (POST /api/v1/swaps). Allowed while produced.",
     responses=WRITE_PROBLEMS,
 )
 def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) -> dict[str, Any]:

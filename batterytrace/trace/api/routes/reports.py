@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from batterytrace.projections import queries
+from batterytrace.projections import queries, report_queries
 from batterytrace.trace.api.deps import Service, Views, regulator
 from batterytrace.trace.api.models import problem_responses
 from batterytrace.trace.api.paging import (
@@ -29,9 +29,9 @@ from batterytrace.trace.api.paging import (
     report_answer,
 )
 
-FindingKind = Literal[
-    "non_compliant_handover", "late_report", "backwards_date", "unverified_custody", "outlet_over_capacity"
-]
+# The kinds the compliance report knows, as the queries list them (a Literal of that tuple: the
+# API's schema names each kind, and a new kind needs no second list here).
+FindingKind = Literal[report_queries.FINDING_KINDS]  # type: ignore[valid-type]
 
 
 router = APIRouter(
@@ -121,6 +121,17 @@ class MonthlyRow(BaseModel):
     recycling_rate: float | None
 
 
+class SwapsRow(BaseModel):
+    month: str
+    operator_id: str
+    operator_name: str | None
+    operator_name_en: str | None = None
+    province_code: str
+    province_name: str | None
+    province_name_en: str | None = None
+    swaps: int
+
+
 class OverdueRow(BaseModel):
     code: str
     manufacturer_id: str
@@ -142,8 +153,10 @@ class ComplianceRow(BaseModel):
     recorded_at: datetime | None
     detail: str
     collection_point_id: str | None = None
-    due_at: datetime | None = None  # late reports: the moment the report became late
-    due_by: date | None = None  # late reports: the last day allowed (CST)
+    # Late reports and scrapped vehicles' batteries not handed over: the moment the deadline was
+    # missed, and the last day allowed (CST).
+    due_at: datetime | None = None
+    due_by: date | None = None
     deadline_working_days: int | None = None
     deadline_role: str | None = None
 
@@ -164,8 +177,8 @@ def network_report(
         request,
         "network",
         paging,
-        queries.network_rows(views, filters),
-        lambda: queries.network_count(views, filters),
+        report_queries.network_rows(views, filters),
+        lambda: report_queries.network_count(views, filters),
     )
 
 
@@ -178,7 +191,7 @@ def regions_report(
     level: Annotated[Literal["province", "prefecture"], Query(description="Group by.")] = "province",
 ) -> Any:
     """Collection points, intake, recycling and the share of handovers to whitelisted receivers."""
-    rows = queries.regions(views, queries.Filters(region=region), level=level)  # one per region: few
+    rows = report_queries.regions(views, queries.Filters(region=region), level=level)  # one per region: few
     end = None if paging.limit is None else paging.offset + paging.limit
     return report_answer(request, "regions", paging, rows[paging.offset : end], lambda: len(rows))
 
@@ -198,8 +211,8 @@ def flows_report(
         request,
         "flows",
         paging,
-        queries.flows_rows(views, filters),
-        lambda: queries.flows_count(views, filters),
+        report_queries.flows_rows(views, filters),
+        lambda: report_queries.flows_count(views, filters),
     )
 
 
@@ -215,8 +228,35 @@ def monthly_report(
         request,
         "monthly",
         paging,
-        queries.monthly_rows(views, filters),
-        lambda: queries.monthly_count(views, filters),
+        report_queries.monthly_rows(views, filters),
+        lambda: report_queries.monthly_count(views, filters),
+    )
+
+
+@router.get(
+    "/reports/swaps",
+    summary="Battery swaps per swap operator, province and month",
+    response_model=ReportPage[SwapsRow],
+)
+def swaps_report(
+    request: Request,
+    views: Views,
+    paging: Paged,
+    operator: OperatorFilter,
+    region: RegionFilter,
+    dates: DateFilters,
+) -> Any:
+    """One swap is a battery taken out of a vehicle and another put in, in one command; counted
+    in the month it happened (China Standard Time) and the province of the station's division.
+    `operator` is the swap operator's credit code; `region` narrows to the stations' divisions."""
+    since, until = dates
+    filters = paging.filters(manufacturer=operator, region=region, since=since, until=until)
+    return report_answer(
+        request,
+        "swaps",
+        paging,
+        report_queries.swaps_rows(views, filters),
+        lambda: report_queries.swaps_count(views, filters),
     )
 
 
@@ -244,8 +284,8 @@ def overdue_report(
         request,
         "overdue",
         paging,
-        queries.overdue_rows(views, filters, now=now, days=after_days),
-        lambda: queries.overdue_count(views, filters, now=now, days=after_days),
+        report_queries.overdue_rows(views, filters, now=now, days=after_days),
+        lambda: report_queries.overdue_count(views, filters, now=now, days=after_days),
     )
 
 
@@ -253,20 +293,24 @@ def overdue_report(
 def compliance_report(
     request: Request,
     views: Views,
+    service: Service,
     paging: Paged,
     manufacturer: ManufacturerFilter,
     region: RegionFilter,
     dates: DateFilters,
     kind: Annotated[FindingKind | None, Query(description="Only this kind of finding.")] = None,
 ) -> Any:
-    """Non-compliant handovers, late reports, backwards dates (by date), then outlets holding more
-    than their capacity (`region` narrows the outlets)."""
+    """Outlets holding more than their capacity (`region` narrows the outlets), then by date:
+    non-compliant handovers, late reports, backwards dates, retirements without custody, and
+    batteries of scrapped vehicles still with the dismantler past the hand-over deadline (as of
+    now)."""
     since, until = dates
     filters = paging.filters(manufacturer=manufacturer, region=region, since=since, until=until)
+    now = service.clock()
     return report_answer(
         request,
         "compliance",
         paging,
-        queries.compliance_rows(views, filters, kind=kind),
-        lambda: queries.compliance_count(views, filters, kind=kind),
+        report_queries.compliance_rows(views, filters, kind=kind, now=now),
+        lambda: report_queries.compliance_count(views, filters, kind=kind, now=now),
     )

@@ -44,18 +44,19 @@ RG.saveText = function saveText(filename, text) {
 
 /** Everything the dashboard draws, read once after sign-in. */
 RG.load = async function load() {
-  const [network, regions, flows, monthly, overdue, compliance, participants] = await Promise.all([
+  const [network, regions, flows, monthly, swaps, overdue, compliance, participants] = await Promise.all([
     RG.pageAll("/api/v1/reports/network"),
     RG.pageAll("/api/v1/reports/regions"),
     RG.pageAll("/api/v1/reports/flows"),
     RG.pageAll("/api/v1/reports/monthly"),
+    RG.pageAll("/api/v1/reports/swaps"),
     RG.pageAll("/api/v1/reports/overdue"),
     RG.pageAll("/api/v1/reports/compliance"),
     RG.pageAll("/api/v1/participants"),
   ]);
   const names = new Map(participants.map((p) => [p.credit_code, BT.nameOf(p)]));
   const points = new Map(network.map((p) => [p.id, p]));
-  return { network, regions, flows, monthly, overdue, compliance, names, points };
+  return { network, regions, flows, monthly, swaps, overdue, compliance, names, points };
 };
 
 /** Of a month's retired batteries, how many have reached the formal channel. The API gives the

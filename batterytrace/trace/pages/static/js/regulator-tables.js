@@ -23,8 +23,16 @@ RG.FLAGS = {
   "retired by a dismantler without a vehicle scrapping record": "unverified_custody",
 };
 
+/** The flag the lifecycle query adds to a battery overdue now (queries.battery_lifecycle), with
+ * the platform's number of days in it. */
+RG.OVERDUE_FLAG = /^overdue \(retired over (\d+) days ago, not taken in\)$/;
+
 /** A battery flag in the page's language; a flag this page does not know shows as stored. */
-RG.flag = (flag) => (RG.FLAGS[flag] ? BT.t(`regulator.flag.${RG.FLAGS[flag]}`) : flag);
+RG.flag = function flag(text) {
+  if (RG.FLAGS[text]) return BT.t(`regulator.flag.${RG.FLAGS[text]}`);
+  const overdue = RG.OVERDUE_FLAG.exec(text);
+  return overdue ? BT.t("regulator.flag.overdue", { days: overdue[1] }) : text;
+};
 
 /** A compliance finding's "detail" column in the page's language, from its kind and its
  * structured fields (event, times, due_by, the outlet's figures from the network report); the
@@ -48,6 +56,10 @@ RG.findingText = function findingText(row, data) {
     }
     case "unverified_custody":
       return BT.t("regulator.finding.unverified_custody");
+    case "scrapped_not_handed_over":
+      return row.due_by
+        ? BT.t("regulator.finding.scrapped_not_handed_over", { scrapped: occurred.slice(0, 10), days: row.deadline_working_days, due: row.due_by })
+        : row.detail || "";
     case "late_report":
       return row.due_by
         ? BT.t("regulator.finding.late_report_due", { event, occurred: occurred.slice(0, 10), due: row.due_by, recorded: recorded.slice(0, 10) })
@@ -130,6 +142,12 @@ RG.columns = function columns(data, provinceName) {
       ["count", count("count")],
       ["compliant_count", (r) => `<span class="${r.compliant_count < r.count ? "bad" : ""}">${RG.number(r.compliant_count)}</span>`],
       ["mass_kg", count("mass_kg", 1)],
+    ],
+    swaps: [
+      ["month", text("month")],
+      ["operator", (r) => BT.escapeHtml(data.names.get(r.operator_id) || BT.nameOf(r, "operator_name") || r.operator_id)],
+      ["region", (r) => BT.escapeHtml(BT.nameOf(r, "province_name") || provinceName(r.province_code))],
+      ["swaps", count("swaps")],
     ],
     overdue: [
       ["code", (r) => RG.codeButton(r.code)],

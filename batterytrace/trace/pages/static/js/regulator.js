@@ -96,6 +96,7 @@
       return csv("monthly", { manufacturer }, rows.length, manufacturer ? `monthly-${manufacturer}` : "monthly");
     },
     flows: () => csv("flows", {}, data.flows.length),
+    swaps: () => csv("swaps", {}, data.swaps.length),
     overdue: () => csv("overdue", {}, data.overdue.length),
     compliance: () => {
       const kind = $("rg-compliance-kind").value;
@@ -177,6 +178,7 @@
     drawNetwork();
     drawMonthly();
     drawFlows();
+    RG.fillTable($("rg-swaps-table"), cols.swaps, [...data.swaps].reverse());
     RG.fillTable($("rg-overdue-table"), cols.overdue, data.overdue);
     drawCompliance();
     wire();
