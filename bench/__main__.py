@@ -12,7 +12,8 @@ clients vs a bare FastAPI endpoint (>= 0.5 x, p99 <= 50 ms; the server's CPU sha
 P3 one battery's lookup at the large store vs the small (<= 1.5 x); P4 view rebuild events/s vs
 reading the same events raw (>= 0.5 x); P5 peak RSS of ``batterytrace import`` on a file ten
 times larger (<= 1.2 x and <= 300 MB); P6 ``batterytrace demo --batteries 1000000`` with views
-built, on PostgreSQL (<= 10 min).
+built, on PostgreSQL (<= 10 min); P7 an EPCIS 2.0 export of the whole store vs reading its events
+raw (>= 0.3 x) and the export CLI's peak RSS (<= 300 MB).
 
 ``--quick`` uses small sizes so that the whole run fits in about two minutes on two cores: its
 figures are indicative only: fixed costs weigh more, P3 compares 5k with 1k batteries, P5 compares
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import demo_time, import_memory, import_rate, rebuild_rate, scan_rate
+from bench import demo_time, epcis_export, import_memory, import_rate, rebuild_rate, scan_rate
 from bench.profiling import Profiles
 from bench.results import failed, json_line, print_table
 
@@ -51,11 +52,12 @@ class Sizes:
     memory_small: int
     memory_large: int
     demo_batteries: int
+    export_batteries: int
 
 
-FULL = Sizes(100_000, 10.0, 16, 10_000, 100_000, 100_000, 1_000_000, 1_000_000)
-QUICK = Sizes(10_000, 3.0, 16, 1_000, 5_000, 20_000, 200_000, 10_000)
-ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6")
+FULL = Sizes(100_000, 10.0, 16, 10_000, 100_000, 100_000, 1_000_000, 1_000_000, 100_000)
+QUICK = Sizes(10_000, 3.0, 16, 1_000, 5_000, 20_000, 200_000, 10_000, 5_000)
+ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 Rows = list[dict[str, Any]]
 
 
@@ -87,6 +89,12 @@ def p3_p4(store: str, sizes: Sizes) -> Rows:
     return rebuild_rate.json_rows(small, large)
 
 
+def p7(store: str, sizes: Sizes) -> Rows:
+    with PROFILES.in_process(f"P7-{store}"):
+        figures = epcis_export.measure(store, sizes.export_batteries)
+    return epcis_export.json_rows(figures)
+
+
 def p5(store: str, sizes: Sizes) -> Rows:
     return import_memory.json_rows(import_memory.measure(store, sizes.memory_large, sizes.memory_small))
 
@@ -110,7 +118,7 @@ def guarded(name: str, store: str, work: Callable[[], Rows]) -> Rows:
 
 
 def run(stores: tuple[str, ...], sizes: Sizes, quick: bool, metrics: tuple[str, ...]) -> Rows:
-    per_store: dict[str, Callable[[str, Sizes], Rows]] = {"P1": p1, "P2": p2, "P3": p3_p4, "P5": p5}
+    per_store: dict[str, Callable[[str, Sizes], Rows]] = {"P1": p1, "P2": p2, "P3": p3_p4, "P5": p5, "P7": p7}
     rows: Rows = []
     for name, measure in per_store.items():
         if name in metrics or (name == "P3" and "P4" in metrics):

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collection-points": ("batterytrace.cli.participants", "collection_points_app"),
     "projections": ("batterytrace.cli.projections", "projections_app"),
     "report": ("batterytrace.cli.reports", "report_app"),
+    "export": ("batterytrace.cli.export", "export_app"),
 }
 
 

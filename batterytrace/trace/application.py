@@ -201,6 +201,12 @@ class BatteryTrace(Registry, Application[str]):
             recorded=tuple(pending),
         )
 
+    def commit(self, *aggregates: Any) -> WriteResult:
+        """Save what ``aggregates`` hold pending (anything with ``collect_events``), in one
+        transaction, with the same refusals as every command: for a caller that builds several
+        batteries' events itself and must keep their order (an EPCIS document's capture)."""
+        return self._commit(*aggregates)
+
     def _retrying_once(self, request_id: str | None, act: Callable[[], WriteResult]) -> WriteResult:
         """A write that lost a race is retried once when it carries a request id: if the winner
         was the same request (a client replay), the retry finds it done and answers it. If the

@@ -34,7 +34,9 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
+from batterytrace.events.epcis_mapping import IdKind
 from batterytrace.trace.api.app import create_app
+from batterytrace.trace.epcis.identifiers import Identifiers
 from batterytrace.trace.settings import Settings
 from tests.utils.api import CAST_ROLES, Api
 from tests.utils.cast import credit_code
@@ -95,6 +97,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # reads: the public subset for anyone, everything for regulators and involved participants
     ("GET", B): everyone(reads_the_key=True),
     ("GET", f"{B}/history"): only("regulator", *INVOLVED),
+    # EPCIS 2.0: a battery's document like its other reads (the public gets no events); the
+    # query for participants, each reading what it may; capture of one's own events
+    ("GET", f"{B}/epcis"): everyone(reads_the_key=True),
+    ("GET", "/api/v1/epcis/events"): only(*CAST_ROLES),
+    ("POST", "/api/v1/epcis/capture"): only("manufacturer", ok=201),  # its own commissioning
+    # what EPCIS documents name: approved collection points, swap stations, participants
+    ("GET", "/loc/{point_id}"): everyone(),
+    ("GET", "/loc/{operator_id}/{station}"): everyone(),
+    ("GET", "/party/{credit_code}"): everyone(),
     # reports: regulators only
     **{("GET", f"/api/v1/reports/{name}"): only("regulator") for name in REPORTS},
     # participants, whitelist and keys: regulators; a participant for its own record and keys
@@ -942,3 +953,48 @@ def test_a_participant_manages_its_own_keys_only_and_a_revoked_key_opens_nothing
     problem(api.client.get("/api/v1/reports/monthly", headers=revoked), 401, "invalid or revoked")
     battery = f"/api/v1/batteries/{store.produced()}"
     problem(api.client.get(battery, headers=revoked), 401, "invalid or revoked")
+
+
+# ----------------------------------------------------------------------------------- EPCIS 2.0
+@prepares("GET", f"{B}/epcis", "reads")
+def _epcis_document(store: Store, caller: str) -> Call:
+    code = store.read_battery()
+    return Call("GET", f"/api/v1/batteries/{code}/epcis", check=_media("application/ld+json"))
+
+
+@prepares("GET", "/api/v1/epcis/events", "reads")
+def _epcis_events(store: Store, caller: str) -> Call:
+    query = f"/api/v1/epcis/events?MATCH_epc={store.read_battery()}"
+    return Call("GET", query, check=_media("application/ld+json"))
+
+
+@prepares("POST", "/api/v1/epcis/capture", "writes")
+def _epcis_capture(store: Store, caller: str) -> Call:
+    """A commissioning by the manufacturer (bt:actor): anyone else posting it is refused (403)."""
+    ids = Identifiers(store.service.settings.public_url)
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": f"{PRODUCED_ON.isoformat()}T00:00:00+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [ids.battery(store.code())],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "ilmd": {f"bt:{name}": value for name, value in FACTS.items()},
+        "bt:actor": ids.uri(IdKind.PARTY, store.cast.manufacturer),
+    }
+    document = {
+        "@context": [],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00+08:00",
+        "epcisBody": {"eventList": [event]},
+    }
+    return Call("POST", "/api/v1/epcis/capture", json=document)
+
+
+prepares("GET", "/loc/{point_id}", "public")(_plain_get("/loc/CP-110105-0001", "application/json"))
+prepares("GET", "/loc/{operator_id}/{station}", "public")(
+    _plain_get("/loc/91440300MA5F00003G/Futian%2003", "application/json")
+)
+prepares("GET", "/party/{credit_code}", "public")(_plain_get("/party/91360700MA3500006R", "application/json"))

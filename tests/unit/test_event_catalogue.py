@@ -7,8 +7,9 @@ holder after (``events/custody.py``). Forgetting one of these fails silently at 
 never late, a label shown raw, a participant losing access, a view row left behind), so this test
 enumerates the events from the aggregate classes themselves and names each thing an event lacks.
 
-The EPCIS mapping joins ``CHECKS`` once it exists: each battery event will then need its business
-step and disposition there as well.
+Each battery event also needs its GS1 EPCIS 2.0 reading (``events/epcis_mapping.py``): an event
+type, a business step and a disposition that are CBV terms (the vendored EPCIS 2.0.1 schema's
+lists) or the service's own, over fields the event has; or a line in ``NOT_EXPORTED`` saying why not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 import batterytrace
 import batterytrace.events
-from batterytrace.events import custody, deadlines, disclosure
+from batterytrace.events import custody, deadlines, disclosure, epcis_mapping
 from batterytrace.events.base import TraceAggregate
 from batterytrace.events.battery import Battery
 from batterytrace.events.conventions import ANY_ROLE, REPORTING_DEADLINES
@@ -36,6 +37,7 @@ from batterytrace.projections import lifecycle_view, reports_view
 
 MESSAGES = Path(batterytrace.__file__).parent / "trace" / "pages" / "messages"
 LANGUAGES = ("zh", "en")
+EPCIS_SCHEMA = Path(__file__).parents[1] / "data" / "epcis" / "epcis-json-schema.json"
 # The key the regulator's pages label an event with (regulator-tables.js: RG.label).
 EVENT_LABEL = "regulator.event.{name}"
 
@@ -155,6 +157,36 @@ def lacks_custody(event: type) -> list[str]:
     return []
 
 
+def _cbv_terms(definition: str) -> set[str]:
+    """The CBV terms the EPCIS 2.0.1 schema lists for ``bizStep`` or ``disposition``."""
+    schema = json.loads(EPCIS_SCHEMA.read_text("utf-8"))
+    return {term for choice in schema["definitions"][definition]["anyOf"] for term in choice.get("enum", ())}
+
+
+def lacks_epcis_mapping(event: type) -> list[str]:
+    name = event.__name__
+    mapped, excused = name in epcis_mapping.MAPPING, name in epcis_mapping.NOT_EXPORTED
+    if mapped == excused:
+        return ["one answer: an EPCIS reading (epcis_mapping.MAPPING) or a reason in NOT_EXPORTED"]
+    if excused:
+        return []
+    mapping = epcis_mapping.MAPPING[name]
+    gaps = [
+        f"a CBV or own (bt:) {what} instead of {term!r}"
+        for what, term, terms in (
+            ("bizStep", mapping.biz_step, _cbv_terms("bizStep")),
+            ("disposition", mapping.disposition, _cbv_terms("disposition")),
+        )
+        if term is not None and term not in terms and not term.startswith(epcis_mapping.OWN)
+    ]
+    fields = {field.name for field in dataclasses.fields(event)}
+    named = {*mapping.standard_fields, *(link.field for link in mapping.linked_extensions)}
+    gaps += [
+        f"the field {field!r} its EPCIS reading names" for field in sorted(named - fields - {"actor_id"})
+    ]
+    return gaps
+
+
 CHECKS: dict[str, Callable[[type], list[str]]] = {
     "deadline": lacks_deadline,
     "labels": lacks_labels,
@@ -162,6 +194,7 @@ CHECKS: dict[str, Callable[[type], list[str]]] = {
     "lifecycle view": lacks_lifecycle_view,
     "reports view": lacks_reports_view,
     "custody": lacks_custody,
+    "EPCIS mapping": lacks_epcis_mapping,
 }
 
 
@@ -187,7 +220,12 @@ def test_a_battery_event_is_known_wherever_battery_events_are_read(event: type) 
 
 def test_the_tables_name_no_event_that_does_not_exist() -> None:
     names = {event.__name__ for event in BATTERY_EVENTS}
-    listed = {*custody.CONSEQUENCES, *deadlines.WITHOUT_DEADLINE}
+    listed = {
+        *custody.CONSEQUENCES,
+        *deadlines.WITHOUT_DEADLINE,
+        *epcis_mapping.MAPPING,
+        *epcis_mapping.NOT_EXPORTED,
+    }
     assert not listed - names, f"no such battery event: {sorted(listed - names)}"
     handled = {*lifecycle_view.STATE_AND_HOLDER_ONLY, *reports_view.NOT_COUNTED}
     assert not handled - set(BATTERY_EVENTS), handled - set(BATTERY_EVENTS)

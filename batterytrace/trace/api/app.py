@@ -20,6 +20,7 @@ from batterytrace.trace.api.routes import (
     api_keys,
     batteries,
     collection_points,
+    epcis,
     lifecycle,
     ops,
     outlet,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
             {"name": "batteries", "description": "One battery's lifecycle and lineage."},
             {"name": "reports", "description": "Network and regulator reports."},
             {"name": "participants", "description": "Regulators register participants and manage keys."},
+            {"name": "epcis", "description": "GS1 EPCIS 2.0: documents, the events query, capture."},
             {"name": "resolver", "description": "QR codes and the public battery page."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
@@ -114,9 +116,11 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         api_keys,
         collection_points,
         outlet,
+        epcis,
     ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(resolver.router)
+    app.include_router(epcis.resolver_router)  # /loc/… and /party/…: what EPCIS documents name
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.include_router(docs.router)

@@ -1,0 +1,144 @@
+"""An EPCIS 2.0 JSON-LD document, written as a stream of JSON text chunks in constant memory.
+
+The event list is written first and the header last (JSON object members have no order): the
+header's master data (the names, divisions and coordinates of the places, the names of the
+parties) is given once per document, for what the events named, and a stream does not know that
+before it has written them. What is kept meanwhile is the set of ids named, bounded by the
+number of places and participants, not of events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from batterytrace.events.epcis_mapping import IdKind
+from batterytrace.events.errors import NotFound
+from batterytrace.projections.event_data import plain
+from batterytrace.trace.epcis.events import MDA_NAME, EventWriter, References, Seen
+from batterytrace.trace.epcis.identifiers import Identifiers
+
+GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+SCHEMA_VERSION = "2.0"
+LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"
+PARTY_VOCABULARY = "urn:epcglobal:epcis:vtype:SourceDest"
+MDA = "urn:epcglobal:cbv:mda#"
+MEDIA_TYPE = "application/ld+json"
+
+MasterData = Callable[[References], list[dict[str, Any]]]
+
+
+# The header's master-data members, named by the EPCIS 2.0.1 JSON schema but missing from GS1's
+# context (which has ``vocabularyList`` only): without these a JSON-LD processor drops the master
+# data silently. Defined in GS1's namespace, as the schema names them.
+MASTER_DATA_TERMS = {
+    "epcisMasterData": "epcis:epcisMasterData",
+    "vocabularyElementList": {"@id": "epcis:vocabularyElementList", "@container": "@set"},
+    "attributes": {"@id": "epcis:attributes", "@container": "@set"},
+    "attribute": "epcis:attribute",
+}
+
+
+def context(ids: Identifiers) -> list[Any]:
+    """GS1's context, the master-data terms it lacks and the service's own prefix (extension
+    fields, own terms)."""
+    return [GS1_CONTEXT, {"bt": ids.vocabulary, **MASTER_DATA_TERMS}]
+
+
+def document_chunks(
+    ids: Identifiers,
+    seen: Iterable[Seen],
+    *,
+    master_data: MasterData,
+    created: datetime,
+    on_event: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """The document as JSON text chunks: one per event, the opening and the closing."""
+    writer = EventWriter(ids)
+    opening = {
+        "@context": context(ids),
+        "type": "EPCISDocument",
+        "schemaVersion": SCHEMA_VERSION,
+        "creationDate": plain(created),
+    }
+    yield json.dumps(opening, ensure_ascii=False)[:-1] + ', "epcisBody": {"eventList": ['
+    separator = ""
+    for item in seen:
+        yield separator + json.dumps(writer.event(item), ensure_ascii=False)
+        separator = ", "
+        if on_event is not None:
+            on_event()
+    header = {"epcisMasterData": {"vocabularyList": master_data(writer.references)}}
+    yield ']}, "epcisHeader": ' + json.dumps(header, ensure_ascii=False) + "}"
+
+
+def store_master_data(app: Any, ids: Identifiers) -> MasterData:
+    """Master data read from the event store's participants and collection points."""
+
+    def build(references: References) -> list[dict[str, Any]]:
+        vocabularies = []
+        places = [_point(app, ids, point) for point in sorted(references.points)]
+        places += [
+            {
+                "id": ids.uri(IdKind.STATION, label, holder=operator),
+                "attributes": [
+                    {"id": MDA_NAME, "attribute": label},
+                    {"id": f"{ids.vocabulary}division_code", "attribute": division},
+                    {"id": f"{ids.vocabulary}operator", "attribute": ids.uri(IdKind.PARTY, operator)},
+                ],
+            }
+            for (operator, label), division in sorted(references.stations.items())
+        ]
+        if places:
+            vocabularies.append({"type": LOCATION_VOCABULARY, "vocabularyElementList": places})
+        parties = [_party(app, ids, party) for party in sorted(references.parties)]
+        if parties:
+            vocabularies.append({"type": PARTY_VOCABULARY, "vocabularyElementList": parties})
+        return vocabularies
+
+    return build
+
+
+def _attributes(ids: Identifiers, **values: Any) -> list[dict[str, Any]]:
+    """Master-data attributes: CBV's where it has one (name, address, latitude, longitude), the
+    service's own otherwise; empty values left out."""
+    cbv = {"name": "name", "address": "streetAddressOne", "latitude": "latitude", "longitude": "longitude"}
+    return [
+        {"id": MDA + cbv[key] if key in cbv else f"{ids.vocabulary}{key}", "attribute": value}
+        for key, value in values.items()
+        if value is not None
+    ]
+
+
+def _point(app: Any, ids: Identifiers, point_id: str) -> dict[str, Any]:
+    uri = ids.uri(IdKind.POINT, point_id)
+    try:
+        point = app.collection_point(point_id)
+    except NotFound:
+        return {"id": uri}
+    return {
+        "id": uri,
+        "attributes": _attributes(
+            ids,
+            name=point.name,
+            name_en=getattr(point, "name_en", None),
+            address=point.address,
+            division_code=point.division_code,
+            latitude=point.latitude,
+            longitude=point.longitude,
+        ),
+    }
+
+
+def _party(app: Any, ids: Identifiers, party_id: str) -> dict[str, Any]:
+    uri = ids.uri(IdKind.PARTY, party_id)
+    try:
+        participant = app.participant(party_id)
+    except NotFound:
+        return {"id": uri}
+    return {
+        "id": uri,
+        "attributes": _attributes(ids, name=participant.name, name_en=getattr(participant, "name_en", None)),
+    }

@@ -1,0 +1,95 @@
+"""The HTTP URIs that name batteries, vehicles, places and parties in EPCIS documents, both ways.
+
+A GB/T 34014 code does not fit a GS1 key whole (AI 21 is at most 20 characters), and EPCIS 2.0
+accepts any URI as an instance identifier, so a battery is the URL its QR code already carries
+(``{public}/b/{code}``); a collection point is ``{public}/loc/{point}``, a swap station
+``{public}/loc/{operator}/{label}``, a participant ``{public}/party/{credit code}``, each of which
+the resolver answers. A vehicle is ``{public}/vehicle/{VIN}``; a caller who may not know the VIN
+(``events/disclosure.py``) reads ``{public}/b/{code}/vehicle`` instead: "the vehicle this battery
+was in", the same for every vehicle, so that nothing about the VIN leaks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote, unquote
+
+from batterytrace.events.epcis_mapping import IdKind
+from batterytrace.events.errors import InvalidInput
+
+UNDISCLOSED_VEHICLE = "vehicle"  # the last path segment of a battery's undisclosed vehicle
+
+
+class Identifiers:
+    """URIs under one public base URL (``BATTERYTRACE_PUBLIC_URL``)."""
+
+    def __init__(self, public_url: str) -> None:
+        self.base = public_url.rstrip("/")
+
+    def battery(self, code: str) -> str:
+        return f"{self.base}/b/{code}"
+
+    def vehicle(self, vin: str) -> str:
+        return f"{self.base}/vehicle/{vin}"
+
+    def undisclosed_vehicle(self, code: str) -> str:
+        return f"{self.battery(code)}/{UNDISCLOSED_VEHICLE}"
+
+    def uri(self, kind: IdKind, value: str, *, holder: str | None = None) -> str:
+        """The URI of ``value`` (a code, VIN, point id, credit code or label) as ``kind``;
+        a site's and a station's label are their holder's (``holder``)."""
+        if kind == IdKind.BATTERY:
+            return self.battery(value)
+        if kind == IdKind.VEHICLE:
+            return self.vehicle(value)
+        if kind == IdKind.SITE:
+            return f"{self.base}/site/{holder}/{quote(value, safe='')}"
+        if kind == IdKind.STATION:
+            return f"{self.base}/loc/{holder}/{quote(value, safe='')}"
+        if kind == IdKind.POINT:
+            return f"{self.base}/loc/{value}"
+        if kind == IdKind.PARTY:
+            return f"{self.base}/party/{value}"
+        raise ValueError(f"no URI for {kind}")
+
+    def value(self, kind: IdKind, uri: str) -> str:
+        """The code, VIN, point id, credit code or label a URI of ``kind`` names; InvalidInput
+        for a URI that is not one of this service's (a partner's own identifiers do not map)."""
+        path = {
+            IdKind.BATTERY: "b",
+            IdKind.VEHICLE: "vehicle",
+            IdKind.SITE: "site",
+            IdKind.STATION: "loc",
+            IdKind.POINT: "loc",
+            IdKind.PARTY: "party",
+        }[kind]
+        prefix = f"{self.base}/{path}/"
+        if not isinstance(uri, str) or not uri.startswith(prefix):
+            raise InvalidInput(f"{uri!r} is not a {kind.name.lower()} identifier of this service ({prefix}…)")
+        rest = uri[len(prefix) :]
+        if kind in (IdKind.SITE, IdKind.STATION):
+            rest = rest.split("/", 1)[-1]  # after the holder's credit code
+        elif "/" in rest:
+            raise InvalidInput(f"{uri!r} is not a {kind.name.lower()} identifier of this service")
+        return unquote(rest)
+
+    def event_id(self, code: str, version: int) -> str:
+        """A battery event's EPCIS eventID: a name-based UUID of its place in the battery's stream.
+
+        Stable (the same event always gets the same id, whatever the mapping becomes, which a hash
+        of the event's EPCIS form would not be), unique (a code names one battery, a version one
+        event of it) and the same after a round trip, where capture records the same events in the
+        same order."""
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{self.battery(code)}#{version}')}"
+
+    def own(self, kind: str, term: str) -> str:
+        """A term of the service's own vocabulary (``bt:retiring``) as its URI."""
+        return f"{self.base}/voc/{kind}/{term.split(':', 1)[-1]}"
+
+    def material(self, name: str) -> str:
+        return f"{self.base}/voc/material/{name}"
+
+    @property
+    def vocabulary(self) -> str:
+        """The JSON-LD namespace of the ``bt:`` prefix (extension fields and own terms)."""
+        return f"{self.base}/voc/"
