@@ -13,6 +13,10 @@ room for the steps that stage needs, so real-world times never run backwards or 
 Each command runs after ``ReportClock.report`` has set when its report reaches the platform (a
 short delay after the event, within its deadline), so that the events' recording times are as
 simulated as their real-world times; the caller runs the writer under ``recording_clock``.
+
+About 460 lines: a life's plan and its playing belong together (each stage's dates are drawn for
+the steps that stage needs); the cast, the parts and vehicles, and the swap and scrapping stories
+are modules of their own.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ It loads the aggregates a command needs (the battery, the acting participant, th
 the receiver), lets the domain decide, and saves every changed aggregate in one transaction. The
 store's unique (stream, version) key gives optimistic concurrency: of two writers that read the same
 version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
+
+About 450 lines: the one way in keeps opening the store, loading, committing, producing (with its
+replay rule), ``execute`` and the API keys' entry points together; the registry of participants
+and points is a mixin of its own (``registry.py``), the lifecycle handlers are ``battery_commands.py``.
 """
 
 from __future__ import annotations
