@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -254,11 +254,18 @@ def varied_store(app: BatteryTrace, cast: NationalCast) -> VariedStore:
         note(
             app.execute(
                 HandOver(
-                    actor_id=operator, code=original, receiver_id=cast.cascade_user, activity="cascade_use"
+                    actor_id=operator,
+                    code=original,
+                    receiver_id=cast.cascade_user,
+                    activity="cascade_use",
+                    reporting=Reporting(occurred_at=at(2026, 10, 4)),
                 )
             )
         )
-    made_at = app.clock() - timedelta(hours=1)
+    # Fixed dates, not "an hour ago": the product's code carries its production day in China
+    # Standard Time, and "an hour ago" fell on the day before its originals' hand-over (a refused
+    # chronology) whenever the suite ran in the first hour of a day in China.
+    made_at = at(2026, 10, 6)
     product = make_battery_code(
         "9CU", "P", "B", "01", "SECLIFE", made_at.astimezone(CHINA_STANDARD_TIME).date(), 1
     )
