@@ -40,7 +40,8 @@ from tests.e2e.test_service_over_http import VIN
 from tests.utils.cast import NationalCast
 from tests.utils.server import cast_with_keys, running_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# serial: it stops the PostgreSQL server every other test shares; scripts/run-tests runs it alone.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.serial]
 
 BATTERIES = 800  # a run scans ~200; the rest is headroom for a slow machine
 SCANNERS = 4
