@@ -77,7 +77,9 @@ class Profiles:
             yield
             return
         target = self.directory / f"{name}.folded"
-        command = [spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+        # --gil: only the thread holding the GIL is sampled, so idle thread-pool workers (blocked
+        # in Condition.wait, which py-spy cannot tell from work) do not fill the profile.
+        command = [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--format", "raw"]
         command += ["--rate", "200", "--output", str(target)]
         sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
