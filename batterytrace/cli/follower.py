@@ -59,16 +59,10 @@ class FollowerSupervisor:
         self.command = command or follower_command()
         self.env = env if env is not None else dict(os.environ)
         self.ready_url = ready_url
-        self.restarts = 0
         self._process: subprocess.Popen | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._keep_running, name="view-follower", daemon=True)
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None else None
 
     def start(self) -> None:
         self._thread.start()
@@ -119,7 +113,6 @@ class FollowerSupervisor:
                 return
             if time.monotonic() - started >= HEALTHY_AFTER_SECONDS:
                 backoff = FIRST_BACKOFF_SECONDS
-            self.restarts += 1
             log.warning("view follower exited with code %s; restarting in %.1f s", code, backoff)
             if self._stopping.wait(backoff):
                 return

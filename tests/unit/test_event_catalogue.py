@@ -15,6 +15,7 @@ lists) or the service's own, over fields the event has; or a line in ``NOT_EXPOR
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import pkgutil
@@ -157,10 +158,13 @@ def lacks_custody(event: type) -> list[str]:
     return []
 
 
-def _cbv_terms(definition: str) -> set[str]:
+@functools.cache
+def _cbv_terms(definition: str) -> frozenset[str]:
     """The CBV terms the EPCIS 2.0.1 schema lists for ``bizStep`` or ``disposition``."""
     schema = json.loads(EPCIS_SCHEMA.read_text("utf-8"))
-    return {term for choice in schema["definitions"][definition]["anyOf"] for term in choice.get("enum", ())}
+    return frozenset(
+        term for choice in schema["definitions"][definition]["anyOf"] for term in choice.get("enum", ())
+    )
 
 
 def lacks_epcis_mapping(event: type) -> list[str]:
