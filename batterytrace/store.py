@@ -7,9 +7,10 @@ user writes into those keys, serialises a store's first opening, and names the s
 
 Why here, at the top of the package and not in ``trace``: the read side (``projections``) opens
 the same database and raises the same errors, and the layers README draws forbid it to import the
-service. So the adapter sits below both, beside the domain; it imports SQLAlchemy's URL parser and,
-inside the functions that need them, the database drivers, and nothing of ``trace``, ``cli`` or a
-web framework. The settings object (``trace/settings.py``) only reads the environment.
+service. So the adapter sits below both, beside the domain; inside the functions that need them it
+imports SQLAlchemy's URL parser and the database drivers (so the settings load without them), and
+nothing of ``trace``, ``cli`` or a web framework. The settings object (``trace/settings.py``) only
+reads the environment.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any
 
 from batterytrace.events.errors import DomainError
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a URL is parsed, not with the settings (quick CLI reads)
+    from sqlalchemy.engine import URL
 
 
 class ConfigurationError(DomainError):
@@ -163,6 +164,9 @@ STORE_SETUP_LOCK_KEY = 7_117_000  # pg_advisory_lock key for creating the event 
 
 
 def parse_database_url(database_url: str) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(database_url)
     except ArgumentError:

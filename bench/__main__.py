@@ -8,14 +8,15 @@ runs them store by store, prints one table and, with ``--json``, one JSON array 
 of stdout (``metric, store, value, unit, baseline, ratio, goal, ok``).
 
 P1 import rows/s vs the library saving bare aggregates (>= 0.6 x); P2 scans over HTTP with 16
-clients vs a bare FastAPI endpoint (>= 0.5 x, p99 <= 50 ms; the server's CPU share is context);
+clients vs a bare FastAPI endpoint (>= 0.25 x, p99 <= 50 ms; the server's CPU share is context),
+and a mixed write load (scan, install, retire, hand-over: ``P2_mix_*``) against the same goals;
 P3 one battery's lookup at the large store vs the small (<= 1.5 x); P4 view rebuild events/s vs
-reading the same events raw (>= 0.5 x); P5 peak RSS of ``batterytrace import`` on a file ten
+reading the same events raw (>= 0.25 x, issue 13); P5 peak RSS of ``batterytrace import`` on a file ten
 times larger (<= 1.2 x and <= 300 MB); P6 ``batterytrace demo --batteries 1000000`` with views
 built, on PostgreSQL (<= 10 min); P7 an EPCIS 2.0 export of the whole store vs reading its events
 raw (>= 0.3 x) and the export CLI's peak RSS (<= 300 MB).
 
-``--quick`` uses small sizes so that the whole run fits in about two minutes on two cores: its
+``--quick`` uses small sizes so that the whole run fits in about two and a half minutes on two cores: its
 figures are indicative only: fixed costs weigh more, P3 compares 5k with 1k batteries, P5 compares
 200k with 20k rows on the first store only, P6 is extrapolated linearly from 10,000 batteries
 (20,000 alone took ~30 s quiet, up to 77 s on a busy machine: over the budget).

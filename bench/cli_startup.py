@@ -2,10 +2,12 @@
 
 A person typing ``batterytrace code X`` or ``show X`` waits for the whole interpreter start, every
 module the entry point imports and the command's own work. This measures each command's wall time
-(the median of several runs, on a small SQLite demo store whose views are up to date) and, with
-``python -X importtime``, the slowest top-level imports of one run.
+and CPU time (user + system: less disturbed by other work on a busy machine), the median of
+several runs, on a small demo store whose views are up to date (SQLite, or a PostgreSQL schema),
+and, with ``python -X importtime``, the slowest top-level imports of one run.
 
-    python -m bench.cli_startup [--runs 5] [--batteries 40] [--imports 8] [--json]
+    python -m bench.cli_startup [--runs 5] [--batteries 40] [--imports 8] [--store sqlite|postgres|both]
+                                [--json]
 
 Goal: ``code``, ``show`` and ``report`` answer in under 0.5 s on an idle machine.
 """
@@ -19,12 +21,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.results import figure, json_line, print_table
+from bench.stores import fresh_store
 
 GOAL_SECONDS = 0.5
 EXAMPLE_CODE = "3CAPB120A1B2C3R7F0000123"
@@ -43,6 +44,7 @@ IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \| *(\S+)")
 @dataclass
 class Startup:
     command: str
+    store: str
     median_seconds: float  # wall time: what a person waits
     median_cpu_seconds: float  # user + system: what it costs, less disturbed by a busy machine
     runs: list[float]
@@ -76,9 +78,9 @@ def slowest_imports(importtime_log: str, count: int) -> list[tuple[str, float]]:
     return sorted(totals.items(), key=lambda item: -item[1])[:count]
 
 
-def measure(runs: int, batteries: int, import_count: int) -> list[Startup]:
-    with tempfile.TemporaryDirectory() as folder:
-        env = _environment(f"sqlite:///{Path(folder) / 'batterytrace.db'}")
+def measure(runs: int, batteries: int, import_count: int, store: str = "sqlite") -> list[Startup]:
+    with fresh_store(store) as database_url:
+        env = _environment(database_url)
         _cli("demo", "--batteries", str(batteries), env=env)
         _cli("projections", "rebuild", env=env)
         # a battery of the store (the first finding may be an outlet's, with no battery code)
@@ -101,6 +103,7 @@ def measure(runs: int, batteries: int, import_count: int) -> list[Startup]:
             figures.append(
                 Startup(
                     label,
+                    store,
                     statistics.median(seconds),
                     statistics.median(cpu),
                     seconds,
@@ -118,14 +121,14 @@ def json_rows(figures: list[Startup]) -> list[dict]:
         rows.append(
             figure(
                 f"cli {f.command}",
-                "sqlite",
+                f.store,
                 f.median_seconds,
                 "s",
                 goal=f"< {GOAL_SECONDS} s" if goal else None,
                 ok=f.median_seconds < GOAL_SECONDS if goal else None,
             )
         )
-        rows.append(figure(f"cli {f.command} (CPU)", "sqlite", f.median_cpu_seconds, "s"))
+        rows.append(figure(f"cli {f.command} (CPU)", f.store, f.median_cpu_seconds, "s"))
     return rows
 
 
@@ -138,13 +141,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="Runs per command (the median is shown).")
     parser.add_argument("--batteries", type=int, default=40, help="Demo store size.")
     parser.add_argument("--imports", type=int, default=8, help="Slowest top-level imports to list.")
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--json", action="store_true", help="Print the figures as a JSON array last.")
     args = parser.parse_args()
-    figures = measure(args.runs, args.batteries, args.imports)
+    stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
+    figures = [f for store in stores for f in measure(args.runs, args.batteries, args.imports, store)]
     print_table(json_rows(figures), f"CLI start-up, median of {args.runs} runs")
     for f in figures:
         spent = ", ".join(f"{name} {seconds:.2f}" for name, seconds in f.slowest_imports)
-        print(f"{f.command}: slowest imports (s): {spent}")
+        print(f"{f.command} ({f.store}): slowest imports (s): {spent}")
     if args.json:
         print(json_line(json_rows(figures)))
 

@@ -96,6 +96,7 @@ def demo(
     ] = False,
 ) -> None:
     """Fill an empty store with a realistic national data set and print codes to try."""
+    from batterytrace.demo.examples import passport_hint
     from batterytrace.demo.national import generate_demo
     from batterytrace.trace.presenters import battery_document
 
@@ -119,6 +120,8 @@ def demo(
     for stage, example in summary.examples.items():
         table.add_row(stage, example)
     console.print(table)
+    if hint := passport_hint(summary.examples):
+        console.print(hint, markup=False, highlight=False, soft_wrap=True)
     actors = Table("role", "credit code", title="act as: --as CODE or BATTERYTRACE_ACTOR")
     for role, credit in summary.actors.items():
         actors.add_row(role, credit)

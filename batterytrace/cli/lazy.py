@@ -44,6 +44,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "projections": ("batterytrace.cli.projections", "projections_app"),
     "report": ("batterytrace.cli.reports", "report_app"),
     "export": ("batterytrace.cli.export", "export_app"),
+    "models": ("batterytrace.cli.passport", "models_app"),
+    "readings": ("batterytrace.cli.passport", "readings"),
+    "passport": ("batterytrace.cli.passport", "passport"),
+    "verify": ("batterytrace.cli.ledger", "verify"),
+    "verify-evidence": ("batterytrace.cli.ledger", "verify_evidence"),
+    "ledger": ("batterytrace.cli.ledger", "ledger_app"),
 }
 
 

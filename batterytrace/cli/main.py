@@ -44,6 +44,9 @@ def init() -> None:
     url = describe_database(Settings.from_environment().database_url)
     head = application.recorder.max_notification_id() or 0
     typer.echo(f"event store ready at {url} ({head} events)")
+    from batterytrace.trace.ledger.keys import ensure_ledger_key
+
+    typer.echo(ensure_ledger_key(application.settings))
 
 
 EXIT_REFUSED = 1

@@ -101,9 +101,11 @@ def status(fmt: RowsFormatOption = "table") -> None:
 
 @projections_app.command("rebuild")
 def rebuild(
-    view: Annotated[str | None, typer.Argument(help="lifecycle, network or reports (default: all).")] = None,
+    view: Annotated[
+        str | None, typer.Argument(help="lifecycle, network, reports or ledger (default: all).")
+    ] = None,
 ) -> None:
-    """Drop views and rebuild them from the events (batched, bounded memory)."""
+    """Rebuild views from the events into fresh tables, swapped in at once (bounded memory)."""
     runner = _runner()
     names = [view] if view else list(runner.views)
     if view and view not in runner.views:

@@ -1,4 +1,8 @@
-"""``report``: the regulator's reports from the views, as a table, CSV or JSON (streamed)."""
+"""``report``: the regulator's reports from the views, as a table, CSV or JSON (streamed).
+
+The views' SQLAlchemy queries are imported inside the commands: ``report compliance`` (and
+``report lifecycle``) on current views read them in plain SQL instead (``quick_views``), and
+start without SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from batterytrace.cli.common import (
 from batterytrace.cli.projections import current_views
 from batterytrace.cli.tables import print_table
 from batterytrace.events.errors import InvalidInput
-from batterytrace.projections import queries, report_queries
+from batterytrace.projections.filters import Filters
+from batterytrace.projections.view_rows import FINDING_KINDS
 from batterytrace.trace.report_columns import HEADER_LANGUAGES, column_keys, header_row
 from batterytrace.trace.tabular import write_csv
 
@@ -110,14 +115,14 @@ class _Counted:
 
 def _filters(
     manufacturer: str | None, region: str | None, since: str | None, until: str | None, limit: int | None
-) -> queries.Filters:
+) -> Filters:
     if limit is not None and limit < 1:
         raise InvalidInput(f"--limit {limit} must be 1 or more")
     if region and not (region.isdigit() and len(region) in (2, 4, 6)):
         raise InvalidInput(
             f"--region {region!r} must be 2, 4 or 6 digits of a division code, e.g. 44 or 440305"
         )
-    return queries.Filters(
+    return Filters(
         manufacturer=manufacturer.strip().upper() if manufacturer else None,
         region=region,
         since=parse_day(since, name="--since"),
@@ -150,6 +155,8 @@ def report_network(
     lang: LangOption = None,
 ) -> None:
     """Per collection point: collected, on hand against capacity, handed over, recycled."""
+    from batterytrace.projections import report_queries
+
     views = current_views()
     rows = report_queries.network_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     columns = (
@@ -182,6 +189,8 @@ def report_regions(
     """Per province or prefecture: where retired batteries go, and how many reach whitelisted hands."""
     if level not in ("province", "prefecture"):
         raise InvalidInput(f"--level {level!r} must be province or prefecture")
+    from batterytrace.projections import report_queries
+
     views = current_views()
     rows = report_queries.regions(views.engine, _filters(None, region, None, None, None), level=level)
     print_report("regions", rows, fmt, title="regions", output=output, lang=lang)
@@ -199,6 +208,8 @@ def report_flows(
     lang: LangOption = None,
 ) -> None:
     """Flows from outlets and enterprises to recyclers and cascade-use enterprises."""
+    from batterytrace.projections import report_queries
+
     views = current_views()
     rows = report_queries.flows_rows(views.engine, _filters(manufacturer, region, None, None, limit))
     print_report("flows", rows, fmt, title="flows", output=output, lang=lang)
@@ -215,6 +226,8 @@ def report_monthly(
     lang: LangOption = None,
 ) -> None:
     """Per manufacturer and month: produced … recycled, recovered materials, recycling rate."""
+    from batterytrace.projections import report_queries
+
     views = current_views()
     rows = report_queries.monthly_rows(views.engine, _filters(manufacturer, None, since, until, limit))
     columns = (
@@ -245,6 +258,8 @@ def report_swaps(
     lang: LangOption = None,
 ) -> None:
     """Battery swaps per swap operator, province (of the stations) and month."""
+    from batterytrace.projections import report_queries
+
     views = current_views()
     rows = report_queries.swaps_rows(views.engine, _filters(operator, region, since, until, limit))
     columns = ("month", "operator_name", "province_name", "swaps")
@@ -261,6 +276,8 @@ def report_overdue(
     lang: LangOption = None,
 ) -> None:
     """Retired batteries no collection point or whitelisted enterprise has taken in."""
+    from batterytrace.projections import report_queries
+
     views = current_views()
     if days is not None and days < 1:
         raise InvalidInput(f"--days {days} must be 1 or more")
@@ -285,7 +302,7 @@ def report_compliance(
         str | None,
         typer.Option(
             "--kind",
-            help=f"One kind of finding: {', '.join(report_queries.FINDING_KINDS)}.",
+            help=f"One kind of finding: {', '.join(FINDING_KINDS)}.",
         ),
     ] = None,
     limit: LimitOption = None,
@@ -294,13 +311,23 @@ def report_compliance(
 ) -> None:
     """Non-compliant handovers, late reports, backwards dates, unverified custody, scrapped
     vehicles' batteries not handed over in time, outlets over capacity."""
-    views = current_views()
-    if kind and kind not in report_queries.FINDING_KINDS:
-        raise InvalidInput(
-            f"--kind {kind!r} is unknown; use one of {', '.join(report_queries.FINDING_KINDS)}"
+    from batterytrace.cli.quick_views import quick_views
+
+    with quick_views() as quick:
+        views = None if quick is not None else current_views()
+        if kind and kind not in FINDING_KINDS:
+            raise InvalidInput(f"--kind {kind!r} is unknown; use one of {', '.join(FINDING_KINDS)}")
+        filters = _filters(manufacturer, region, since, until, limit)
+        if quick is not None:
+            from batterytrace.projections import plain_reads
+
+            rows = plain_reads.compliance_rows(quick.connection, filters, kind=kind, now=quick.now)
+        else:
+            from batterytrace.projections import report_queries
+
+            assert views is not None
+            rows = report_queries.compliance_rows(views.engine, filters, kind=kind, now=views.now)
+        columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
+        print_report(
+            "compliance", rows, fmt, title="compliance", output=output, lang=lang, table_columns=columns
         )
-    rows = report_queries.compliance_rows(
-        views.engine, _filters(manufacturer, region, since, until, limit), kind=kind, now=views.now
-    )
-    columns = ("kind", "code", "event", "occurred_at", "recorded_at", "actor_id", "detail")
-    print_report("compliance", rows, fmt, title="compliance", output=output, lang=lang, table_columns=columns)

@@ -45,6 +45,7 @@ def prepare_demo(batteries: int, address: str) -> None:
             console.print(f"generating demo data ({batteries} batteries) …")
             examples = generate_demo(app, batteries=batteries).examples
         _print_examples(examples)
+        _print_passport_hint(examples, address)
         keys = _issue_demo_keys(app)
         _print_scan_example(app, keys, examples, address)
     finally:
@@ -68,6 +69,13 @@ def _print_examples(examples: dict[str, str]) -> None:
     for stage, code in examples.items():
         table.add_row(stage, code)
     console.print(table)
+
+
+def _print_passport_hint(examples: dict[str, str], address: str) -> None:
+    from batterytrace.demo.examples import passport_hint
+
+    if hint := passport_hint(examples, address):
+        console.print(hint, markup=False, highlight=False, soft_wrap=True)
 
 
 def _issue_demo_keys(app: BatteryTrace) -> dict[str, tuple[Participant, str]]:

@@ -109,7 +109,11 @@ def _branch(tree: Tree, label: str, nodes: list[dict[str, Any]], child_key: str 
 
 
 def lifecycle_from_view(code: str) -> dict[str, Any]:
-    """The lifecycle view's document, after bringing the views up to date (read-your-writes)."""
+    """The lifecycle view's document, after bringing the views up to date (read-your-writes):
+    read at once in plain SQL when the views are current (``quick_views``), else through them."""
+    quick = _quick_lifecycle(code)
+    if quick is not None:
+        return quick
     from batterytrace.cli.projections import current_views, up_to_date_runner
     from batterytrace.projections.queries import battery_lifecycle
 
@@ -130,6 +134,24 @@ def lifecycle_from_view(code: str) -> dict[str, Any]:
             f"battery {battery.code} is not in the lifecycle view yet; run 'batterytrace projections run'"
         )
     return document
+
+
+def _quick_lifecycle(code: str) -> dict[str, Any] | None:
+    """The document read on current views without SQLAlchemy; None when the views are not
+    current, the battery is not in them (the event store says why) or the driver failed."""
+    from batterytrace.cli.quick_views import quick_views
+    from batterytrace.projections.plain_reads import battery_lifecycle
+
+    with quick_views() as views:
+        if views is None:
+            return None
+        parsed = parse_battery_code(code)  # refuses an invalid code with the segment that is wrong
+        try:
+            return battery_lifecycle(
+                views.connection, parsed.code, now=views.now, overdue_days=views.overdue_days
+            )
+        except views.connection.driver_errors:
+            return None  # nothing printed yet: the full path reads again, or says what is wrong
 
 
 def code(

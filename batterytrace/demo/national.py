@@ -14,7 +14,8 @@ dismantler past its deadline) so that every report has something to show even in
 apart from the planted late report, every event is reported on time. A pack from a scrapped
 vehicle is taken in with the vehicle by a dismantler (``VehicleScrapped``) before it retires it;
 after the ordinary lives, ``vehicles.py`` adds a swap operator's pool of packs swapped in and out
-of vehicles, and the scrapped vehicles' stories.
+of vehicles, and the scrapped vehicles' stories. Last, ``passports.py`` posts every model's EU
+battery passport data and readings of some batteries in service, so their passports answer.
 
 Speed: the cast and outlets are registered first; then each battery's whole life is built in
 memory with the domain's commands and ``batch_size`` batteries are saved per transaction, so the
@@ -27,15 +28,16 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from batterytrace.demo.cast import CAST, DemoCast, DemoPoints, register_cast, register_points
 from batterytrace.demo.life import NO_TWIST, LifeWriter, Twist
+from batterytrace.demo.passports import PASSPORT_EXAMPLE, PassportCandidates, post_passports
 from batterytrace.demo.reports import ReportClock
 from batterytrace.demo.vehicles import STORY_PACKS, VehicleStories
 from batterytrace.events.base import CHINA_STANDARD_TIME, recording_clock
-from batterytrace.events.battery import Battery
 from batterytrace.events.errors import AlreadyExists, ConcurrentWrite, InvalidInput
 from batterytrace.events.lifecycle import State
 from batterytrace.trace.application import BatteryTrace
@@ -133,6 +135,7 @@ def generate_demo(
         points = register_points(app, cast, rng, batteries, reports)
         writer = LifeWriter(rng, cast, points, today, reports)
         cases = _cases(writer, points)
+        candidates = PassportCandidates(seed)
         events = cast.events + points.events
         done, lives = 0, batteries - STORY_PACKS
         while done < lives:
@@ -142,14 +145,20 @@ def generate_demo(
                 battery = writer.pack(stage, twist)
                 if key and battery.state == EXPECTED_STATE.get(key, battery.state):
                     writer.examples.setdefault(key, battery.code)
-            events += _save(app, writer.flush())
+            batch = writer.flush()
+            events += _save(app, [*batch, *candidates.note(batch, app, cast, reports)])
             done += size
             if progress:
                 progress(size)
         stories = VehicleStories(cast, writer.models, writer.grants, writer.last_day, reports, seed)
-        events += _save(app, stories.write())
+        batch = stories.write()
+        events += _save(app, [*batch, *candidates.note(batch, app, cast, reports)])
         writer.packs += STORY_PACKS
         writer.examples.update(stories.examples)
+        posted, passport_example = post_passports(app, cast, writer.models, candidates, reports)
+        events += posted
+        if passport_example:
+            writer.examples[PASSPORT_EXAMPLE] = passport_example
         if progress:
             progress(STORY_PACKS)
     return _summary(cast, points, writer, events)
@@ -175,7 +184,7 @@ def _require_empty(app: BatteryTrace) -> None:
         raise AlreadyExists(EMPTY_STORE_NEEDED)
 
 
-def _save(app: BatteryTrace, batch: list[Battery]) -> int:
+def _save(app: BatteryTrace, batch: list[Any]) -> int:
     """One transaction per batch; a collision means someone else writes to this store too."""
     try:
         return len(app.save(*batch))

@@ -7,19 +7,24 @@ aggregates' classes, the library's recorders). Two plain reads answer it: each v
 fingerprint (``view_positions``) and the newest notification id in the event store. Anything
 unexpected (a table missing, another fingerprint, one event not applied yet) answers "no", and the
 caller takes the full path, which catches up or rebuilds.
+
+The same question is asked in two ways: through SQLAlchemy here (``views_are_current``), and
+through the DB-API driver alone by the CLI's quick reads (``plain_reads.open_current_views``, with
+the tables' fingerprints written down in ``plain_schema``); both decide with ``holds_every_event``.
+So this module loads SQLAlchemy and the tables only inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from batterytrace.events.working_days import WorkingCalendar
-from batterytrace.projections.database import read_session
-from batterytrace.projections.tables import VIEWS, positions, schema_fingerprint
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # The views whose rows depend on the working calendar and deadline table: the lifecycle view's
 # late-report flags and the reports view's findings (the runner checks that its views agree).
@@ -48,17 +53,38 @@ def calendar_fingerprint(calendar: WorkingCalendar) -> str:
     return hashlib.sha256(digest.encode()).hexdigest()[:16]
 
 
-def expected_fingerprint(name: str, calendar: WorkingCalendar) -> str:
-    """The fingerprint a default view built by this release with these settings stores."""
-    tables = schema_fingerprint(name)
+def expected_fingerprint(
+    name: str, calendar: WorkingCalendar, tables_fingerprint: Callable[[str], str] | None = None
+) -> str:
+    """The fingerprint a default view built by this release with these settings stores: its
+    tables' part from ``tables_fingerprint`` (default: ``tables.schema_fingerprint``)."""
+    if tables_fingerprint is None:
+        from batterytrace.projections.tables import schema_fingerprint as tables_fingerprint
+    tables = tables_fingerprint(name)
     if name in CALENDAR_VIEWS:
         return f"{tables}{SETTINGS_SEPARATOR}{calendar_fingerprint(calendar)}"
     return tables
 
 
+def holds_every_event(
+    stored: Mapping[str, tuple[int, str]], head: int, expected: Mapping[str, str], views: Iterable[str]
+) -> bool:
+    """Whether each of ``views`` has a position row (``stored``: view -> (position, fingerprint))
+    with the ``expected`` fingerprint and a position at the store's ``head`` or past it."""
+    return all(
+        name in stored and stored[name][1] == expected[name] and stored[name][0] >= head for name in views
+    )
+
+
 def views_are_current(engine: Engine, calendar: WorkingCalendar) -> bool:
     """True when every view was built by this release with these settings and has applied the
     newest stored event; False when anything must be caught up, rebuilt or cannot be read."""
+    from sqlalchemy import select, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from batterytrace.projections.database import read_session
+    from batterytrace.projections.tables import VIEWS, positions
+
     head_sql = _STORE_HEAD.get(engine.dialect.name)
     if head_sql is None:
         return False
@@ -69,7 +95,5 @@ def views_are_current(engine: Engine, calendar: WorkingCalendar) -> bool:
             head = connection.execute(text(head_sql)).scalar() or 0
     except SQLAlchemyError:  # no views yet, no store yet: the full path creates them
         return False
-    return all(
-        name in stored and stored[name][1] == expected_fingerprint(name, calendar) and stored[name][0] >= head
-        for name in VIEWS
-    )
+    expected = {name: expected_fingerprint(name, calendar) for name in VIEWS}
+    return holds_every_event(stored, head, expected, VIEWS)

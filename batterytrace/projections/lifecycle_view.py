@@ -24,6 +24,7 @@ from batterytrace.events.participant import Participant
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
 from batterytrace.projections.event_data import event_details
+from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.tables import (
     lifecycle_batteries,
     lifecycle_events,
@@ -42,9 +43,28 @@ class LifecycleView:
         self.calendar = calendar
 
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        """The follower's path: load the rows the batch touches, fold, upsert them."""
         batteries = self._load(connection, {e.originator_id for _, e in events if _is_battery(e)})
         participants = self._load_participants(connection, events)
         roles = self._actor_roles(connection, events)
+        timeline, points = self.fold(events, batteries, participants, roles)
+        upsert(connection, lifecycle_batteries, list(batteries.values()), key=["code"])
+        if timeline:
+            connection.execute(insert(lifecycle_events), timeline)
+        upsert(connection, lifecycle_participants, list(participants.values()), key=["credit_code"])
+        upsert(connection, lifecycle_points, points, key=["id"])
+
+    def fold(
+        self,
+        events: Sequence[tuple[int, Any]],
+        batteries: dict[str, dict[str, Any]],
+        participants: dict[str, dict[str, Any]],
+        roles: dict[str, list[str]],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The events applied to the rows in memory (``batteries`` and ``participants`` by key,
+        holding every row the events touch, and the battery actors' ``roles``), changed in place;
+        returns the new timeline rows and collection points. Shared by ``apply`` and the
+        set-wise rebuild (``builder``), so that both give the same rows."""
         timeline: list[dict[str, Any]] = []
         points: list[dict[str, Any]] = []
         for position, domain_event in events:
@@ -56,11 +76,11 @@ class LifecycleView:
                     roles[domain_event.originator_id] = list(domain_event.roles)
             elif isinstance(domain_event, CollectionPoint.Registered):
                 points.append(_point_row(domain_event))
-        upsert(connection, lifecycle_batteries, list(batteries.values()), key=["code"])
-        if timeline:
-            connection.execute(insert(lifecycle_events), timeline)
-        upsert(connection, lifecycle_participants, list(participants.values()), key=["credit_code"])
-        upsert(connection, lifecycle_points, points, key=["id"])
+        return timeline, points
+
+    def builder(self, fresh: FreshTables) -> LifecycleBuilder:
+        """The set-wise rebuild of this view into ``fresh`` (``projections/rebuild.py``)."""
+        return LifecycleBuilder(self, fresh)
 
     # ------------------------------------------------------------------------------ batteries
     def _load(self, connection: Connection, codes: set[str]) -> dict[str, dict[str, Any]]:
@@ -296,3 +316,42 @@ def _point_row(e: Any) -> dict[str, Any]:
         "latitude": e.latitude,
         "longitude": e.longitude,
     }
+
+
+class LifecycleBuilder:
+    """The lifecycle view rebuilt from the first event in memory: every participant, point and
+    battery row is kept across batches (no reading back), the timeline is written as it comes,
+    and battery rows are written when more than ``ROWS_IN_MEMORY`` are held (then read back
+    from the fresh table if a later event needs one) and at the end."""
+
+    def __init__(self, view: LifecycleView, fresh: FreshTables) -> None:
+        self.view = view
+        self.fresh = fresh
+        self.batteries: dict[str, dict[str, Any]] = {}
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.roles: dict[str, list[str]] = {}
+        self.points: dict[str, dict[str, Any]] = {}
+
+    def add(self, events: Sequence[tuple[int, Any]]) -> None:
+        batteries = self.batteries
+        missing = {
+            e.originator_id
+            for _, e in events
+            if _is_battery(e) and e.originator_id not in batteries and not isinstance(e, Battery.Produced)
+        }
+        if missing:
+            batteries.update(self.fresh.read_back(lifecycle_batteries, "code", missing))
+        timeline, points = self.view.fold(events, batteries, self.participants, self.roles)
+        self.fresh.write(lifecycle_events, timeline)
+        self.points.update((p["id"], p) for p in points)
+        if len(batteries) > ROWS_IN_MEMORY:
+            self.fresh.write(lifecycle_batteries, list(batteries.values()), flushed_early=True)
+            batteries.clear()
+
+    def finish(self) -> None:
+        self.fresh.write(lifecycle_batteries, list(self.batteries.values()))
+        self.fresh.write(lifecycle_participants, list(self.participants.values()))
+        self.fresh.write(lifecycle_points, list(self.points.values()))
+
+
+ROWS_IN_MEMORY = 200_000  # battery rows a rebuild holds before writing them out (memory bound)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -19,6 +20,7 @@ from batterytrace.events.collection_point import CollectionPoint, Review, review
 from batterytrace.events.participant import Participant
 from batterytrace.events.regions import prefecture_of
 from batterytrace.projections.database import upsert
+from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.quantities import thousandths
 from batterytrace.projections.tables import (
     network_flows,
@@ -44,24 +46,68 @@ POINT_COUNTERS = (
 _AFTER_A_POINT = (Battery.Recycled, Battery.CascadeReused)
 
 
+FLOW_KEY = ("source_kind", "source_id", "receiver_id", "activity")
+FLOW_COUNTERS = ("count", "mass_g", "energy_wh", "compliant_count")
+
+
+@dataclass
+class NetworkBatch:
+    """What a batch of events adds to the network view (``NetworkView.fold``)."""
+
+    new_points: list[dict[str, Any]] = field(default_factory=list)
+    approved: list[str] = field(default_factory=list)
+    participants: list[dict[str, Any]] = field(default_factory=list)
+    deltas: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(POINT_COUNTERS, 0))
+    )
+    flows: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # battery -> the point it was collected at
+
+
 class NetworkView:
     name = "network"
 
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
-        new_points: list[dict[str, Any]] = []
-        participants: list[dict[str, Any]] = []
-        deltas: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(POINT_COUNTERS, 0))
-        flows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-        last_point = self._last_points(connection, events)
-        moved: dict[str, str] = {}
-        approved: list[str] = []
+        """The follower's path: fold the batch, then add its increments to the tables."""
+        batch = self.fold(events, self._last_points(connection, events))
+        if batch.new_points:
+            connection.execute(insert(network_points), batch.new_points)
+        if batch.approved:  # after the insert: a point may be registered and approved in one batch
+            connection.execute(
+                update(network_points)
+                .where(network_points.c.id.in_(sorted(set(batch.approved))))
+                .values(review=Review.APPROVED.value)
+            )
+        upsert(connection, network_participants, batch.participants, key=["credit_code"])
+        self._add_to_points(connection, batch.deltas)
+        upsert(
+            connection,
+            network_flows,
+            list(batch.flows.values()),
+            key=FLOW_KEY,
+            add=FLOW_COUNTERS,
+        )
+        upsert(
+            connection,
+            network_last_point,
+            [{"code": code, "point_id": point} for code, point in batch.moved.items()],
+            key=["code"],
+        )
+
+    def fold(self, events: Sequence[tuple[int, Any]], last_point: dict[str, str]) -> NetworkBatch:
+        """What the events add: new points and participants, approvals, and increments of the
+        points' counters and of the flows. ``last_point`` (each battery's last collection point,
+        holding at least the batch's recycled and cascade-used batteries) is moved on in place.
+        Shared by ``apply`` and the set-wise rebuild (``builder``)."""
+        batch = NetworkBatch()
+        deltas, flows, moved = batch.deltas, batch.flows, batch.moved
         for _, e in events:
             if isinstance(e, CollectionPoint.Registered):
-                new_points.append(_point_row(e))
+                batch.new_points.append(_point_row(e))
             elif isinstance(e, CollectionPoint.Approved):
-                approved.append(e.originator_id)
+                batch.approved.append(e.originator_id)
             elif isinstance(e, Participant.Registered):
-                participants.append(
+                batch.participants.append(
                     {
                         "credit_code": e.originator_id,
                         "name": e.name,
@@ -86,29 +132,11 @@ class NetworkView:
                 if point:
                     counter = "recycled_count" if isinstance(e, Battery.Recycled) else "cascade_used_count"
                     deltas[point][counter] += 1
-        if new_points:
-            connection.execute(insert(network_points), new_points)
-        if approved:  # after the insert: a point may be registered and approved in one batch
-            connection.execute(
-                update(network_points)
-                .where(network_points.c.id.in_(sorted(set(approved))))
-                .values(review=Review.APPROVED.value)
-            )
-        upsert(connection, network_participants, participants, key=["credit_code"])
-        self._add_to_points(connection, deltas)
-        upsert(
-            connection,
-            network_flows,
-            list(flows.values()),
-            key=["source_kind", "source_id", "receiver_id", "activity"],
-            add=["count", "mass_g", "energy_wh", "compliant_count"],
-        )
-        upsert(
-            connection,
-            network_last_point,
-            [{"code": code, "point_id": point} for code, point in moved.items()],
-            key=["code"],
-        )
+        return batch
+
+    def builder(self, fresh: FreshTables) -> NetworkBuilder:
+        """The set-wise rebuild of this view into ``fresh`` (``projections/rebuild.py``)."""
+        return NetworkBuilder(self, fresh)
 
     def _last_points(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> dict[str, str]:
         codes = sorted({e.originator_id for _, e in events if isinstance(e, _AFTER_A_POINT)})
@@ -193,3 +221,48 @@ def _point_row(e: Any) -> dict[str, Any]:
         ).value,
         **dict.fromkeys(POINT_COUNTERS, 0),
     }
+
+
+class NetworkBuilder:
+    """The network view rebuilt from the first event in memory: points, flows, participants and
+    each battery's last point are totalled across batches (the increments ``apply`` adds one
+    batch at a time) and written once at the end; the network has one row per point and flow,
+    and two short strings per collected battery."""
+
+    def __init__(self, view: NetworkView, fresh: FreshTables) -> None:
+        self.view = view
+        self.fresh = fresh
+        self.points: dict[str, dict[str, Any]] = {}
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.flows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self.last_point: dict[str, str] = {}
+
+    def add(self, events: Sequence[tuple[int, Any]]) -> None:
+        batch = self.view.fold(events, self.last_point)
+        points = self.points
+        for row in batch.new_points:
+            points.setdefault(row["id"], row)  # ``apply`` inserts: a point is registered once
+        for point_id in batch.approved:
+            if point_id in points:
+                points[point_id]["review"] = Review.APPROVED.value
+        self.participants.update((p["credit_code"], p) for p in batch.participants)
+        for point_id, delta in batch.deltas.items():
+            row = points.get(point_id)
+            if row is not None:  # as ``apply``'s UPDATE: counters of an unknown point go nowhere
+                for name, value in delta.items():
+                    row[name] += value
+        for key, flow in batch.flows.items():
+            total = self.flows.get(key)
+            if total is None:
+                self.flows[key] = flow
+            else:
+                for name in FLOW_COUNTERS:
+                    total[name] += flow[name]
+
+    def finish(self) -> None:
+        self.fresh.write(network_points, list(self.points.values()))
+        self.fresh.write(network_participants, list(self.participants.values()))
+        self.fresh.write(network_flows, list(self.flows.values()))
+        self.fresh.write(
+            network_last_point, [{"code": code, "point_id": point} for code, point in self.last_point.items()]
+        )

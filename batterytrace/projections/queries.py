@@ -4,27 +4,27 @@ returns plain dicts, ready for a table, CSV or JSON.
 One battery's lifecycle is primary-key reads (its row, its events by (code, version), its links),
 so its cost does not depend on how many batteries the store holds. Here too: the collection points
 (public list, nearest, locations), an outlet's stock and receivers, and what every list shares
-(``Filters``, reading in chunks, counting, paging). The regulator's reports, which use the views'
-indexes and small aggregated tables, are in ``report_queries``. (About 450 lines: the public
-collection points' search, with its distance arithmetic, is most of what is beyond 400.)
+(``Filters``, from ``filters.py``; reading in chunks, counting, paging). What a row means for
+people (``plain_row``, the lifecycle document) is in ``view_rows``, shared with the CLI's plain
+reads. The regulator's reports, which use the views' indexes and small aggregated tables, are in
+``report_queries``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from batterytrace.events.conventions import BATTERY_TYPES, EARLIEST_EVENT_DATE
+from batterytrace.events.conventions import BATTERY_TYPES
 from batterytrace.events.review import Review
-from batterytrace.events.zone import CHINA_STANDARD_TIME
-from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH, battery_document
+from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH
 from batterytrace.projections.database import read_session
-from batterytrace.projections.quantities import display_row
+from batterytrace.projections.filters import Filters
+from batterytrace.projections.filters import month_key as month_key  # defined apart for the plain reads
 from batterytrace.projections.tables import (
     lifecycle_batteries,
     lifecycle_events,
@@ -33,61 +33,9 @@ from batterytrace.projections.tables import (
     network_points,
     report_batteries,
 )
+from batterytrace.projections.view_rows import lifecycle_document, linked_codes, named_ids, plain_row
 
-
-@dataclass(frozen=True)
-class Filters:
-    """What a regulator narrows a report to; every field is optional."""
-
-    manufacturer: str | None = None
-    region: str | None = None  # 2-digit province, 4-digit prefecture or 6-digit division prefix
-    since: date | None = None
-    until: date | None = None
-    limit: int | None = None
-    offset: int = 0
-
-    @property
-    def region_prefix(self) -> str | None:
-        if not self.region:
-            return None
-        region = self.region.strip()
-        if len(region) == 6 and region[2:] == "0000":
-            return region[:2]  # a province
-        if len(region) == 6 and region[4:] == "00":
-            return region[:4]  # a prefecture
-        return region
-
-    @property
-    def since_moment(self) -> datetime | None:
-        """The start of ``since`` (CST) as an instant; None where it excludes nothing."""
-        if self.since is None or self.since <= EARLIEST_EVENT_DATE:
-            return None
-        return datetime.combine(self.since, time(0), CHINA_STANDARD_TIME)
-
-    @property
-    def until_moment(self) -> datetime | None:
-        """The end of ``until`` (CST) as an instant, exclusive; None where it excludes nothing (the
-        calendar's last days, which no real-world time reaches and whose end cannot be computed)."""
-        if self.until is None or self.until >= date.max - timedelta(days=2):
-            return None
-        return datetime.combine(self.until + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
-
-
-def month_key(day: date) -> str:
-    """The month key of the monthly report ("2026-03"), zero-padded for every year."""
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def _iso(value: Any) -> Any:
-    """Times are shown in China Standard Time, the platform's convention (stored in UTC)."""
-    if isinstance(value, datetime):
-        return value.astimezone(CHINA_STANDARD_TIME).isoformat()
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def plain_row(row: Any) -> dict[str, Any]:
-    """A row for people: times in CST, stored Wh and g as kWh and kg (quantities.py)."""
-    return display_row({key: _iso(value) for key, value in dict(row).items()})
+NO_FILTERS = Filters()  # the whole list
 
 
 # ---------------------------------------------------------------------------------- lifecycle
@@ -108,37 +56,27 @@ def battery_lifecycle(
                 .order_by(lifecycle_events.c.version)
             ).mappings()
         ]
-        named = {row["manufacturer_id"], row["responsible_id"]} | {t["actor_id"] for t in timeline}
+        named = named_ids(row, timeline)
         names = names_of(connection, named)
         names_en = names_of(connection, named, english=True)
         point = None
         if row["collection_point_id"]:
-            found = (
+            point = (
                 connection.execute(
                     select(lifecycle_points).where(lifecycle_points.c.id == row["collection_point_id"])
                 )
                 .mappings()
                 .first()
             )
-            point = plain_row(found) if found else None
         links = _linked_rows(connection, row)
         channel = connection.execute(
             select(report_batteries.c.retired_at, report_batteries.c.channel_at).where(
                 report_batteries.c.code == code
             )
         ).first()
-    facts = plain_row(row)
-    if channel is not None and _is_overdue(channel, now or datetime.now(UTC), overdue_days):
-        facts["flags"] = [*facts["flags"], f"overdue (retired over {overdue_days} days ago, not taken in)"]
-    facts["manufacturer_name"] = names.get(row["manufacturer_id"])
-    facts["manufacturer_name_en"] = names_en.get(row["manufacturer_id"])
-    facts["responsible_name"] = names.get(row["responsible_id"])
-    facts["responsible_name_en"] = names_en.get(row["responsible_id"])
-    facts["collection_point"] = point
-    for entry in timeline:
-        entry["actor_name"] = names.get(entry["actor_id"])
-        entry["actor_name_en"] = names_en.get(entry["actor_id"])
-    return battery_document(facts, timeline, links.get)
+    return lifecycle_document(
+        row, timeline, names, names_en, point, links, channel, now=now, overdue_days=overdue_days
+    )
 
 
 def _battery_row(connection: Connection, code: str) -> Any:
@@ -162,13 +100,6 @@ def names_of(connection: Connection, ids: set[str | None], *, english: bool = Fa
     return {r.credit_code: r.shown for r in connection.execute(query) if r.shown is not None}
 
 
-def _is_overdue(channel: Any, now: datetime, days: int) -> bool:
-    """Retired more than ``days`` ago and not yet taken in by an outlet or a whitelisted
-    receiver (the same rule as the overdue report)."""
-    retired_at, channel_at = channel
-    return retired_at is not None and channel_at is None and retired_at < now - timedelta(days=days)
-
-
 _LINKS = ("components", "derived_from", "pack", "second_life_product")
 
 
@@ -176,7 +107,7 @@ def _linked_rows(connection: Connection, row: Any) -> dict[str, Any]:
     """The rows of every battery linked to ``row`` within the lineage's depth, by code (primary-key
     reads, level by level): what ``battery_document`` follows its lineage through."""
     found: dict[str, Any] = {}
-    wanted = _linked_codes(row)
+    wanted = linked_codes(row)
     for _ in range(MAX_LINEAGE_DEPTH + 1):
         wanted -= found.keys()
         if not wanted:
@@ -187,13 +118,8 @@ def _linked_rows(connection: Connection, row: Any) -> dict[str, Any]:
         fresh = {r["code"]: r for r in rows}
         found.update(fresh)
         found.update({code: None for code in wanted - fresh.keys()})
-        wanted = set().union(*(_linked_codes(r) for r in fresh.values()))
+        wanted = set().union(*(linked_codes(r) for r in fresh.values()))
     return {code: r for code, r in found.items() if r is not None}
-
-
-def _linked_codes(row: Any) -> set[str]:
-    codes = set(row["components"]) | set(row["derived_from"])
-    return codes | {row[key] for key in ("pack", "second_life_product") if row[key]}
 
 
 # ------------------------------------------------------------------------- shared by the lists
@@ -347,18 +273,18 @@ def _ranked_near(
     return ranked
 
 
-def collection_points(engine: Engine, filters: Filters = Filters()) -> list[dict[str, Any]]:
+def collection_points(engine: Engine, filters: Filters = NO_FILTERS) -> list[dict[str, Any]]:
     """Approved collection points (the public list of where to hand batteries in), by id."""
     return list(collection_points_rows(engine, filters))
 
 
-def collection_points_rows(engine: Engine, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+def collection_points_rows(engine: Engine, filters: Filters = NO_FILTERS) -> Iterator[dict[str, Any]]:
     """``collection_points`` row by row, read in chunks."""
     for _, rows in chunks(engine, paged(_collection_points_query(filters), filters), dict):
         yield from rows
 
 
-def collection_points_count(engine: Engine, filters: Filters = Filters()) -> int:
+def collection_points_count(engine: Engine, filters: Filters = NO_FILTERS) -> int:
     return count_rows(engine, _collection_points_query(filters))
 
 
@@ -389,14 +315,14 @@ def operated_points(engine: Engine, operator_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = Filters()) -> list[dict[str, Any]]:
+def batteries_on_hand(engine: Engine, point_id: str, filters: Filters = NO_FILTERS) -> list[dict[str, Any]]:
     """The batteries a collection point holds now (taken in, not yet handed over), longest-held
     first: what its operator can hand over to a recycler or a cascade-use enterprise."""
     return list(batteries_on_hand_rows(engine, point_id, filters))
 
 
 def batteries_on_hand_rows(
-    engine: Engine, point_id: str, filters: Filters = Filters()
+    engine: Engine, point_id: str, filters: Filters = NO_FILTERS
 ) -> Iterator[dict[str, Any]]:
     """``batteries_on_hand`` row by row, read in chunks."""
     for _, rows in chunks(engine, paged(_on_hand_query(point_id), filters)):

@@ -9,7 +9,7 @@ Two reports are states of now rather than stored rows, so they take ``now``: ove
 (retired, not taken in) and the ``scrapped_not_handed_over`` finding (a battery whose vehicle was
 scrapped, still with the dismantler past the deadline the reports view stored with the scrapping).
 
-About 450 lines, a little over the usual size: seven reports of three lines of API each (list, rows,
+About 400 lines, a little over the usual size: seven reports of three lines of API each (list, rows,
 count) around their queries; they are kept in one module because the API, the CLI and the pages
 name them as one set, and each is short.
 """
@@ -22,10 +22,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, cast, func, literal, null, or_, select, union_all
 
-from batterytrace.events.lifecycle import State
 from batterytrace.events.regions import division
 from batterytrace.projections.database import read_session
-from batterytrace.projections.quantities import THOUSANDTHS, display_row, in_units
+from batterytrace.projections.quantities import THOUSANDTHS, display_row
 from batterytrace.projections.queries import (
     Filters,
     all_of,
@@ -34,7 +33,6 @@ from batterytrace.projections.queries import (
     month_key,
     names_of,
     paged,
-    plain_row,
     region_clause,
 )
 from batterytrace.projections.tables import (
@@ -47,6 +45,15 @@ from batterytrace.projections.tables import (
     report_findings,
     report_monthly,
     report_swaps,
+)
+from batterytrace.projections.view_rows import FINDING_KINDS as FINDING_KINDS  # shared with plain_reads
+from batterytrace.projections.view_rows import (
+    SCRAPPED_NOT_HANDED_OVER,
+    STILL_WITH_THE_DISMANTLER,
+    compliance_page,
+    finding,
+    lists_outlets,
+    over_capacity_finding,
 )
 
 NO_FILTERS = Filters()  # the whole report
@@ -246,20 +253,6 @@ def _overdue_query(filters: Filters, now: datetime, days: int) -> Any:
     return query
 
 
-FINDING_KINDS = (
-    "non_compliant_handover",
-    "late_report",
-    "backwards_date",
-    "unverified_custody",
-    "scrapped_not_handed_over",
-    "outlet_over_capacity",
-)
-SCRAPPED_NOT_HANDED_OVER = "scrapped_not_handed_over"
-# Where a battery from a scrapped vehicle is still the dismantler's: in the vehicle, or taken out
-# and retired but neither collected nor handed over (both move it on for good).
-_STILL_WITH_THE_DISMANTLER = (State.IN_SCRAPPED_VEHICLE.value, State.RETIRED.value)
-
-
 def compliance(
     engine: Engine,
     filters: Filters = NO_FILTERS,
@@ -284,19 +277,17 @@ def compliance_rows(
 ) -> Iterator[dict[str, Any]]:
     """``compliance`` row by row: the outlets (few), then the findings read in chunks."""
     with read_session(engine) as connection:
-        outlets = _over_capacity(connection, filters) if kind in (None, "outlet_over_capacity") else []
-    skip = min(filters.offset, len(outlets))
-    shown = outlets[skip:]
-    if filters.limit is not None:
-        shown = shown[: filters.limit]
-    yield from shown
-    remaining = None if filters.limit is None else filters.limit - len(shown)
-    if kind != "outlet_over_capacity" and remaining != 0:
-        query = _findings_query(filters, kind, now or datetime.now(UTC)).offset(filters.offset - skip)
-        if remaining is not None:
-            query = query.limit(remaining)
-        for _, rows in chunks(engine, query, lambda r: _described(_with_due_by(plain_row(r)))):
+        outlets = _over_capacity(connection, filters, kind)
+    moment = now or datetime.now(UTC)
+
+    def findings(offset: int, limit: int | None) -> Iterator[dict[str, Any]]:
+        query = _findings_query(filters, kind, moment).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        for _, rows in chunks(engine, query, finding):
             yield from rows
+
+    yield from compliance_page(outlets, filters, kind, findings)
 
 
 def compliance_count(
@@ -308,30 +299,10 @@ def compliance_count(
 ) -> int:
     """Outlets over capacity plus findings, for the same filters."""
     with read_session(engine) as connection:
-        outlets = len(_over_capacity(connection, filters)) if kind in (None, "outlet_over_capacity") else 0
+        outlets = len(_over_capacity(connection, filters, kind))
     if kind == "outlet_over_capacity":
         return outlets
     return outlets + count_rows(engine, _findings_query(filters, kind, now or datetime.now(UTC)))
-
-
-def _with_due_by(finding: dict[str, Any]) -> dict[str, Any]:
-    """A deadline's last allowed day (CST) beside ``due_at``, the moment it was missed (the
-    following midnight): what a page shows as "due by"."""
-    due_at = finding.get("due_at")
-    last_day = (datetime.fromisoformat(due_at) - timedelta(days=1)).date() if due_at else None
-    finding["due_by"] = last_day.isoformat() if last_day else None
-    return finding
-
-
-def _described(finding: dict[str, Any]) -> dict[str, Any]:
-    """A finding computed at query time gets its detail here (stored findings have theirs)."""
-    if finding["kind"] == SCRAPPED_NOT_HANDED_OVER:
-        scrapped_on = datetime.fromisoformat(finding["occurred_at"]).date()
-        finding["detail"] = (
-            f"vehicle scrapped on {scrapped_on}; the battery was still with the dismantler after "
-            f"{finding['deadline_working_days']} working days (hand-over due by {finding['due_by']})"
-        )
-    return finding
 
 
 def _findings_query(filters: Filters, kind: str | None, now: datetime) -> Any:
@@ -380,7 +351,7 @@ def _scrapped_query(filters: Filters, now: datetime) -> Any:
             clause
             for clause in (
                 b.scrapped_due_at <= now,
-                b.state.in_(_STILL_WITH_THE_DISMANTLER),
+                b.state.in_(STILL_WITH_THE_DISMANTLER),
                 b.manufacturer_id == filters.manufacturer if filters.manufacturer else None,
                 b.scrapped_at >= since if since else None,
                 b.scrapped_at < until if until else None,
@@ -390,8 +361,8 @@ def _scrapped_query(filters: Filters, now: datetime) -> Any:
     )
 
 
-def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, Any]]:
-    if filters.manufacturer or filters.since or filters.until:
+def _over_capacity(connection: Connection, filters: Filters, kind: str | None) -> list[dict[str, Any]]:
+    if not lists_outlets(filters, kind):
         return []
     query = select(network_points).where(
         network_points.c.on_hand_g > network_points.c.capacity_kg * THOUSANDTHS
@@ -399,26 +370,8 @@ def _over_capacity(connection: Connection, filters: Filters) -> list[dict[str, A
     clause = region_clause(network_points.c.division_code, filters)
     if clause is not None:
         query = query.where(clause)
-    return [
-        {
-            "code": None,
-            "version": None,
-            "kind": "outlet_over_capacity",
-            "manufacturer_id": None,
-            "event": None,
-            "actor_id": outlet["operator_id"],
-            "occurred_at": None,
-            "recorded_at": None,
-            "detail": f"{outlet['id']} ({outlet['name']}) holds {in_units(outlet['on_hand_g']):.0f} kg, "
-            f"capacity {outlet['capacity_kg']:.0f} kg",
-            "due_at": None,
-            "deadline_working_days": None,
-            "deadline_role": None,
-            "due_by": None,
-            "collection_point_id": outlet["id"],
-        }
-        for outlet in connection.execute(query.order_by(network_points.c.id)).mappings()
-    ]
+    rows = connection.execute(query.order_by(network_points.c.id)).mappings()
+    return [over_capacity_finding(outlet) for outlet in rows]
 
 
 # -------------------------------------------------------------------------------------- swaps

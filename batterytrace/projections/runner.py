@@ -30,8 +30,10 @@ from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import create_view_engine
 from batterytrace.projections.event_source import EventSource
 from batterytrace.projections.freshness import SETTINGS_SEPARATOR, calendar_fingerprint
+from batterytrace.projections.ledger_view import LedgerView
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
+from batterytrace.projections.rebuild import SCHEMA_LOCK_KEY, has_setwise_rebuild, rebuild_setwise
 from batterytrace.projections.reports_view import ReportsView
 from batterytrace.projections.store_listener import NotificationWaiter
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
@@ -69,6 +71,7 @@ def default_views(calendar: WorkingCalendar | None = None) -> dict[str, View]:
         "lifecycle": LifecycleView(calendar),
         "network": NetworkView(),
         "reports": ReportsView(calendar),
+        "ledger": LedgerView(),
     }
 
 
@@ -215,17 +218,30 @@ class ViewRunner:
     def rebuild(
         self, names: Sequence[str] | None = None, *, progress: Callable[[str, int], None] | None = None
     ) -> int:
-        """Empty the views and rebuild them from the first event. Emptying is one transaction
-        (drop, create, position 0), so a crash never leaves empty tables at an old position."""
+        """Rebuild the views from the first event; return the events applied (summed over views).
+
+        Views that have a set-wise rebuild (``builder``) are rebuilt together in memory into
+        fresh tables that replace theirs in one transaction with their position (``rebuild``
+        module): until then readers see the old rows, and a failure leaves them and the position
+        as they were. Any other view is emptied (drop, create, position 0: one transaction, so a
+        crash never leaves empty tables at an old position) and caught up batch by batch. Events
+        stored meanwhile are then applied by ``catch_up``."""
         names = list(names or self.views)
         for name in names:
             self._check_view(name)
+        setwise = {n: self.views[n] for n in names if has_setwise_rebuild(self.views[n])}
+        applied = 0
+        if setwise:
+            fingerprints = {name: self.build_fingerprint(name) for name in setwise}
+            applied = rebuild_setwise(self.app, self.engine, setwise, fingerprints, progress=progress)  # type: ignore[arg-type]
         for name in names:
+            if name in setwise:
+                continue
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
                 _reset_view(connection, name, self.build_fingerprint(name))
-        return self.catch_up(names, progress=progress)
+        return applied + self.catch_up(names, progress=progress)
 
     # --------------------------------------------------------------------------- following
     def follow(
@@ -308,7 +324,6 @@ class ViewRunner:
 
 
 WAIT_POLL_SECONDS = 0.02  # how often a read-your-writes wait looks at the views' positions
-SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating and resetting view tables
 
 
 def settings_fingerprint(view: View) -> str:

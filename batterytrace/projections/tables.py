@@ -1,10 +1,11 @@
 """The read models' tables, each shaped for the question it answers.
 
-Three views, each with its own tables and its own position in the event stream, so that any one
+Four views, each with its own tables and its own position in the event stream, so that any one
 can be dropped and rebuilt alone: ``lifecycle`` (one battery's whole life, by primary key),
-``network`` (collection points, flows between participants, regions) and ``reports`` (per
-manufacturer and month, swaps per operator, overdue and compliance). A view never reads another
-view's tables while it is being built; queries may join them.
+``network`` (collection points, flows between participants, regions), ``reports`` (per
+manufacturer and month, swaps per operator, overdue and compliance) and ``ledger`` (the Merkle
+log of every event, issue 15; its signed checkpoints are kept outside the view's tables). A view
+never reads another view's tables while it is being built; queries may join them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -290,10 +294,55 @@ report_participants = Table(
     Column("roles", JSON, nullable=False),
 )
 
+# -------------------------------------------------------------------------------------- ledger
+# The tamper-evidence log (projections/ledger_view.py): every stored event's canonical record as a
+# leaf of an RFC 9162 Merkle tree, in notification order. Each complete subtree (2^level leaves
+# from index * 2^level) is one row, written once, so a proof reads O(log n) rows.
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Which leaf is which event: to find a stream's records in the tree, and a leaf's event.
+ledger_leaves = Table(
+    "ledger_leaves",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("notification_id", BigInteger, nullable=False, unique=True),
+    Column("aggregate", String(80), nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_ledger_leaves_stream", "aggregate", "version", unique=True),
+)
+
+# Each stream's last record's leaf hash: the next record's ``prev`` (the stream's hash chain).
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("aggregate", String(80), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("leaf", LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints. Not a view table: a rebuild keeps them (they are what left the system, and
+# the rebuilt tree must reproduce their roots), so it is in ``metadata`` but not in VIEW_TABLES.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("signed_at", UTCDateTime, nullable=False),
+)
+
 VIEW_TABLES: dict[str, list[Table]] = {
     "lifecycle": [lifecycle_batteries, lifecycle_events, lifecycle_participants, lifecycle_points],
     "network": [network_points, network_flows, network_last_point, network_participants],
     "reports": [report_batteries, report_monthly, report_findings, report_participants, report_swaps],
+    "ledger": [ledger_nodes, ledger_leaves, ledger_heads],
 }
 VIEWS = tuple(VIEW_TABLES)
 

@@ -5,8 +5,9 @@ the receiver), lets the domain decide, and saves every changed aggregate in one 
 store's unique (stream, version) key gives optimistic concurrency: of two writers that read the same
 version of a battery, exactly one saves; the other gets ``ConcurrentWrite``.
 
-About 450 lines: the one way in keeps opening the store, loading, committing, producing (with its
-replay rule), ``execute`` and the API keys' entry points together; the registry of participants
+About 530 lines: the one way in keeps opening the store, loading (one stream, or several in one
+statement: ``load_together``), committing, producing (with its replay rule), ``execute`` and the
+API keys' entry points together; the registry of participants
 and points is a mixin of its own (``registry.py``), the lifecycle handlers are ``battery_commands.py``.
 """
 
@@ -18,8 +19,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 
 from batterytrace.events.api_key import ApiKey, IssuedKey, key_stream_id, parse_token
 from batterytrace.events.base import CHINA_STANDARD_TIME, TraceAggregate, as_aware
@@ -98,7 +105,10 @@ class BatteryTrace(Registry, Application[str]):
         self.settings = settings or Settings.from_environment()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.recorded_listeners: list[Callable[[int], None]] = []
+        self.identity_version = 0  # counts saves that changed a participant or an API key
         env = eventsourcing_env(self.settings.database_url)
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":  # why: postgres_recorder.py
+            env["APPLICATION_RECORDER_TOPIC"] = "batterytrace.postgres_recorder:BinaryInsertRecorder"
         try:
             with store_setup_lock(self.settings.database_url):
                 super().__init__(env=env)
@@ -111,8 +121,12 @@ class BatteryTrace(Registry, Application[str]):
         _bound_pool_wait(self.recorder)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """The library's save, telling listeners (metrics) how many events were recorded."""
+        """The library's save, telling listeners (metrics) how many events were recorded. A save
+        that changes a participant or an API key moves ``identity_version`` on, so that this
+        process forgets the callers it authenticated recently (``api/deps.py``) at once."""
         recordings = super().save(*objs, **kwargs)
+        if any(isinstance(obj, _IDENTITY) for obj in objs):
+            self.identity_version += 1
         for listener in self.recorded_listeners:
             listener(len(recordings))
         return recordings
@@ -136,6 +150,19 @@ class BatteryTrace(Registry, Application[str]):
                 params={"id": stream_id},
             )
         return aggregate
+
+    def load_together(self, *stream_ids: str) -> dict[str, Any]:
+        """The aggregates of several streams from one read of the store (one statement on one
+        connection instead of one transaction per stream), for a request that needs them all at
+        once: a scan's collection point, battery and maker. Streams the store has not got are missing."""
+        try:
+            stored = select_streams(self.recorder, stream_ids)
+        except (OperationalError, InterfaceError) as error:
+            raise StoreUnavailable(f"the event store is unavailable: {_first_line(error)}") from None
+        events: dict[str, list[Any]] = {}
+        for record in stored:
+            events.setdefault(str(record.originator_id), []).append(self.mapper.to_domain_event(record))
+        return {stream_id: project_aggregate(None, found) for stream_id, found in events.items()}
 
     def participant(self, participant_id: str) -> Participant:
         code = parse_credit_code(participant_id, allow_bad_check=True)
@@ -328,20 +355,29 @@ class BatteryTrace(Registry, Application[str]):
         *,
         actor: Participant | None = None,
         point: CollectionPoint | None = None,
+        batteries: tuple[Battery, ...] = (),
     ) -> WriteResult:
         """Run a lifecycle command on its batteries (one, or a vehicle's) and save what it recorded
         in one transaction; a request that lost a race is retried once, so that a client's replay
         of it is answered, not refused.
 
         ``actor`` and ``point`` are the participant and collection point a caller has just loaded
-        (the API's authentication; a scan's checked point), sparing reads on the busiest write."""
+        (the API's authentication; a scan's checked point), sparing reads on the busiest write;
+        ``batteries`` the command's batteries, just loaded, for the first attempt (a retry reads
+        them again)."""
         if actor is not None and actor.id != command.actor_id:
             raise ValueError(f"actor {actor.id} is not {command.actor_id}")
         handler = handler_for(command)
         reporting = command.reporting
+        preloaded = list(batteries)
+        if preloaded and [b.code for b in preloaded] != [
+            parse_battery_code(code, today=self.today()).code for code in command.battery_codes
+        ]:
+            raise ValueError("the batteries given are not the command's")
 
         def act() -> WriteResult:
-            batteries = tuple(self.battery(code) for code in command.battery_codes)
+            batteries = tuple(preloaded) or tuple(self.battery(code) for code in command.battery_codes)
+            preloaded.clear()
             attempt = Attempt(
                 app=self,
                 batteries=batteries,
@@ -448,6 +484,42 @@ class BatteryTrace(Registry, Application[str]):
 
 
 POOL_WAIT_SECONDS = 0.5
+_IDENTITY = (Participant, Participant.Event, ApiKey, ApiKey.Event)
+
+
+def select_streams(recorder: Any, stream_ids: tuple[str, ...] | list[str]) -> list[Any]:
+    """The stored events of several streams, in one statement: ``originator_id IN (…)`` on
+    SQLite, ``= ANY(%s)`` on PostgreSQL, ordered by the primary key (stream, version), so each
+    stream's events come in order. The library reads one stream per call."""
+    ids = list(dict.fromkeys(stream_ids))
+    if not hasattr(recorder.datastore, "schema"):  # SQLite
+        marks = ",".join("?" * len(ids))
+        statement = (
+            f"SELECT * FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
+            "ORDER BY originator_id, originator_version"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, ids)
+            rows = cursor.fetchall()
+    else:
+        from psycopg.sql import SQL, Identifier
+
+        query = SQL(
+            "SELECT * FROM {schema}.{table} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(query, [ids], prepare=True)
+            rows = cursor.fetchall()
+    return [
+        StoredEvent(
+            originator_id=row["originator_id"],
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+        for row in rows
+    ]
 
 
 def _bound_pool_wait(recorder: Any) -> None:

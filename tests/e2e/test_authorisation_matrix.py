@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -35,12 +35,29 @@ from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Collect, Deliver, HandOver, Install, Reporting, Retire
 from batterytrace.events.epcis_mapping import IdKind
+from batterytrace.projections.ledger_config import write_new_key
 from batterytrace.trace.api.app import create_app
 from batterytrace.trace.epcis.identifiers import Identifiers
 from batterytrace.trace.settings import Settings
 from tests.utils.api import CAST_ROLES, Api
+from tests.utils.batterypass import model_body, readings_body
 from tests.utils.cast import credit_code
 from tests.utils.endpoints import app_endpoints
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The shared ``api`` fixture with a ledger key and a checkpoint after every event, so that
+    the ledger's reads (checkpoint, proofs, a battery's evidence) have something to answer."""
+    from tests.utils.api import api_on
+
+    key = tmp_path / "ledger.key"
+    write_new_key(key, "127.0.0.1/matrix")
+    monkeypatch.setenv("BATTERYTRACE_LEDGER_KEY", str(key))
+    monkeypatch.setenv("BATTERYTRACE_LEDGER_CHECKPOINT_EVENTS", "1")
+    with api_on(database_url) as client:
+        yield client
+
 
 PUBLIC = "public"
 REVOKED = "revoked key"
@@ -102,6 +119,19 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", f"{B}/epcis"): everyone(reads_the_key=True),
     ("GET", "/api/v1/epcis/events"): only(*CAST_ROLES),
     ("POST", "/api/v1/epcis/capture"): only("manufacturer", ok=201),  # its own commissioning
+    # EU battery passport: a model's data by the owner of its manufacturer code (3CA, 3CB), read by
+    # it and regulators; readings by the battery's holder; the passport for anyone, cut per tier
+    ("POST", "/api/v1/models"): only("manufacturer", ok=201),
+    ("GET", "/api/v1/models/{model_code}"): only("regulator", "manufacturer"),
+    ("POST", f"{B}/readings"): only("vehicle_maker", ok=201),  # installed by the vehicle maker
+    ("GET", f"{B}/passport"): everyone(reads_the_key=True),
+    # tamper evidence (issue 15): the signed log is public; a battery's evidence file for those who
+    # may read its history (its records cannot be cut without breaking their hashes)
+    ("GET", "/api/v1/ledger/checkpoint"): everyone(),
+    ("GET", "/api/v1/ledger/proofs/inclusion"): everyone(),
+    ("GET", "/api/v1/ledger/proofs/consistency"): everyone(),
+    ("GET", "/.well-known/batterytrace-ledger.pub"): everyone(),
+    ("GET", f"{B}/evidence"): only("regulator", *INVOLVED),
     # what EPCIS documents name: approved collection points, swap stations, participants
     ("GET", "/loc/{point_id}"): everyone(),
     ("GET", "/loc/{operator_id}/{station}"): everyone(),
@@ -125,7 +155,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # a point its operator registered is approved for public pages by a regulator only
     ("POST", "/api/v1/collection-points/{point_id}/approve"): only("regulator"),
     # the resolver: a battery's QR code leads to its public page
-    ("GET", "/b/{code}"): everyone(),
+    ("GET", "/b/{code}"): everyone(reads_the_key=True),  # a key's passport tier (ld+json)
     ("GET", "/b/{code}/qr.png"): everyone(),
     ("GET", "/b/{code}/qr.svg"): everyone(),
     # operations and the API's own documents
@@ -476,6 +506,32 @@ def _history(store: Store, caller: str) -> Call:
     return Call("GET", _at(f"{B}/history", code=store.read_battery()))
 
 
+@prepares("GET", f"{B}/evidence", "reads")
+def _evidence(store: Store, caller: str) -> Call:
+    return Call("GET", _at(f"{B}/evidence", code=store.read_battery()), reads_views=True)
+
+
+@prepares("GET", "/api/v1/ledger/checkpoint", "public")
+def _checkpoint(store: Store, caller: str) -> Call:
+    store.read_battery()  # a store with events, so that a checkpoint is signed
+    return Call("GET", "/api/v1/ledger/checkpoint", reads_views=True)
+
+
+@prepares("GET", "/api/v1/ledger/proofs/inclusion", "public")
+def _inclusion(store: Store, caller: str) -> Call:
+    return Call("GET", "/api/v1/ledger/proofs/inclusion?index=0&tree_size=1", reads_views=True)
+
+
+@prepares("GET", "/api/v1/ledger/proofs/consistency", "public")
+def _consistency(store: Store, caller: str) -> Call:
+    return Call("GET", "/api/v1/ledger/proofs/consistency?first=1&second=1", reads_views=True)
+
+
+@prepares("GET", "/.well-known/batterytrace-ledger.pub", "public")
+def _ledger_key(store: Store, caller: str) -> Call:
+    return Call("GET", "/.well-known/batterytrace-ledger.pub")
+
+
 def _media(kind: str, *, public_page: Store | None = None) -> Callable[[httpx.Response], str | None]:
     def check(response: httpx.Response) -> str | None:
         content_type = response.headers.get("content-type", "")
@@ -731,7 +787,8 @@ def send(store: Store, call: Call, caller: str, views_at: int) -> httpx.Response
         json=call.json,
         content=call.content,
         headers={**store.headers(caller), **call.headers},
-        params={"after": views_at} if call.reads_views else None,
+        # merged with the path's own query (httpx's params= would replace it)
+        params=httpx.URL(call.path).params.merge({"after": views_at}) if call.reads_views else None,
     )
 
 
@@ -991,6 +1048,61 @@ def _epcis_capture(store: Store, caller: str) -> Call:
         "epcisBody": {"eventList": [event]},
     }
     return Call("POST", "/api/v1/epcis/capture", json=document)
+
+
+# ------------------------------------------------------------------------ EU battery passport
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _new_model_code(store: Store) -> str:
+    """A model code of the manufacturer's (3CB: its batteries here are 3CA) no cell has used,
+    lithium iron phosphate (B) as the posted data says: spec code from the serial."""
+    serial = store.serial()
+    return f"3CBPB{_BASE36[serial // 36 % 36]}{_BASE36[serial % 36]}"
+
+
+def _posted_model(store: Store, model_code: str) -> str:
+    from batterytrace.trace.passport.model_data import ModelData
+    from batterytrace.trace.passport.service import post_model
+
+    body = ModelData.model_validate(model_body(model_code))
+    post_model(store.service, actor_id=store.cast.manufacturer, model_code=model_code, data=body.data())
+    return model_code
+
+
+@prepares("POST", "/api/v1/models", "writes")
+def _post_model(store: Store, caller: str) -> Call:
+    return Call("POST", "/api/v1/models", json=model_body(_new_model_code(store)))
+
+
+@prepares("GET", "/api/v1/models/{model_code}", "reads")
+def _get_model(store: Store, caller: str) -> Call:
+    return Call("GET", f"/api/v1/models/{_posted_model(store, '3CAPB12')}")
+
+
+@prepares("POST", f"{B}/readings", "writes")
+def _readings(store: Store, caller: str) -> Call:
+    return Call("POST", _at(f"{B}/readings", code=store.installed()), json=readings_body())
+
+
+@prepares("GET", f"{B}/passport", "reads")
+def _passport(store: Store, caller: str) -> Call:
+    code = store.read_battery()
+    _posted_model(store, code[:7])
+    tier = (
+        "authorities" if caller == "regulator" else "legitimate_interest" if caller in INVOLVED else "public"
+    )
+
+    def right_tier(response: httpx.Response) -> str | None:
+        body = response.json()
+        if body["access"] != tier:
+            return f"access {body['access']!r}, expected {tier!r}"
+        general = next(v for k, v in body["aspects"].items() if k.endswith("#GeneralProductInformation"))
+        if tier == "public" and "puttingIntoService" in general:
+            return "the public passport shows the date put into service"
+        return None
+
+    return Call("GET", _at(f"{B}/passport", code=code), check=right_tier)
 
 
 prepares("GET", "/loc/{point_id}", "public")(_plain_get("/loc/CP-110105-0001", "application/json"))

@@ -226,7 +226,10 @@ def timeline(document: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------ set-up and listing
 def test_init_creates_the_store_and_says_where(story: dict[str, Result]) -> None:
     assert re.fullmatch(
-        r"event store ready at sqlite:///\S+batterytrace\.db \(0 events\)\n", story["init"].stdout
+        r"event store ready at sqlite:///\S+batterytrace\.db \(0 events\)\n"
+        r"ledger key made at \S+batterytrace\.db\.ledger-key \(keep it private\); "
+        r"public key: \S+\+[0-9a-f]{8}\+\S+\n",
+        story["init"].stdout,
     )
     again = re.search(r"\((\d+) events\)", story["init again"].stdout)
     assert again and int(again.group(1)) >= 30  # participants, claims, whitelists, the outlet, batteries

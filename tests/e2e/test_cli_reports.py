@@ -3,7 +3,7 @@
 One store per module: ``batterytrace demo --batteries 300 --seed 5`` (about 1,900 events), read
 by child processes configured by BATTERYTRACE_DATABASE_URL only, as users run them:
 
-- ``projections status`` (three views; lagging before the first rebuild, lag 0 after it) and
+- ``projections status`` (four views; lagging before the first rebuild, lag 0 after it) and
   ``projections rebuild [VIEW]``;
 - every ``report`` in table, CSV (parsed with the csv module, header first) and JSON, agreeing
   with each other; the filters (--manufacturer, --region, --since/--until, --limit), and invalid
@@ -178,18 +178,19 @@ def cst_day(moment: str) -> date:
 
 
 # -------------------------------------------------------------------------------- projections
-def test_status_lists_the_three_views_lagging_until_the_first_rebuild_then_none(demo: Demo) -> None:
+VIEWS = ("lifecycle", "network", "reports", "ledger")  # as `projections status` lists them
+
+
+def test_status_lists_the_four_views_lagging_until_the_first_rebuild_then_none(demo: Demo) -> None:
     assert demo.status_before == [
-        {"view": view, "position": 0, "head": demo.head, "lag": demo.head}
-        for view in ("lifecycle", "network", "reports")
+        {"view": view, "position": 0, "head": demo.head, "lag": demo.head} for view in VIEWS
     ]
     assert demo.status_after == [
-        {"view": view, "position": demo.head, "head": demo.head, "lag": 0}
-        for view in ("lifecycle", "network", "reports")
+        {"view": view, "position": demo.head, "head": demo.head, "lag": 0} for view in VIEWS
     ]
-    assert f"rebuilt lifecycle, network, reports: {3 * demo.head} events applied" in demo.rebuilt.stdout
+    assert f"rebuilt {', '.join(VIEWS)}: {4 * demo.head} events applied" in demo.rebuilt.stdout
     table = demo.cli.ok("projections", "status").stdout
-    for view in ("lifecycle", "network", "reports"):
+    for view in VIEWS:
         assert re.search(rf"│ {view}\s+│ {demo.head}\s+│ {demo.head}\s+│ 0\s+│", table), table
 
 
@@ -201,7 +202,7 @@ def test_rebuilding_one_view_rebuilds_it_alone_and_it_reads_the_same(demo: Demo)
 
     assert f"rebuilt network: {demo.head} events applied" in rebuilt.stdout
     status = demo.cli.ok("projections", "status", "-f", "json").json()
-    assert [(s["view"], s["lag"]) for s in status] == [("lifecycle", 0), ("network", 0), ("reports", 0)]
+    assert [(s["view"], s["lag"]) for s in status] == [(view, 0) for view in VIEWS]
     assert demo.cli.ok("report", "network", "--format", "json").json() == network_before
     assert demo.cli.ok("report", "monthly", "--format", "json").json() == monthly_before
 
@@ -499,7 +500,7 @@ def test_projections_run_keeps_the_views_current_and_stops_on_sigterm(demo: Demo
             if all(s["lag"] == 0 and s["position"] == notification for s in status):
                 break
             time.sleep(0.2)
-        assert [(s["position"], s["lag"]) for s in status] == [(notification, 0)] * 3, status
+        assert [(s["position"], s["lag"]) for s in status] == [(notification, 0)] * len(VIEWS), status
         with sqlite3.connect(copy) as connection:  # what the follower wrote, read without the CLI
             row = connection.execute(
                 "SELECT state, collection_point_id FROM lifecycle_batteries WHERE code = ?", (code,)

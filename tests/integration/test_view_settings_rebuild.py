@@ -64,7 +64,7 @@ def test_a_shorter_deadline_configured_before_a_restart_finds_the_late_handover(
 
     with caplog.at_level(logging.WARNING, logger="batterytrace.projections.runner"):
         again = started()  # BATTERYTRACE_DEADLINES removed: the default 15 working days
-    assert positions(again) == {"lifecycle": 0, "network": head, "reports": 0}
+    assert positions(again) == {"lifecycle": 0, "network": head, "reports": 0, "ledger": head}
     assert [r.getMessage() for r in caplog.records if "other settings" in r.getMessage()] == [
         f"view {view}: it was built with other settings (BATTERYTRACE_DEADLINES, "
         "BATTERYTRACE_HOLIDAYS or BATTERYTRACE_WORKING_WEEKENDS changed, or the release's default "
@@ -86,7 +86,7 @@ def test_a_holiday_added_before_a_restart_rebuilds_the_views_that_count_working_
     head = first.head()
 
     again = started(holidays=(date(2026, 4, 6),))
-    assert positions(again) == {"lifecycle": 0, "network": head, "reports": 0}
+    assert positions(again) == {"lifecycle": 0, "network": head, "reports": 0, "ledger": head}
 
 
 def test_a_restart_with_the_same_settings_rebuilds_nothing(
@@ -100,7 +100,7 @@ def test_a_restart_with_the_same_settings_rebuilds_nothing(
 
     with caplog.at_level(logging.WARNING, logger="batterytrace.projections.runner"):
         again = started(**settings)
-    assert positions(again) == dict.fromkeys(("lifecycle", "network", "reports"), head)
+    assert positions(again) == dict.fromkeys(("lifecycle", "network", "reports", "ledger"), head)
     assert not [r for r in caplog.records if "rebuilding" in r.getMessage()]
 
 
@@ -115,6 +115,6 @@ def test_views_built_before_settings_were_recorded_are_rebuilt_once(started: Any
         connection.exec_driver_sql("UPDATE view_positions SET schema = substr(schema, 1, 16)")
 
     upgraded = started()
-    assert positions(upgraded) == {"lifecycle": 0, "network": head, "reports": 0}
+    assert positions(upgraded) == {"lifecycle": 0, "network": head, "reports": 0, "ledger": head}
     upgraded.catch_up()
-    assert positions(started()) == dict.fromkeys(("lifecycle", "network", "reports"), head)
+    assert positions(started()) == dict.fromkeys(("lifecycle", "network", "reports", "ledger"), head)

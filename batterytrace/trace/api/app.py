@@ -21,10 +21,12 @@ from batterytrace.trace.api.routes import (
     batteries,
     collection_points,
     epcis,
+    ledger,
     lifecycle,
     ops,
     outlet,
     participants,
+    passport,
     production,
     reports,
     resolver,
@@ -98,6 +100,14 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
             {"name": "reports", "description": "Network and regulator reports."},
             {"name": "participants", "description": "Regulators register participants and manage keys."},
             {"name": "epcis", "description": "GS1 EPCIS 2.0: documents, the events query, capture."},
+            {
+                "name": "passport",
+                "description": "EU battery passport: model data, readings, a battery's passport.",
+            },
+            {
+                "name": "ledger",
+                "description": "Tamper evidence: signed checkpoints, proofs, a battery's evidence file.",
+            },
             {"name": "resolver", "description": "QR codes and the public battery page."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
@@ -117,11 +127,14 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         collection_points,
         outlet,
         epcis,
+        passport,
+        ledger,
     ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(resolver.router)
     app.include_router(epcis.resolver_router)  # /loc/… and /party/…: what EPCIS documents name
     app.include_router(ops.router)
+    app.include_router(ledger.well_known_router)  # the ledger's public key
     app.include_router(pages.router)
     app.include_router(docs.router)
     app.include_router(home.router)  # the start page at /

@@ -1,13 +1,24 @@
-"""What a route needs, declared in its signature: the service, the views, and the caller."""
+"""What a route needs, declared in its signature: the service, the views, and the caller.
+
+Every dependency here is ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread,
+and each such hop costs more than the little work these do. The one that may read the store (the
+caller's API key and participant) goes to a worker thread only when the token is not among the
+callers authenticated in the last few seconds (``RecentCallers``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from batterytrace.events.api_key import parse_token
 from batterytrace.events.credit_code import EXAMPLE_CREDIT_CODE, parse_credit_code
@@ -23,11 +34,11 @@ MAX_WAIT_SECONDS = 10  # ``timeout`` of a read-your-writes wait
 _bearer = HTTPBearer(auto_error=False, description="API key issued by a regulator: bt_<key id>_<secret>")
 
 
-def get_service(request: Request) -> BatteryTrace:
+async def get_service(request: Request) -> BatteryTrace:
     return request.app.state.service
 
 
-def get_runner(request: Request) -> ViewRunner:
+async def get_runner(request: Request) -> ViewRunner:
     return request.app.state.runner
 
 
@@ -35,25 +46,105 @@ Service = Annotated[BatteryTrace, Depends(get_service)]
 Runner = Annotated[ViewRunner, Depends(get_runner)]
 
 
-def optional_caller(
+AUTH_CACHE_SECONDS = 5.0  # README (Security): how long another process may still accept a revoked key
+AUTH_CACHE_ENTRIES = 4096
+
+
+class RecentCallers:
+    """Bearer tokens that authenticated in the last ``seconds`` (by the service's clock), with
+    their participant, so that a client sending request after request with one key costs the
+    store no read (the key and the participant: two reads and a worker-thread hop each time).
+
+    Why this is safe: only tokens that authenticated are kept (a wrong key is looked up and
+    throttled every time); an entry is dropped after ``seconds``; and a save in this process that
+    changes any API key or participant (revoke, rotate, whitelist, …) drops every entry at once
+    (``BatteryTrace.identity_version``). So a key revoked or rotated through this process stops
+    working at the next request, and one revoked elsewhere (the CLI, another worker or machine)
+    within ``seconds``; a participant's changed roles or whitelist reach its callers as fast.
+    Tokens are held as SHA-256 digests, never as the secret; at most ``max_entries`` of them,
+    the oldest dropped first."""
+
+    def __init__(self, seconds: float = AUTH_CACHE_SECONDS, *, max_entries: int = AUTH_CACHE_ENTRIES) -> None:
+        self.lifetime = timedelta(seconds=seconds)
+        self.max_entries = max_entries
+        self._entries: OrderedDict[bytes, tuple[Participant, datetime, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, service: BatteryTrace) -> Participant | None:
+        """The participant of a token that authenticated a moment ago, else None."""
+        digest = _digest(token)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            participant, at, version = entry
+            if version == service.identity_version and at <= service.clock() < at + self.lifetime:
+                return participant
+            del self._entries[digest]
+            return None
+
+    def put(self, token: str, participant: Participant, *, at: datetime, version: int) -> None:
+        """Note a token that authenticated at ``at`` when identities were at ``version`` (read
+        before the lookup, so that a revocation saved during it is not missed)."""
+        with self._lock:
+            self._entries[_digest(token)] = (participant, at, version)
+            self._entries.move_to_end(_digest(token))
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def recent_callers(app: FastAPI) -> RecentCallers:
+    """The app's ``RecentCallers``, made on first use (on the event loop: no race)."""
+    recent = getattr(app.state, "recent_callers", None)
+    if recent is None:
+        recent = app.state.recent_callers = RecentCallers()
+    return recent
+
+
+class _Known:
+    """Stands in for the service in ``AuthGuard.authenticate`` for a token it knows, so that a
+    known token still passes the guard's address throttle (a throttled address gets 429 for
+    every key, right or wrong)."""
+
+    def __init__(self, participant: Participant) -> None:
+        self.participant = participant
+
+    def authenticate(self, _token: str) -> Participant:
+        return self.participant
+
+
+async def optional_caller(
     request: Request,
     service: Service,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Participant | None:
     """The participant behind the bearer token, or None for the public. Wrong keys are throttled
-    per client address and key id (429), logged and counted: see ``throttle``."""
+    per client address and key id (429), logged and counted: see ``throttle``. A token seen a
+    moment ago is answered from ``RecentCallers`` on the event loop; any other is looked up in a
+    worker thread."""
     if credentials is None:
         return None
     guard: AuthGuard = request.app.state.auth_guard
-    return guard.authenticate(
-        service,
-        credentials.credentials,
-        address=request.client.host if request.client else "unknown",
-        request_id=getattr(request.state, "request_id", "-"),
+    token = credentials.credentials
+    address = request.client.host if request.client else "unknown"
+    request_id = getattr(request.state, "request_id", "-")
+    recent = recent_callers(request.app)
+    known = recent.get(token, service)
+    if known is not None:
+        return guard.authenticate(_Known(known), token, address=address, request_id=request_id)  # type: ignore[arg-type]
+    version = service.identity_version
+    participant = await run_in_threadpool(
+        guard.authenticate, service, token, address=address, request_id=request_id
     )
+    recent.put(token, participant, at=service.clock(), version=version)
+    return participant
 
 
-def caller(participant: Annotated[Participant | None, Depends(optional_caller)]) -> Participant:
+async def caller(participant: Annotated[Participant | None, Depends(optional_caller)]) -> Participant:
     if participant is None:
         raise NotAuthenticated("this needs an API key: send 'Authorization: Bearer bt_…'")
     return participant
@@ -63,7 +154,7 @@ OptionalCaller = Annotated[Participant | None, Depends(optional_caller)]
 Caller = Annotated[Participant, Depends(caller)]
 
 
-def regulator(participant: Caller) -> Participant:
+async def regulator(participant: Caller) -> Participant:
     participant.require_role(Role.REGULATOR, to="use regulator endpoints")
     return participant
 
@@ -118,7 +209,7 @@ CreditCodePath = Annotated[
 ]
 
 
-def _caller_key_id(request: Request, _caller: Caller) -> str:
+async def _caller_key_id(request: Request, _caller: Caller) -> str:
     """The id of the key this (authenticated) request was made with: a key issued by the request
     records it, so that revoking that key revokes the new one too."""
     _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))

@@ -27,14 +27,15 @@ from batterytrace.events.battery_code import EXAMPLE_CODE, BatteryCode, parse_ba
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
 from batterytrace.projections import queries
 from batterytrace.trace.access import public_battery
-from batterytrace.trace.api.deps import Service, Views
+from batterytrace.trace.api.deps import OptionalCaller, Service, Views
 from batterytrace.trace.api.errors import ViewsBehind
 from batterytrace.trace.api.models import problem_responses
-from batterytrace.trace.api.problems import status_of
+from batterytrace.trace.api.problems import problem, status_of
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, choose_language
 from batterytrace.trace.pages.public_page import render_error_page, render_public_page
 from batterytrace.trace.pages.routes import AcceptLanguage, LangCookie, LangQuery
+from batterytrace.trace.passport.build import PassportEnded, as_json_ld, battery_passport
 from batterytrace.trace.qr import qr_png, qr_svg, resolver_url
 
 router = APIRouter(tags=["resolver"])
@@ -128,11 +129,16 @@ def battery_page(
     lang: LangQuery = None,
     cookie: LangCookie = None,
     accept_language: AcceptLanguage = None,
+    caller: OptionalCaller = None,
 ) -> Response:
     """What anyone may see about the battery, from the lifecycle view: type, chemistry, maker,
     production month, state, second life, and the nearest collection points (to `lat`/`lon` when
     given, else to the battery's last collection point, else to its maker's region). The HTML
-    page speaks Chinese or English (`lang`, remembered in a cookie); JSON is language-neutral."""
+    page speaks Chinese or English (`lang`, remembered in a cookie); JSON is language-neutral.
+    `Accept: application/ld+json` gets the battery's EU battery passport as JSON-LD instead (as
+    `GET /api/v1/batteries/{code}/passport`, cut to the caller's access; 410 once recycled)."""
+    if fmt is None and _prefers_json_ld(request.headers.get("accept", "")):
+        return _passport_document(service, code, caller)
     as_json = fmt == "json" if fmt else _prefers_json(request.headers.get("accept", ""))
     language = choose_language(lang, cookie, accept_language)
     try:
@@ -313,6 +319,27 @@ def _prefers_json(accept: str) -> bool:
     as_json = max(weights.get("application/json", 0.0), weights.get("application/*", 0.0))
     as_html = max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0))
     return as_json > 0 and as_json > as_html
+
+
+def _prefers_json_ld(accept: str) -> bool:
+    """A passport reader: JSON-LD asked for by name, preferred to plain JSON and to HTML."""
+    weights = _accepted(accept)
+    as_ld = weights.get("application/ld+json", 0.0)
+    others = (weights.get(kind, 0.0) for kind in ("application/json", "text/html", "application/xhtml+xml"))
+    return as_ld > 0 and as_ld >= max(others)
+
+
+def _passport_document(service: BatteryTrace, code: str, caller: OptionalCaller) -> Response:
+    """The battery's EU battery passport as JSON-LD: the QR code is the passport's data carrier."""
+    try:
+        passport = battery_passport(service, code, caller)
+    except PassportEnded as error:
+        return problem(410, error.message, kind=error.kind, code=error.message_key, params=error.params)
+    return JSONResponse(
+        as_json_ld(passport, service.settings.public_url),
+        media_type="application/ld+json",
+        headers={"Vary": "Accept"},
+    )
 
 
 def _prefers_html(accept: str) -> bool:

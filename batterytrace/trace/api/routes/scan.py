@@ -5,6 +5,12 @@ JSON, or a photo of the label as multipart/form-data, decoded here with zxing-cp
 Matrix). The scan records ``Collected`` at that point through the same application service as every
 other write; the scanner's own ``client_scan_id`` is the request id, so a scan retried after a lost
 answer is answered again instead of being recorded twice.
+
+A JSON scan (the busy path: an outlet's handhelds) is read whole first (a few hundred bytes, at
+most ``MAX_JSON_SCAN_BYTES``), then handled in one worker-thread hop with one read of the store for
+the point and the battery together; the refusals keep their order (the point and its operator
+first, then the body, then the code). A photo is checked against the point before its body (up to
+the upload limit) is read.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
+from batterytrace.events.collection_point import CollectionPoint, parse_collection_point_id
 from batterytrace.events.commands import Collect, Reporting
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
@@ -211,30 +218,56 @@ async def scan(
             "with the QR text, or a photo as multipart/form-data",
             kind="unsupported-media-type",
         )
-    point = await run_in_threadpool(_operated_point, service, caller, point_id)
     limit = request.app.state.settings.max_body_bytes
     try:
         if kind == "application/json":
-            fields: ScanFields = await _json_scan(request, min(limit, MAX_JSON_SCAN_BYTES))
-            photo = None
+            raw = b"".join(
+                [chunk async for chunk in limited_chunks(request, min(limit, MAX_JSON_SCAN_BYTES))]
+            )
+            answer = await run_in_threadpool(_json_scan, service, caller, point_id, raw)
         else:
+            point = await run_in_threadpool(_operated_point, service, caller, point_id)
             fields, photo = await _photo_scan(request, limit)
+            answer = await run_in_threadpool(_record, service, caller, point, fields, photo)
     except PayloadTooLarge as error:
         return too_large(error)
     except MultiPartException as error:
         return problem(400, f"the multipart body cannot be read: {error.message}", kind="bad-multipart")
-    answer = await run_in_threadpool(_record, service, caller, point, fields, photo)
     if answer["replayed"]:
         response.status_code = 200
     return answer
 
 
-async def _json_scan(request: Request, limit: int) -> ScanRequest:
-    raw = b"".join([chunk async for chunk in limited_chunks(request, limit)])
+def _json_scan(service: BatteryTrace, caller: Participant, point_id: str, raw: bytes) -> dict[str, Any]:
+    """A JSON scan, in a worker thread: the point, the battery and (by a hint from earlier scans)
+    its maker from one read, then the write. A bad body or code is told only after the point's
+    check, as if the body were read after it."""
+    refusal: Exception | None = None
+    code: str | None = None
     try:
-        return ScanRequest.model_validate_json(raw)
+        fields = ScanRequest.model_validate_json(raw)
+        code = code_from_text(fields.text, today=service.today())
     except ValidationError as error:
-        raise _invalid(error) from None
+        refusal = _invalid(error)
+    except InvalidInput as error:
+        refusal = error
+    if code is None:
+        _operated_point(service, caller, point_id)
+        assert refusal is not None
+        raise refusal
+    point_stream = parse_collection_point_id(point_id)
+    maker_hint = _MAKERS.get(code[:3])
+    found = service.load_together(point_stream, code, *([maker_hint] if maker_hint else []))
+    point = found.get(point_stream)
+    if not isinstance(point, CollectionPoint):
+        point = service.collection_point(point_id)  # refused with the usual words
+    point.require_operator(caller)
+    battery = found.get(code)
+    if not isinstance(battery, Battery):
+        battery = None
+        service.battery(code)  # refused with the usual words (or found: recorded meanwhile)
+    maker = found.get(battery.manufacturer_id) if battery is not None else None
+    return _record(service, caller, point, fields, None, code=code, battery=battery, maker=maker)
 
 
 async def _photo_scan(request: Request, limit: int) -> tuple[ScanForm, bytes | None]:
@@ -284,20 +317,19 @@ def _operated_point(service: BatteryTrace, caller: Participant, point_id: str) -
 
 
 def _record(
-    service: BatteryTrace, caller: Participant, point: Any, fields: ScanFields, photo: bytes | None
+    service: BatteryTrace,
+    caller: Participant,
+    point: Any,
+    fields: ScanFields,
+    photo: bytes | None,
+    *,
+    code: str | None = None,
+    battery: Battery | None = None,
+    maker: Participant | None = None,
 ) -> dict[str, Any]:
-    today = service.today()
-    if photo is not None:
-        codes = codes_from_image(photo, today=today)
-        if len(codes) > 1:
-            raise InvalidInput(
-                f"the photo shows {len(codes)} different battery codes ({', '.join(codes)}); "
-                "photograph one label at a time"
-            )
-        code = codes[0]
-    else:
-        assert isinstance(fields, ScanRequest | ScanForm) and fields.text
-        code = code_from_text(fields.text, today=today)
+    """Record the scan's collection and answer with the battery; ``code``, ``battery`` and
+    ``maker`` when the caller has read them already (a JSON scan)."""
+    code = code or _code_of(service, fields, photo)
     request_id = f"scan:{fields.client_scan_id}"
     command = Collect(
         actor_id=caller.id,
@@ -309,10 +341,12 @@ def _record(
         scanned_by=fields.scanned_by,
         reporting=Reporting(occurred_at=fields.occurred_at, request_id=request_id),
     )
-    result = service.execute(command, actor=caller, point=point)
+    result = service.execute(command, actor=caller, point=point, batteries=(battery,) if battery else ())
     battery = result.battery(code)
     collected = _intake(result, battery, fields, point.id)
-    maker = service.participant(battery.manufacturer_id)
+    if not isinstance(maker, Participant) or maker.id != battery.manufacturer_id:
+        maker = service.participant(battery.manufacturer_id)
+    _remember_maker(battery.manufacturer_code, maker.id)
     where = point if collected.point_id == point.id else service.collection_point(collected.point_id)
     return {
         **write_fields(service, result),
@@ -337,6 +371,33 @@ def _record(
         "read_from": "photo" if photo is not None else "text",
         "battery": battery_summary(battery, show_vin=caller.id in battery.vin_known_to),
     }
+
+
+MAX_MAKER_HINTS = 4096
+_MAKERS: dict[str, str] = {}  # manufacturer code -> the maker's id, as the last scan found it
+
+
+def _remember_maker(manufacturer_code: str, maker_id: str) -> None:
+    """Note who made the last battery seen with this manufacturer code, so that the next scan of
+    one reads the maker in the same statement as the point and the battery. Only a hint: the
+    answer names ``battery.manufacturer_id``, read again when the hint was wrong."""
+    if len(_MAKERS) < MAX_MAKER_HINTS or manufacturer_code in _MAKERS:
+        _MAKERS[manufacturer_code] = maker_id
+
+
+def _code_of(service: BatteryTrace, fields: ScanFields, photo: bytes | None) -> str:
+    """The battery code a scan carries: decoded from the photo, or read from the QR text."""
+    today = service.today()
+    if photo is None:
+        assert isinstance(fields, ScanRequest | ScanForm) and fields.text
+        return code_from_text(fields.text, today=today)
+    codes = codes_from_image(photo, today=today)
+    if len(codes) > 1:
+        raise InvalidInput(
+            f"the photo shows {len(codes)} different battery codes ({', '.join(codes)}); "
+            "photograph one label at a time"
+        )
+    return codes[0]
 
 
 class Intake(NamedTuple):

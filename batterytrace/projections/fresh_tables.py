@@ -1,0 +1,210 @@
+"""A view's tables built beside the live ones, written set-wise, and swapped in at once.
+
+Why: a rebuild that upserts batch after batch into the live tables spends most of its time in SQL
+round trips and leaves readers an empty, half-built view for as long as it runs. Here a rebuild
+writes each of a view's tables under another name (``<table>_rebuild``) with one multi-row
+statement per chunk (``executemany`` on SQLite, ``COPY`` on PostgreSQL), in short transactions of
+their own, so the event store's writers are never held up for long; then one transaction drops
+the live tables, renames the fresh ones, creates their indexes and moves the view's position.
+DDL is transactional on both databases: readers see the old view or the new one, never a mix,
+and a crash at any moment before that commit leaves the old view and its position as they were
+(the leftover ``_rebuild`` tables are dropped by the next rebuild).
+
+The fresh tables have their primary keys from the start (a chunk flushed to make room in memory
+may have to be read back) but no secondary index until the swap: indexes built once over sorted
+data cost less than indexes kept up row by row, and index names are unique per schema on both
+databases, so they can only take their real names once the live tables are gone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Column, Connection, Engine, MetaData, Table, delete, select, text, update
+
+from batterytrace.projections.tables import UTCDateTime, positions
+
+SUFFIX = "_rebuild"
+READ_BACK_CHUNK = 500  # keys per IN (...) when a flushed row is read back
+
+
+class FreshTables:
+    """The fresh copies of some views' tables, and the set-wise writes into them."""
+
+    def __init__(self, engine: Engine, tables: Iterable[Table]) -> None:
+        self.engine = engine
+        self._metadata = MetaData()
+        self.fresh: dict[str, Table] = {t.name: _fresh_copy(t, self._metadata) for t in tables}
+        self.live: dict[str, Table] = {t.name: t for t in tables}
+        self._flushed: set[str] = set()  # tables some of whose keyed rows were written early
+
+    # ------------------------------------------------------------------------------ building
+    def create(self) -> None:
+        """Drop what a rebuild that did not finish left, and create empty fresh tables."""
+        with self.engine.begin() as connection:
+            self._metadata.drop_all(connection)
+            self._metadata.create_all(connection)
+
+    def drop(self) -> None:
+        """Remove the fresh tables (after a failure: the live view stays as it was)."""
+        with self.engine.begin() as connection:
+            self._metadata.drop_all(connection)
+
+    def write(self, table: Table, rows: Sequence[dict[str, Any]], *, flushed_early: bool = False) -> None:
+        """Insert ``rows`` (dicts with every column of ``table``) into its fresh copy, in one
+        transaction. ``flushed_early``: these rows may change again later (see ``read_back``)."""
+        if not rows:
+            return
+        if flushed_early:
+            self._flushed.add(table.name)
+        with self.engine.begin() as connection:
+            bulk_insert(connection, self.fresh[table.name], rows)
+
+    def read_back(self, table: Table, key: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The rows of ``keys`` written early to ``table``'s fresh copy, removed from it so that
+        they can be written again, changed, with a plain insert. Nothing when none was."""
+        if table.name not in self._flushed:
+            return {}
+        fresh = self.fresh[table.name]
+        wanted = sorted(set(keys))
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.begin() as connection:
+            for start in range(0, len(wanted), READ_BACK_CHUNK):
+                chunk = wanted[start : start + READ_BACK_CHUNK]
+                rows = connection.execute(select(fresh).where(fresh.c[key].in_(chunk))).mappings()
+                found.update({row[key]: dict(row) for row in rows})
+                connection.execute(delete(fresh).where(fresh.c[key].in_(chunk)))
+        return found
+
+    # ------------------------------------------------------------------------------ swapping
+    def swap(self, connection: Connection, positions_now: dict[str, tuple[int, str]]) -> None:
+        """In the caller's transaction: the fresh tables become the live ones, with the live
+        tables' indexes, and each view in ``positions_now`` stands at its (position, fingerprint)."""
+        postgres = connection.dialect.name == "postgresql"
+        for name, live in self.live.items():
+            fresh = self.fresh[name]
+            live.drop(connection, checkfirst=True)
+            connection.execute(text(f'ALTER TABLE "{fresh.name}" RENAME TO "{live.name}"'))
+            if postgres:  # the primary key's index keeps the name it was created with
+                connection.execute(
+                    text(f'ALTER INDEX IF EXISTS "{fresh.name}_pkey" RENAME TO "{live.name}_pkey"')
+                )
+            for index in live.indexes:
+                index.create(connection)
+        for view, (position, fingerprint) in positions_now.items():
+            connection.execute(
+                update(positions)
+                .where(positions.c.view == view)
+                .values(position=position, schema=fingerprint)
+            )
+
+
+def _fresh_copy(table: Table, metadata: MetaData) -> Table:
+    """``table``'s columns and primary key under the fresh name, without its secondary indexes."""
+    columns = [
+        Column(
+            c.name,
+            c.type,
+            primary_key=c.primary_key,
+            nullable=c.nullable,
+            autoincrement=False,
+        )
+        for c in table.columns
+    ]
+    return Table(table.name + SUFFIX, metadata, *columns)
+
+
+# ------------------------------------------------------------------------------ bulk inserts
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` as one set: ``COPY`` on PostgreSQL, one ``executemany`` on SQLite, with
+    values the views read back as they read what the follower wrote (``_as_tuples``)."""
+    names = [c.name for c in table.columns]
+    tuples = _as_tuples(connection, table, rows)
+    driver = connection.connection.driver_connection
+    quoted = ", ".join(f'"{n}"' for n in names)
+    if connection.dialect.name == "postgresql":
+        statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in tuples:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(names))
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', tuples)
+    finally:
+        cursor.close()
+
+
+def _as_tuples(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in column order, with the values the driver is given: JSON as text; on
+    SQLite times as SQLAlchemy's text and other values through SQLAlchemy's own bind processors;
+    on PostgreSQL, whose ``COPY`` takes every other Python value as it is, nothing else."""
+    columns = list(table.columns)
+    absent = {c.name: _default(c) for c in columns if c.name not in rows[0]}
+    if absent:  # as an INSERT would: a column the rows leave out takes its default
+        rows = [{**absent, **row} for row in rows]
+    getter = itemgetter(*[c.name for c in columns])
+    processors = _processors(connection, columns)
+    if len(columns) == 1:
+        raw: Iterable[tuple[Any, ...]] = ((getter(row),) for row in rows)
+    else:
+        raw = map(getter, rows)
+    if not processors:
+        return list(raw)
+    out = []
+    for values in raw:
+        values = list(values)
+        for i, process in processors:
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        out.append(tuple(values))
+    return out
+
+
+def _default(column: Column[Any]) -> Any:
+    default = column.default
+    return getattr(default, "arg", None) if default is not None and default.is_scalar else None
+
+
+def _processors(
+    connection: Connection, columns: Sequence[Column[Any]]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    dialect = connection.dialect
+    found: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, column in enumerate(columns):
+        if isinstance(column.type, JSON):
+            found.append((i, json_text))
+            continue
+        if dialect.name == "postgresql":
+            continue  # COPY takes every other Python value as it is
+        if isinstance(column.type, UTCDateTime):
+            found.append((i, sqlite_utc_text))
+            continue
+        process = column.type._cached_bind_processor(dialect)  # SQLAlchemy's own converter
+        if process is not None:
+            found.append((i, process))
+    return found
+
+
+def sqlite_utc_text(value: datetime) -> str:
+    """What SQLAlchemy stores on SQLite for a ``UTCDateTime`` (UTC, no zone, always with
+    microseconds: compared as text in queries, so it must be the very same text), in C calls
+    instead of its Python formatting, which took a tenth of a rebuild
+    (``tests/unit/test_fresh_tables.py`` checks they agree)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text, by orjson (a tenth of ``json.dumps``' time; the views only ever
+    parse these columns back, never compare their text), by ``json`` for what orjson refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError: keys that are not strings, integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,196 @@
+"""The ledger view: every stored event's canonical record appended, in notification order, to an
+RFC 9162 Merkle tree, and checkpoints of that tree signed as it grows.
+
+Why a view: it follows the notification log through the same exactly-once runner as the other
+views, so a leaf is appended once per event, in the store's order, in the same transaction as the
+view's position; ``projections rebuild ledger`` reproduces the same tree (it depends on the events
+only), and the checkpoints already signed are kept (``ledger_checkpoints`` is not a view table), so
+a rebuild is checked against them by ``batterytrace verify``.
+
+Each batch reads the tree's right edge (one row per binary digit of its size) and the chain heads
+of the batch's streams, appends in memory, and writes the finished subtrees, the leaves' index and
+the new heads in bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, tuple_
+
+from batterytrace.events.ledger_merkle import Frontier, NodeSource, frontier_nodes, nodes_needed
+from batterytrace.events.ledger_note import Checkpoint, Signer, sign_note
+from batterytrace.events.ledger_record import record_of
+from batterytrace.projections.fresh_tables import bulk_insert
+from batterytrace.projections.ledger_config import LedgerConfig
+from batterytrace.projections.tables import ledger_checkpoints, ledger_heads, ledger_leaves, ledger_nodes
+
+log = logging.getLogger(__name__)
+_CHUNK = 500  # keys per IN (…) list
+
+
+class LedgerView:
+    name = "ledger"
+
+    def __init__(self, config: LedgerConfig | None = None, *, clock: Any = None) -> None:
+        self.config = config  # None: read from the environment at the first batch
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        if not events:
+            return
+        size = tree_size(connection)
+        frontier = Frontier(
+            size, {level: value for (level, _), value in read_nodes(connection, frontier_nodes(size)).items()}
+        )
+        streams = {str(event.originator_id) for _, event in events}
+        heads = _read_heads(connection, streams)
+        nodes: list[dict[str, Any]] = []
+        leaves: list[dict[str, Any]] = []
+        for notification_id, event in events:
+            record = record_of(event, heads.get(str(event.originator_id), (0, None))[1])
+            leaf = record.leaf
+            leaves.append(
+                {
+                    "idx": frontier.size,
+                    "notification_id": notification_id,
+                    "aggregate": record.aggregate,
+                    "version": record.version,
+                }
+            )
+            nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in frontier.append(leaf))
+            heads[record.aggregate] = (record.version, leaf)
+        # rows in bulk (COPY / one executemany): SQLAlchemy's per-row statement costs as much as
+        # computing the records
+        bulk_insert(connection, ledger_nodes, nodes)
+        bulk_insert(connection, ledger_leaves, leaves)
+        for chunk in _chunks(sorted(streams)):
+            connection.execute(delete(ledger_heads).where(ledger_heads.c.aggregate.in_(chunk)))
+        bulk_insert(
+            connection,
+            ledger_heads,
+            [{"aggregate": a, "version": v, "leaf": leaf} for a, (v, leaf) in heads.items() if a in streams],
+        )
+        self._maybe_sign(connection, frontier)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def _config(self, connection: Connection) -> LedgerConfig:
+        if self.config is None:
+            url = connection.engine.url.render_as_string(hide_password=False)
+            self.config = LedgerConfig.from_environment(url)
+        return self.config
+
+    def _maybe_sign(self, connection: Connection, frontier: Frontier) -> None:
+        config = self._config(connection)
+        last = connection.execute(
+            select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.root, ledger_checkpoints.c.signed_at)
+            .order_by(ledger_checkpoints.c.tree_size.desc())
+            .limit(1)
+        ).first()
+        now = self.clock()
+        if last is not None:
+            if frontier.size <= last.tree_size:
+                return  # rebuilding below a checkpoint already signed
+            grown = frontier.size - last.tree_size >= config.checkpoint_events
+            if not grown and now - last.signed_at < timedelta(minutes=config.checkpoint_minutes):
+                return
+        signer = config.signer()
+        if signer is None:
+            return
+        if last is not None and not _extends(connection, last.tree_size, bytes(last.root)):
+            # Never sign over a rewritten history: the tree no longer holds what was signed.
+            log.error(
+                "ledger: the tree's first %d leaves no longer give the root signed for them; no "
+                "checkpoint is signed until this is resolved (run `batterytrace verify`)",
+                last.tree_size,
+            )
+            return
+        store_checkpoint(connection, signer, frontier.size, frontier.root(), now)
+
+
+def _extends(connection: Connection, size: int, signed_root: bytes) -> bool:
+    """The stored tree's first ``size`` leaves still give ``signed_root``."""
+    from batterytrace.events.ledger_merkle import root
+
+    return root(size, node_source(connection, lambda n: root(size, n))) == signed_root
+
+
+def store_checkpoint(connection: Connection, signer: Signer, size: int, root: bytes, now: datetime) -> str:
+    """Sign the tree head of ``size`` leaves and keep it; return the signed note."""
+    note = sign_note(Checkpoint(signer.name, size, root).text(), signer)
+    connection.execute(
+        insert(ledger_checkpoints),
+        [
+            {
+                "tree_size": size,
+                "root": root,
+                "note": note,
+                "key_id": signer.verifier().key_id.hex(),
+                "signed_at": now,
+            }
+        ],
+    )
+    return note
+
+
+def sign_now(connection: Connection, signer: Signer, now: datetime) -> str | None:
+    """Sign the tree as it stands (``batterytrace ledger checkpoint``); None when the latest
+    checkpoint covers it already."""
+    from batterytrace.events.ledger_merkle import root
+
+    size = tree_size(connection)
+    last = connection.execute(select(func.max(ledger_checkpoints.c.tree_size))).scalar()
+    if size == 0 or (last is not None and last >= size):
+        return None
+    head = root(size, node_source(connection, lambda n: root(size, n)))
+    return store_checkpoint(connection, signer, size, head, now)
+
+
+# ----------------------------------------------------------------------------------- reading
+def tree_size(connection: Connection) -> int:
+    """How many leaves the tree has (one indexed ``max``)."""
+    top = connection.execute(select(func.max(ledger_leaves.c.idx))).scalar()
+    return 0 if top is None else int(top) + 1
+
+
+def read_nodes(
+    connection: Connection, keys: Sequence[tuple[int, int]] | set[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Stored complete subtrees by ``(level, index)``; a missing one is left out."""
+    found: dict[tuple[int, int], bytes] = {}
+    for chunk in _chunks(sorted(keys)):
+        rows = connection.execute(
+            select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
+            )
+        )
+        found.update({(row.level, row.idx): bytes(row.hash) for row in rows})
+    return found
+
+
+def node_source(connection: Connection, compute: Any) -> NodeSource:
+    """The stored nodes ``compute(source)`` needs, read in one query, as a ``NodeSource``."""
+    nodes = read_nodes(connection, nodes_needed(compute))
+
+    def source(level: int, index: int) -> bytes:
+        try:
+            return nodes[(level, index)]
+        except KeyError:
+            raise LookupError(f"the ledger has no node ({level}, {index}); rebuild it") from None
+
+    return source
+
+
+def _read_heads(connection: Connection, streams: set[str]) -> dict[str, tuple[int, bytes | None]]:
+    heads: dict[str, tuple[int, bytes | None]] = {}
+    for chunk in _chunks(sorted(streams)):
+        rows = connection.execute(select(ledger_heads).where(ledger_heads.c.aggregate.in_(chunk)))
+        heads.update({row.aggregate: (row.version, bytes(row.leaf)) for row in rows})
+    return heads
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]

@@ -1,0 +1,108 @@
+"""Stored notifications back into domain events, faster than the library's mapper, for rebuilds.
+
+Why: a rebuild decodes every stored event, and parsing its JSON with the standard ``json`` module
+(as the library's mapper does, eventsourcing 9.5) costs about twice as much as reading the row.
+Here the JSON is parsed by orjson and only the objects that carry a transcoded value
+(``{"_type_": …, "_data_": …}``: datetimes, decimals …) are revived afterwards, with the mapper's
+own transcodings; the event is made the way the mapper makes it (topic resolved, id converted,
+class versions upcast, ``__dict__`` set). ``tests/integration/test_setwise_rebuild.py`` checks
+that every stored event of a varied store and of a demo decodes equal to the mapper's.
+
+A mapper that enciphers or compresses, or whose transcoder is not the library's JSON one, is used
+as it is: this module only speeds up the common case, it never guesses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder, find_id_convertor
+from eventsourcing.utils import resolve_topic
+
+from batterytrace.projections.event_source import EventDecoder
+
+Decode = Callable[[Any], Any]
+
+
+def fast_decoder(mapper: EventDecoder) -> Decode:
+    """A function from a stored notification to its domain event, equal to
+    ``mapper.to_domain_event``."""
+    transcoder = getattr(mapper, "transcoder", None)
+    if (
+        type(transcoder) is not JSONTranscoder
+        or getattr(mapper, "cipher", None)
+        or getattr(mapper, "compressor", None)
+    ):
+        return mapper.to_domain_event
+    return _JSONDecoder(transcoder).decode
+
+
+def decode_all(decode: Decode, notifications: Sequence[Any]) -> list[tuple[int, Any]]:
+    """``(notification id, domain event)`` for each notification, in order."""
+    return [(n.id, decode(n)) for n in notifications]
+
+
+class _JSONDecoder:
+    def __init__(self, transcoder: JSONTranscoder) -> None:
+        self._names = transcoder.names
+        self._classes: dict[str, tuple[type, Callable[[Any], Any]]] = {}
+
+    def decode(self, stored: Any) -> Any:
+        topic = stored.topic
+        known = self._classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._classes[topic] = (cls, find_id_convertor(cls, type(stored.originator_id)))
+        cls, convert_id = known
+        state = _parse(stored.state)
+        revive = self._revive
+        for key, value in state.items():
+            if type(value) is dict or type(value) is list:
+                state[key] = revive(value)
+        state["originator_id"] = convert_id(stored.originator_id)
+        state["originator_version"] = stored.originator_version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", state)
+        return domain_event
+
+    def _revive(self, value: Any) -> Any:
+        """What the library's ``object_hook`` makes of ``value``: inner objects first."""
+        if type(value) is list:
+            return [self._revive(v) if type(v) is dict or type(v) is list else v for v in value]
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            data = value["_data_"]
+            if type(data) is dict or type(data) is list:
+                data = self._revive(data)
+            return self._names[value["_type_"]].decode(data)
+        for key, inner in value.items():
+            if type(inner) is dict or type(inner) is list:
+                value[key] = self._revive(inner)
+        return value
+
+
+def _parse(state: Any) -> Any:
+    """orjson where it can (a C parser, 3-4 times as fast as ``json``); ``json`` for what orjson
+    reads otherwise or refuses (integers beyond 64 bits, NaN), as the mapper would read it."""
+    text = state if isinstance(state, str | bytes) else bytes(state)  # as the recorder gives it
+    long_digits = _LONG_DIGITS_TEXT if isinstance(text, str) else _LONG_DIGITS
+    if long_digits(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+# orjson reads an integer beyond 64 bits as a float where ``json`` keeps it whole: a run of 19
+# digits or more (which such an integer needs) sends the event to ``json``.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}").search
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}").search

@@ -1,0 +1,1 @@
+"""The ledger as the service and the CLI read it: checkpoints, proofs, evidence, verification."""

@@ -1,0 +1,254 @@
+"""The ledger on SQLite and PostgreSQL: built by the view runner, signed, and every kind of
+tampering with the stored events found.
+
+- the view's tree equals one recomputed from the store, with checkpoints signed by the key;
+  ``verify`` passes; a rebuild reproduces every signed root;
+- one stored event's bytes edited in the database -> ``verify`` fails naming that event; a
+  deleted or reordered event -> fails; a checkpoint signed by another key -> refused;
+- a battery's evidence file verifies offline; with one record changed it does not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from batterytrace.events.ledger_evidence import EvidenceError, check_evidence
+from batterytrace.events.ledger_merkle import Frontier
+from batterytrace.events.ledger_note import Signer
+from batterytrace.projections.ledger_config import LedgerConfig, write_new_key
+from batterytrace.projections.ledger_view import LedgerView
+from batterytrace.projections.runner import ViewRunner, default_views
+from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.ledger.reading import all_checkpoints, evidence, stream_records
+from batterytrace.trace.ledger.verify import LedgerMismatch, verify_store, verify_stream
+from tests.utils.cast import NationalCast
+from tests.utils.views import VariedStore, varied_store
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> tuple[Path, Signer]:
+    path = tmp_path / "ledger.key"
+    return path, write_new_key(path, "test.example/ledger")
+
+
+@pytest.fixture
+def ledger(
+    app: BatteryTrace, cast: NationalCast, key: tuple[Path, Signer]
+) -> Iterator[tuple[ViewRunner, VariedStore]]:
+    store = varied_store(app, cast)
+    views = default_views(app.settings.working_calendar())
+    views["ledger"] = LedgerView(LedgerConfig(key[0], checkpoint_events=20))
+    runner = ViewRunner(app, views=views, batch_size=16)
+    runner.catch_up()
+    yield runner, store
+    runner.engine.dispose()
+
+
+def _stored(runner: ViewRunner, stream: str, version: int) -> bytes:
+    with runner.engine.connect() as connection:
+        return bytes(
+            connection.execute(
+                text(
+                    f"SELECT state FROM {_events(runner)} "
+                    "WHERE originator_id = :s AND originator_version = :v"
+                ),
+                {"s": stream, "v": version},
+            ).scalar_one()
+        )
+
+
+def _events(runner: ViewRunner) -> str:
+    """The library's events table (its name differs between SQLite and PostgreSQL)."""
+    return runner.app.recorder.events_table_name  # type: ignore[attr-defined]
+
+
+def _write(runner: ViewRunner, sql: str, **params: object) -> None:
+    with runner.engine.begin() as connection:
+        connection.execute(text(sql.replace("stored_events", _events(runner))), params)
+
+
+def test_the_tree_is_the_store_recomputed_and_checkpoints_are_signed(ledger, app, key) -> None:
+    runner, _store = ledger
+    signer = key[1]
+    report = verify_store(app, runner.engine, signer.verifier())
+    head = app.recorder.max_notification_id()
+    assert report.events == head and report.unlogged == 0
+    with runner.engine.connect() as connection:
+        checkpoints = all_checkpoints(connection)
+    # every 20 events or so (batches of 16), and one at the end of the first batch
+    assert len(checkpoints) >= head // 32 and report.checkpoints == len(checkpoints)
+    frontier = Frontier()
+    heads: dict[str, bytes] = {}
+    sizes = {c.tree_size: c.root for c in checkpoints}
+    for notification in app.recorder.select_notifications(start=1, limit=10_000):
+        event = app.mapper.to_domain_event(notification)
+        from batterytrace.events.ledger_record import record_of
+
+        record = record_of(event, heads.get(event.originator_id))
+        heads[event.originator_id] = record.leaf
+        frontier.append(record.leaf)
+        if frontier.size in sizes:
+            assert sizes.pop(frontier.size) == frontier.root()
+    assert not sizes
+
+
+def test_rebuild_reproduces_the_signed_roots(ledger, app, key) -> None:
+    runner, _ = ledger
+    with runner.engine.connect() as connection:
+        before = all_checkpoints(connection)
+        nodes = connection.execute(
+            text("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
+        ).all()
+    runner.rebuild(["ledger"])
+    with runner.engine.connect() as connection:
+        assert all_checkpoints(connection) == before  # kept, none signed twice
+        assert (
+            connection.execute(text("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")).all()
+            == nodes
+        )
+    assert verify_store(app, runner.engine, key[1].verifier()).checkpoints == len(before)
+
+
+def test_an_edited_event_is_named(ledger, app, key) -> None:
+    runner, store = ledger
+    state = _stored(runner, store.pack, 1)
+    assert b"110.5" in state
+    _write(
+        runner,
+        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
+        s=state.replace(b"110.5", b"100.5"),
+        o=store.pack,
+    )
+    with pytest.raises(LedgerMismatch, match=f"Battery.Produced of {store.pack} version 1 .*changed"):
+        verify_store(app, runner.engine, key[1].verifier())
+    with pytest.raises(LedgerMismatch, match=f"{store.pack} version 1 does not match"):
+        verify_stream(app, runner.engine, key[1].verifier(), store.pack)
+
+
+def test_a_deleted_event_is_found(ledger, app, key) -> None:
+    runner, store = ledger
+    _write(
+        runner, "DELETE FROM stored_events WHERE originator_id = :o AND originator_version = 2", o=store.pack
+    )
+    with pytest.raises(LedgerMismatch, match=f"{store.pack} version 3 .*version 2 is missing"):
+        verify_store(app, runner.engine, key[1].verifier())
+
+
+def test_reordered_events_are_found(ledger, app, key) -> None:
+    runner, store = ledger
+    two, three = _stored(runner, store.pack, 2), _stored(runner, store.pack, 3)
+    with runner.engine.connect() as connection:
+        topics = dict(
+            connection.execute(
+                text(f"SELECT originator_version, topic FROM {_events(runner)} WHERE originator_id = :o"),
+                {"o": store.pack},
+            ).all()
+        )
+    for version, state, topic in ((2, three, topics[3]), (3, two, topics[2])):
+        _write(
+            runner,
+            "UPDATE stored_events SET state = :s, topic = :t "
+            "WHERE originator_id = :o AND originator_version = :v",
+            s=state,
+            t=topic,
+            o=store.pack,
+            v=version,
+        )
+    with pytest.raises(LedgerMismatch, match=f"of {store.pack} version 2 .*does not match"):
+        verify_store(app, runner.engine, key[1].verifier())
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(ledger, app, key) -> None:
+    runner, _ = ledger
+    other = Signer.generate("test.example/ledger")
+    with pytest.raises(LedgerMismatch, match="not signed by"):
+        verify_store(app, runner.engine, other.verifier())
+    # a forged checkpoint row among the genuine ones
+    from batterytrace.events.ledger_note import Checkpoint, sign_note
+
+    with runner.engine.connect() as connection:
+        last = all_checkpoints(connection)[-1]
+    forged = sign_note(Checkpoint("test.example/ledger", last.tree_size, last.root).text(), other)
+    _write(runner, "UPDATE ledger_checkpoints SET note = :n WHERE tree_size = :t", n=forged, t=last.tree_size)
+    with pytest.raises(
+        LedgerMismatch, match=f"checkpoint of tree size {last.tree_size}: the note is not signed"
+    ):
+        verify_store(app, runner.engine, key[1].verifier())
+
+
+def test_evidence_verifies_offline_and_a_changed_record_does_not(ledger, app, key) -> None:
+    runner, store = ledger
+    events = list(app.events.get(store.pack))
+    document = evidence(runner.engine, store.pack, events)
+    data = json.dumps(document).encode()
+    checked = check_evidence(data, key[1].verifier())
+    assert (checked.records, checked.first_version, checked.last_version) == (len(events), 1, len(events))
+    # a participant involved later: from its version on, still anchored
+    assert (
+        check_evidence(
+            json.dumps(evidence(runner.engine, store.pack, events, from_version=3)).encode(),
+            key[1].verifier(),
+        ).first_version
+        == 3
+    )
+
+    changed = json.loads(data)
+    changed["records"][0]["record"] = changed["records"][0]["record"].replace("110.5", "100.5")
+    with pytest.raises(EvidenceError, match=r"record 2 .*does not chain"):
+        check_evidence(json.dumps(changed).encode(), key[1].verifier())
+    last = json.loads(data)
+    last["records"][-1]["record"] = last["records"][-1]["record"].replace('"v":1', '"v":1 ')
+    with pytest.raises(EvidenceError, match="canonical"):
+        check_evidence(json.dumps(last).encode(), key[1].verifier())
+    dropped = json.loads(data)
+    del dropped["records"][1]
+    with pytest.raises(EvidenceError, match="missing"):
+        check_evidence(json.dumps(dropped).encode(), key[1].verifier())
+    with pytest.raises(EvidenceError, match="not signed by"):
+        check_evidence(data, Signer.generate("test.example/ledger").verifier())
+    assert [v for v, _, _ in stream_records(events)] == list(range(1, len(events) + 1))
+
+
+def test_an_edit_hidden_by_a_rebuilt_view_still_breaks_the_signed_root(ledger, app, key) -> None:
+    runner, store = ledger
+    state = _stored(runner, store.pack, 1)
+    _write(
+        runner,
+        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
+        s=state.replace(b"110.5", b"100.5"),
+        o=store.pack,
+    )
+    runner.rebuild(["ledger"])  # the leaves now agree with the edited event; the signatures do not
+    with runner.engine.connect() as connection:
+        produced = connection.execute(
+            text("SELECT idx FROM ledger_leaves WHERE aggregate = :o AND version = 1"), {"o": store.pack}
+        ).scalar_one()
+        first = min(c.tree_size for c in all_checkpoints(connection) if c.tree_size > produced)
+    with pytest.raises(LedgerMismatch, match=f"checkpoint {first}: the events stored now do not give"):
+        verify_store(app, runner.engine, key[1].verifier())
+
+
+def test_no_checkpoint_is_signed_over_a_rewritten_history(ledger, app, cast, key, caplog) -> None:
+    runner, store = ledger
+    state = _stored(runner, store.pack, 1)
+    _write(
+        runner,
+        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
+        s=state.replace(b"110.5", b"100.5"),
+        o=store.pack,
+    )
+    runner.rebuild(["ledger"])
+    runner.views["ledger"].config = LedgerConfig(key[0], checkpoint_events=1)  # type: ignore[attr-defined]
+    with runner.engine.connect() as connection:
+        before = all_checkpoints(connection)
+    app.issue_api_key(actor_id=None, participant_id=cast.regulator)
+    with caplog.at_level("ERROR", logger="batterytrace.projections.ledger_view"):
+        assert runner.catch_up(["ledger"]) >= 1
+    with runner.engine.connect() as connection:
+        assert all_checkpoints(connection) == before
+    assert any("no longer give the root signed" in r.getMessage() for r in caplog.records)
