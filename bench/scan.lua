@@ -7,7 +7,9 @@
 -- RUN_ID-thread-counter, unique across threads and runs. done() prints one JSON line for the
 -- Python driver: requests, duration, latency percentiles, non-2xx answers and the first of them.
 
-local threads = {}
+threads = {}  -- global: done() in wrk_report.lua reads it
+-- response() and done(): counting failures and printing the JSON line, shared with the other load
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "wrk_report.lua")
 local thread_count = 0
 
 function setup(thread)
@@ -52,32 +54,4 @@ function request()
    end
    local body = string.format('{"text":"%s","client_scan_id":"%s-%d-%d"}', code, run_id, index, counter)
    return wrk.format(nil, nil, nil, body)
-end
-
-function response(status, headers, body)
-   if status < 200 or status > 299 then
-      failures = failures + 1
-      if first_failure == "" then
-         first_failure = status .. " " .. string.sub(body or "", 1, 200)
-      end
-   end
-end
-
-local function quoted(text)
-   return '"' .. string.gsub(text, '[%c"\\]', function(c) return string.format("\\u%04x", string.byte(c)) end) .. '"'
-end
-
-function done(summary, latency, requests)
-   local failed, exhausted_any, first = 0, 0, ""
-   for _, thread in ipairs(threads) do
-      failed = failed + thread:get("failures")
-      exhausted_any = math.max(exhausted_any, thread:get("exhausted"))
-      if first == "" then first = thread:get("first_failure") end
-   end
-   local e = summary.errors
-   io.write(string.format(
-      'WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non_2xx":%d,' ..
-      '"socket_errors":%d,"exhausted":%d,"first_failure":%s}\n',
-      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), failed,
-      e.connect + e.read + e.write + e.timeout, exhausted_any, quoted(first)))
 end

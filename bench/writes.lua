@@ -11,7 +11,9 @@
 -- tell which request an answer belongs to, so the figures are for the mix as a whole).
 
 local KINDS = { "scan", "install", "retire", "handover" }
-local threads = {}
+threads = {}  -- global: done() in wrk_report.lua reads it
+-- response() and done(): counting failures and printing the JSON line, shared with the other load
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "wrk_report.lua")
 
 function setup(thread)
    table.insert(threads, thread)
@@ -71,32 +73,4 @@ function request()
    end
    local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
    return wrk.format("POST", path, headers, body)
-end
-
-function response(status, headers, body)
-   if status < 200 or status > 299 then
-      failures = failures + 1
-      if first_failure == "" then
-         first_failure = status .. " " .. string.sub(body or "", 1, 200)
-      end
-   end
-end
-
-local function quoted(text)
-   return '"' .. string.gsub(text, '[%c"\\]', function(c) return string.format("\\u%04x", string.byte(c)) end) .. '"'
-end
-
-function done(summary, latency, requests)
-   local failed, exhausted_any, first = 0, 0, ""
-   for _, thread in ipairs(threads) do
-      failed = failed + thread:get("failures")
-      exhausted_any = math.max(exhausted_any, thread:get("exhausted"))
-      if first == "" then first = thread:get("first_failure") end
-   end
-   local e = summary.errors
-   io.write(string.format(
-      'WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non_2xx":%d,' ..
-      '"socket_errors":%d,"exhausted":%d,"first_failure":%s}\n',
-      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), failed,
-      e.connect + e.read + e.write + e.timeout, exhausted_any, quoted(first)))
 end
