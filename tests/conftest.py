@@ -9,7 +9,6 @@ unreachable the PostgreSQL tests skip with the reason, except under CI=true, whe
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -50,15 +49,10 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A database URL pointing at a fresh schema of the test server."""
-    import psycopg
+    from tests.utils.stores import fresh_schema
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_server else "?"
-    yield f"{postgres_server}{separator}schema={schema}"
-    with psycopg.connect(postgres_server, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_schema(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ import re
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from tests.e2e.test_cli import B1, Cli
+from tests.utils.stores import store_url
 
 # Libraries a command that does not open the store, serve HTTP or draw labels must not load.
 HEAVY = (
@@ -158,18 +158,8 @@ def answered(
     """On a demo store whose views hold every event (once per store): each command's answer
     through the plain reads and through the full path."""
     folder = tmp_path_factory.mktemp("startup")
-    url = f"sqlite:///{folder / 'batterytrace.db'}"
-    schema = None
-    if request.param == "postgres":
-        import psycopg
-
-        server = request.getfixturevalue("postgres_server")
-        schema = f"s_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
-    cli = Cli(url, folder)
-    try:
+    with store_url(request, tmp_path_factory, "startup") as url:
+        cli = Cli(url, folder)
         cli.ok("init")
         example = cli.ok("demo", "--batteries", "40", "--show-example").stdout
         cli.ok("report", "compliance")  # the first read brings the views up to date
@@ -178,12 +168,6 @@ def answered(
         filled = [tuple(arg.replace("{code}", code) for arg in command) for command in commands]
         quick, full = _answers(cli, filled), _answers(cli, filled, full_path=True)
         yield dict(zip(commands, zip(quick, full, strict=True), strict=True))
-    finally:
-        if schema is not None:
-            import psycopg
-
-            with psycopg.connect(server, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _heavy_loaded(answer: Answer) -> list[str]:

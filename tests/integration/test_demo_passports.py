@@ -10,7 +10,6 @@ and are plausible, and that the printed passport example is found again from the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from batterytrace.trace.passport.build import ASPECTS, PassportEnded, battery_pa
 from batterytrace.trace.passport.service import battery_model, readings_of
 from batterytrace.trace.settings import Settings
 from tests.utils.batterypass import aspect_errors
+from tests.utils.stores import store_url
 
 BATTERIES = 160
 PERFORMANCE = ASPECTS["PerformanceAndDurability"]
@@ -65,32 +65,19 @@ class Demo:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    schema = server = None
-    if request.param == "postgres":
-        import psycopg
-
-        server = request.getfixturevalue("postgres_server")
-        schema = f"p2_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('passports') / 'batterytrace.db'}"
-    now = datetime.now(UTC).replace(microsecond=0)
-    app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
-    runner = None
-    try:
-        summary = generate_demo(app, seed=5, batteries=BATTERIES)
-        runner = ViewRunner(app)
-        runner.catch_up()
-        yield Demo(app, runner.engine, summary, url)
-    finally:
-        if runner is not None:
-            runner.engine.dispose()
-        app.close()
-        if schema:
-            with psycopg.connect(server, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with store_url(request, tmp_path_factory, "passports") as url:
+        now = datetime.now(UTC).replace(microsecond=0)
+        app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
+        runner = None
+        try:
+            summary = generate_demo(app, seed=5, batteries=BATTERIES)
+            runner = ViewRunner(app)
+            runner.catch_up()
+            yield Demo(app, runner.engine, summary, url)
+        finally:
+            if runner is not None:
+                runner.engine.dispose()
+            app.close()
 
 
 def events_of(app: BatteryTrace, topic: str) -> list[Any]:

@@ -6,7 +6,6 @@ current exactly when ``freshness.views_are_current`` does."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +25,7 @@ from batterytrace.projections.view_rows import FINDING_KINDS
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
 from tests.utils.cast import NationalCast
+from tests.utils.stores import store_url
 from tests.utils.views import demo_store, varied_store
 
 
@@ -57,29 +57,14 @@ def _open(url: str, app: BatteryTrace, now: datetime) -> Iterator[Views]:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
     """The national demo (every planted compliance case) and its views, once per store."""
-    schema = None
-    if request.param == "postgres":
-        import psycopg
-
-        server = request.getfixturevalue("postgres_server")
-        schema = f"p_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('plain') / 'batterytrace.db'}"
-    now = datetime.now(UTC).replace(microsecond=0)
-    app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
-    try:
-        demo_store(app, batteries=60)
-        yield from _open(url, app, now)
-    finally:
-        app.close()
-        if schema is not None:
-            import psycopg
-
-            with psycopg.connect(server, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with store_url(request, tmp_path_factory, "plain") as url:
+        now = datetime.now(UTC).replace(microsecond=0)
+        app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
+        try:
+            demo_store(app, batteries=60)
+            yield from _open(url, app, now)
+        finally:
+            app.close()
 
 
 def _same_lifecycles(views: Views, codes: list[str]) -> None:

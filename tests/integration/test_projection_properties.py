@@ -31,7 +31,6 @@ import itertools
 import json
 import os
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +76,7 @@ from tests.utils.recompute import (
     recompute,
     rounded,
 )
+from tests.utils.stores import fresh_schema
 
 START = datetime(2021, 1, 4, tzinfo=CST)  # a Monday; the cast registers (and is whitelisted) then
 # Every example writes a store, so shrinking a failure can take minutes: it is off unless
@@ -110,17 +110,8 @@ def fresh_store(request: pytest.FixtureRequest) -> Callable[[], Any]:
             with tempfile.TemporaryDirectory(prefix="bt-prop-") as directory:
                 yield f"sqlite:///{Path(directory) / 'batterytrace.db'}"
             return
-        import psycopg
-
-        schema = f"p_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            separator = "&" if "?" in server else "?"
-            yield f"{server}{separator}schema={schema}"
-        finally:
-            with psycopg.connect(server, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        with fresh_schema(server, "p") as url:
+            yield url
 
     return make
 

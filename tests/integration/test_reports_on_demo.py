@@ -15,7 +15,6 @@ The demo and its views are built once per store (module scope): a report query n
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
 from tests.utils.recompute import FLOW_FIELDS, MONTH_FIELDS, POINT_FIELDS, Recomputed, recompute, rounded
+from tests.utils.stores import store_url
 
 BATTERIES = 300
 SEED = 7
@@ -56,32 +56,19 @@ class Demo:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    schema = None
-    if request.param == "postgres":
-        import psycopg
-
-        server = request.getfixturevalue("postgres_server")
-        schema = f"d_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'batterytrace.db'}"
-    now = datetime.now(UTC).replace(microsecond=0)  # one "now" for the demo's history and the reports
-    app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
-    runner = None
-    try:
-        summary = generate_demo(app, seed=SEED, batteries=BATTERIES)
-        runner = ViewRunner(app)
-        runner.catch_up()
-        yield Demo(app, runner.engine, summary, recompute(app), now)
-    finally:
-        if runner is not None:
-            runner.engine.dispose()
-        app.close()
-        if schema:
-            with psycopg.connect(server, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with store_url(request, tmp_path_factory, "demo") as url:
+        now = datetime.now(UTC).replace(microsecond=0)  # one "now" for the demo's history and the reports
+        app = BatteryTrace(Settings(database_url=url), clock=lambda: now)
+        runner = None
+        try:
+            summary = generate_demo(app, seed=SEED, batteries=BATTERIES)
+            runner = ViewRunner(app)
+            runner.catch_up()
+            yield Demo(app, runner.engine, summary, recompute(app), now)
+        finally:
+            if runner is not None:
+                runner.engine.dispose()
+            app.close()
 
 
 def findings(
