@@ -42,6 +42,26 @@ def latest_checkpoint(connection: Connection) -> StoredCheckpoint | None:
     return None if row is None else StoredCheckpoint(row.tree_size, bytes(row.root), row.note, row.signed_at)
 
 
+def covering_checkpoint(connection: Connection, aggregate: str, version: int) -> StoredCheckpoint | None:
+    """The earliest stored checkpoint whose tree holds the leaf of ``aggregate``'s ``version``
+    (its record anchors every earlier one of the stream through the hash chain, so this
+    checkpoint covers the stream's whole history up to that version); None while that version is
+    not logged yet or no checkpoint covers it. One statement: the leaf through the stream index,
+    the checkpoint through the primary key (``tree_size > leaf index``, smallest first)."""
+    leaf = (
+        select(ledger_leaves.c.idx)
+        .where(ledger_leaves.c.aggregate == aggregate, ledger_leaves.c.version == version)
+        .scalar_subquery()
+    )
+    row = connection.execute(
+        select(ledger_checkpoints)
+        .where(ledger_checkpoints.c.tree_size > leaf)
+        .order_by(ledger_checkpoints.c.tree_size)
+        .limit(1)
+    ).first()
+    return None if row is None else StoredCheckpoint(row.tree_size, bytes(row.root), row.note, row.signed_at)
+
+
 def all_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
     rows = connection.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size))
     return [StoredCheckpoint(r.tree_size, bytes(r.root), r.note, r.signed_at) for r in rows]

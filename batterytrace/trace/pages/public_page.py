@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from batterytrace.events.conventions import BATTERY_TYPES
+from batterytrace.events.zone import shown_time
 from batterytrace.trace.pages.i18n import LANGUAGES, translate
 from batterytrace.trace.pages.problem_text import problem_text
 
@@ -209,6 +210,25 @@ def _qr(language: str, code: str) -> str:
     )
 
 
+def _ledger(language: str, page: dict[str, Any]) -> str:
+    """Which signed checkpoint of the tamper-evidence ledger covers the battery's history (or
+    that none does yet); nothing where the ledger signs no checkpoints (no ``ledger_checkpoint``)."""
+    if "ledger_checkpoint" not in page:
+        return ""
+    checkpoint = page["ledger_checkpoint"]
+    said = (
+        text(language, "public.ledger.pending")
+        if checkpoint is None
+        else text(
+            language,
+            "public.ledger.covered",
+            size=checkpoint["tree_size"],
+            signed=shown_time(checkpoint["signed_at"]),
+        )
+    )
+    return f'<p class="ledger" id="ledger">{said}</p>'
+
+
 def render_public_page(
     page: dict[str, Any], language: str, *, near: tuple[float, float] | None = None
 ) -> str:
@@ -224,7 +244,7 @@ def render_public_page(
         f"{_badge(language, state)}</p>"
         f'<p class="meaning" id="meaning">{_word(language, "meaning", state, fallback="")}</p></section>'
     )
-    footer = f'<footer class="muted">{text(language, "public.footer")}</footer>'
+    footer = f'<footer class="muted">{_ledger(language, page)}{text(language, "public.footer")}</footer>'
     facts, life, points = _facts(language, page), _second_life(language, page), _points(language, page)
     # Returning the battery matters most when it is out of use: the points come first then.
     middle = (points, facts, life) if TONES.get(state) == "action" else (facts, life, points)

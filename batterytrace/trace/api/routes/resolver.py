@@ -2,7 +2,8 @@
 
 ``GET /b/{code}`` is the battery's public page: what it is, who made it and when, its state, its
 second life, where it is held if a collection point has taken it in, and where to hand it in (the
-nearest collection points a regulator has approved, other than the one holding it). Browsers get a
+nearest collection points a regulator has approved, other than the one holding it), and, where the
+ledger signs checkpoints, which signed checkpoint covers its history (issue 15). Browsers get a
 small server-rendered HTML page in Chinese or English (``?lang=``, the language cookie, else
 ``Accept-Language``, as on the other pages; rendered by ``trace.pages.public_page`` from our own
 static files only); programs that ask for JSON (``Accept: application/json`` or ``?format=json``)
@@ -25,13 +26,17 @@ from sqlalchemy import Engine
 from batterytrace.events import regions
 from batterytrace.events.battery_code import EXAMPLE_CODE, BatteryCode, parse_battery_code
 from batterytrace.events.errors import DomainError, InvalidInput, NotFound
+from batterytrace.events.zone import in_china_time
 from batterytrace.projections import queries
+from batterytrace.projections.database import read_session
+from batterytrace.projections.ledger_config import LedgerConfig
 from batterytrace.trace.access import public_battery
 from batterytrace.trace.api.deps import OptionalCaller, Service, Views
 from batterytrace.trace.api.errors import ViewsBehind
 from batterytrace.trace.api.models import problem_responses
 from batterytrace.trace.api.problems import problem, status_of
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.ledger.reading import covering_checkpoint
 from batterytrace.trace.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, choose_language
 from batterytrace.trace.pages.public_page import render_error_page, render_public_page
 from batterytrace.trace.pages.routes import AcceptLanguage, LangCookie, LangQuery
@@ -74,6 +79,13 @@ class HoldingPoint(BaseModel):
     address: str
 
 
+class LedgerCoverage(BaseModel):
+    tree_size: int = Field(description="The checkpoint's tree size (`GET /api/v1/ledger/proofs/…`).")
+    signed_at: str = Field(
+        description="When it was signed (China Standard Time).", examples=["2026-05-20T10:15:00+08:00"]
+    )
+
+
 class PublicPage(BaseModel):
     """The battery's public page: what anyone who scans its QR code may see."""
 
@@ -97,6 +109,12 @@ class PublicPage(BaseModel):
         description="Where to hand it in, nearest first: approved points, never the one holding it."
     )
     collection_points_near: Literal["your location", "last collection point", "manufacturer's region"] | None
+    ledger_checkpoint: LedgerCoverage | None = Field(
+        None,
+        description="The earliest signed checkpoint of the tamper-evidence ledger that covers the "
+        "battery's history (its last event's record); null while none does yet. Absent when the "
+        "ledger has no signing key.",
+    )
 
 
 # ------------------------------------------------------------------------------------ routes
@@ -232,7 +250,24 @@ def public_page(
         "held_at": held_at,
         "collection_points": points,
         "collection_points_near": reason,
+        **_ledger_coverage(service, views, parsed.code, battery["version"]),
     }
+
+
+def _ledger_coverage(service: BatteryTrace, views: Engine, code: str, version: int) -> dict[str, Any]:
+    """``ledger_checkpoint``: the signed checkpoint covering the history the page shows (up to
+    the view's ``version``), or None; nothing where the ledger has no key, as it then signs no
+    checkpoint and "not yet covered" would never change. The key file is only looked for here:
+    reading it is for the signer (a damaged one must not break the public page)."""
+    key = LedgerConfig.from_environment(service.settings.database_url).key_path
+    if key is None or not key.is_file():
+        return {}
+    with read_session(views) as connection:
+        checkpoint = covering_checkpoint(connection, code, version)
+    if checkpoint is None:
+        return {"ledger_checkpoint": None}
+    signed = in_china_time(checkpoint.signed_at).isoformat(timespec="seconds")
+    return {"ledger_checkpoint": {"tree_size": checkpoint.tree_size, "signed_at": signed}}
 
 
 def _recorded(service: BatteryTrace, code: str) -> BatteryCode:
