@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5000  # notifications read, decoded and folded at a time
 SCHEMA_LOCK_KEY = 7_117_001  # pg_advisory_xact_lock key for creating, resetting and swapping view tables
 REBUILD_LOCK_KEY = 7_117_002  # pg_try_advisory_lock key held for a whole set-wise rebuild
+_SCHEMA_KEYED = "CAST(:key AS integer), hashtext(current_schema())"  # the two-int4 advisory key
 
 
 class ViewBuilder(Protocol):
@@ -84,19 +85,25 @@ def only_rebuild(engine: Engine) -> Iterator[None]:
     ``<table>_rebuild`` tables, and the second's ``create`` would drop the first's. PostgreSQL:
     a session advisory lock on a connection of its own (released if the process dies); SQLite: an
     exclusive ``flock`` on ``<database file>.rebuild-lock`` (released likewise). An in-memory
-    SQLite database is private to its process: nothing to lock."""
+    SQLite database is private to its process: nothing to lock.
+
+    On PostgreSQL the lock is keyed by the schema the view tables live in (``current_schema()``),
+    since two deployments (or test runs) may share one database in separate schemas and must not
+    refuse each other's rebuilds."""
     message = "another rebuild of the views is running on this database; wait for it to finish and retry"
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             if not connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": REBUILD_LOCK_KEY}
+                text(f"SELECT pg_try_advisory_lock({_SCHEMA_KEYED})"), {"key": REBUILD_LOCK_KEY}
             ).scalar():
                 raise RebuildRunning(message)
             connection.commit()
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": REBUILD_LOCK_KEY})
+                connection.execute(
+                    text(f"SELECT pg_advisory_unlock({_SCHEMA_KEYED})"), {"key": REBUILD_LOCK_KEY}
+                )
                 connection.commit()
         return
     database = engine.url.database

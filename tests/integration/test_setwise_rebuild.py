@@ -29,6 +29,8 @@ from batterytrace.projections.runner import ViewRunner
 from batterytrace.projections.stored_decoding import fast_decoder
 from batterytrace.projections.tables import positions
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.settings import Settings
+from tests.utils.stores import fresh_schema
 from tests.utils.views import demo_store, differences, varied_store, view_contents
 
 SETWISE = ("lifecycle", "network", "reports")
@@ -267,3 +269,25 @@ def test_a_second_rebuild_is_refused_while_one_runs(runner: ViewRunner, app: Bat
 
     runner.rebuild(list(SETWISE))  # the lock is released with its holder
     assert view_contents(runner.engine) == before
+
+
+@pytest.mark.postgres
+def test_rebuilds_in_two_schemas_of_one_postgres_database_do_not_refuse_each_other(
+    postgres_server: str,
+) -> None:
+    """The rebuild lock guards one set of view tables: a deployment (or a test run) in another
+    schema of the same database rebuilds its own views meanwhile."""
+    with fresh_schema(postgres_server) as first_url, fresh_schema(postgres_server) as second_url:
+        first, second = (BatteryTrace(Settings(database_url=url)) for url in (first_url, second_url))
+        runners = [ViewRunner(app, views=three_views(app)) for app in (first, second)]
+        try:
+            demo_store(second, batteries=40)
+            with rebuild_module.only_rebuild(runners[0].engine):
+                runners[1].rebuild(list(SETWISE))
+                with pytest.raises(rebuild_module.RebuildRunning):
+                    runners[0].rebuild(list(SETWISE))
+            assert view_contents(runners[1].engine)
+        finally:
+            for runner, app in zip(runners, (first, second), strict=True):
+                runner.engine.dispose()
+                app.close()
