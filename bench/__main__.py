@@ -75,7 +75,14 @@ def p2(store: str, sizes: Sizes) -> Rows:
     batteries = int(600 * (sizes.scan_seconds + scan_rate.WARMUP_SECONDS)) + scan_rate.WARMUP_CODES + 1000
     generator = scan_rate.choose_generator("auto")
     figures = scan_rate.measure(
-        store, sizes.scan_clients, sizes.scan_seconds, 1, batteries, generator, profiles=PROFILES
+        store,
+        sizes.scan_clients,
+        sizes.scan_seconds,
+        1,
+        batteries,
+        generator,
+        profiles=PROFILES,
+        ledger_cost=True,
     )
     rows = scan_rate.json_rows([figures])
     for row in rows:

@@ -69,6 +69,7 @@ WARMUP_SECONDS = 1.0
 START_SECONDS = 180  # each worker catches the views up at start: slow on a busy machine
 GOAL_RATIO = 0.25  # issue 13: a quarter of the bare app's rate, measured with wrk
 GOAL_P99_MS = 50.0
+GOAL_LEDGER_RATIO = 0.95  # issue 15: the log may cost scans at most 5 %
 
 
 # ------------------------------------------------------------------------------ the baseline
@@ -488,6 +489,24 @@ def _children_cpu_seconds() -> float:
 
 # ------------------------------------------------------------------------------ one store
 @dataclass
+class LedgerCost:
+    """Issue 15: the scan rate with the tamper-evidence log on (the measured scan run) against
+    runs with it off just before and just after (the mean of the two, so that the store's growth
+    and the machine's warming weigh on both sides alike)."""
+
+    with_log: RunFigures
+    without_log: list[RunFigures]
+
+    @property
+    def rate_without(self) -> float:
+        return statistics.mean(r.rate for r in self.without_log)
+
+    @property
+    def ratio(self) -> float:
+        return self.with_log.rate / self.rate_without
+
+
+@dataclass
 class StoreFigures:
     """One store's runs: the scans and, when measured, the mixed writes, each with the bare app
     under the same load."""
@@ -497,6 +516,7 @@ class StoreFigures:
     bare: RunFigures
     mix: RunFigures | None = None
     mix_bare: RunFigures | None = None
+    ledger: LedgerCost | None = None
 
     @property
     def ratio(self) -> float:
@@ -520,15 +540,21 @@ def measure(
     profiles: Profiles | None = None,
     *,
     mixed: bool = True,
+    ledger_cost: bool = False,
 ) -> StoreFigures:
     """The service and the bare app under the same loads: scans, then (``mixed``, with wrk) the
     mixed writes on as many batteries again; with ``profiles``, the service is sampled by py-spy
-    while the loads run (``bench/profiling.py``)."""
+    while the loads run (``bench/profiling.py``). ``ledger_cost`` (wrk only): the scans also run
+    with the follower's tamper-evidence log turned off (``BATTERYTRACE_LEDGER=off``), before and
+    after the measured run with it on, each on batteries of its own (see ``LedgerCost``)."""
     profiles = profiles or Profiles(None)
     mixed = mixed and generator == "wrk"
+    ledger_cost = ledger_cost and generator == "wrk"
+    parts = 3 if ledger_cost else 1
     with fresh_store(store) as database_url:
         prepared_at = time.perf_counter()
-        prepared = prepare(database_url, batteries, batteries // len(KINDS) if mixed else 0)
+        prepared = prepare(database_url, batteries * parts, batteries // len(KINDS) if mixed else 0)
+        slices = [prepared.codes[i * batteries : (i + 1) * batteries] for i in range(parts)]
         print(
             f"[{store}] {batteries + len(prepared.jobs)} batteries produced and brought to the states the "
             f"loads need in {time.perf_counter() - prepared_at:.1f} s",
@@ -537,17 +563,26 @@ def measure(
         # As ``serve`` runs it: HTTP workers without a follower, the follower a process beside them.
         env = {"BATTERYTRACE_DATABASE_URL": database_url, "BATTERYTRACE_NO_PROJECTIONS": "1"}
         mix = mix_bare = None
-        with (
-            uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid),
-            follower_beside(env),
-            profiles.other_process(f"P2-{store}", pid),
-        ):
-            if generator == "wrk":
-                scan = drive_wrk(url, scan_load(prepared.key, prepared.codes), clients, seconds, pid)
-                if mixed:
-                    mix = drive_wrk(url, mix_load(prepared), clients, seconds, pid)
-            else:
-                scan = asyncio.run(drive(url, prepared.key, iter(prepared.codes), clients, seconds, pid))
+        cost = None
+        with uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid):
+            if ledger_cost:
+                without = [drive_wrk_without_ledger(url, prepared.key, slices[0], clients, seconds, pid, env)]
+            with follower_beside(env), profiles.other_process(f"P2-{store}", pid):
+                if generator == "wrk":
+                    if ledger_cost:
+                        wait_for_views(database_url)  # the log caught up on the run without it
+                    scan = drive_wrk(
+                        url, scan_load(prepared.key, slices[-1 if ledger_cost else 0]), clients, seconds, pid
+                    )
+                    if mixed:
+                        mix = drive_wrk(url, mix_load(prepared), clients, seconds, pid)
+                else:
+                    scan = asyncio.run(drive(url, prepared.key, iter(prepared.codes), clients, seconds, pid))
+            if ledger_cost:
+                without.append(
+                    drive_wrk_without_ledger(url, prepared.key, slices[1], clients, seconds, pid, env)
+                )
+                cost = LedgerCost(scan, without)
         with uvicorn_server(BARE_FACTORY, workers, {}, "/docs") as (url, pid):
             if generator == "wrk":
                 bare = drive_wrk(url, scan_load(prepared.key, None), clients, seconds, pid)
@@ -565,7 +600,34 @@ def measure(
             )
         if run is not None and run.first_error:
             print(f"[{store}] first {load} error: {run.first_error}", file=sys.stderr)
-    return StoreFigures(store, scan, bare, mix, mix_bare)
+    return StoreFigures(store, scan, bare, mix, mix_bare, cost)
+
+
+def drive_wrk_without_ledger(
+    url: str, key: str, codes: list[str], clients: int, seconds: float, server_pid: int, env: dict[str, str]
+) -> RunFigures:
+    """The scan load with the view follower running every view but the tamper-evidence log."""
+    with follower_beside({**env, "BATTERYTRACE_LEDGER": "off"}):
+        return drive_wrk(url, scan_load(key, codes), clients, seconds, server_pid)
+
+
+def wait_for_views(database_url: str, timeout: float = START_SECONDS) -> None:
+    """Until every view holds every stored event (the follower beside has caught up)."""
+    from batterytrace.projections.runner import ViewRunner
+    from batterytrace.trace.application import BatteryTrace
+    from batterytrace.trace.settings import Settings
+
+    app = BatteryTrace(Settings(database_url=database_url))
+    runner = ViewRunner(app)
+    try:
+        deadline = time.monotonic() + timeout
+        while any(s.lag for s in runner.status()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the views did not catch up within {timeout:g} s")
+            time.sleep(0.2)
+    finally:
+        runner.engine.dispose()
+        app.close()
 
 
 def choose_generator(asked: str) -> str:
@@ -631,6 +693,19 @@ def json_rows(figures: list[StoreFigures]) -> list[dict[str, Any]]:
                     ratio=run.server_cpu / bare.server_cpu if bare.server_cpu else None,
                 ),
             ]
+        if f.ledger is not None:
+            rows.append(
+                figure(
+                    "scan_rate_log_on_vs_off",
+                    f.store,
+                    f.ledger.with_log.rate,
+                    "req/s",
+                    baseline=f.ledger.rate_without,
+                    ratio=f.ledger.ratio,
+                    goal=f">= {GOAL_LEDGER_RATIO} x without the log",
+                    ok=f.ledger.ratio >= GOAL_LEDGER_RATIO,
+                )
+            )
     return rows
 
 
@@ -656,6 +731,11 @@ def main() -> None:
         action="store_true",
         help="Scans only, without the mixed writes (install, retire, hand-over).",
     )
+    parser.add_argument(
+        "--ledger-cost",
+        action="store_true",
+        help="Also scan with the tamper-evidence log off, before and after, to show what it costs.",
+    )
     parser.add_argument("--json", action="store_true", help="Print the figures as a JSON array last.")
     args = parser.parse_args()
     generator = choose_generator(args.client)
@@ -671,6 +751,7 @@ def main() -> None:
             batteries,
             generator,
             mixed=not args.no_mix,
+            ledger_cost=args.ledger_cost,
         )
         for s in stores
     ]
@@ -697,6 +778,12 @@ def main() -> None:
             print(
                 f"{f.store:<9} {load:<5} ratio service/bare {ratio:.2f}  p99 {p99:.1f} ms  -> "
                 f"{'ok' if met else 'MISSED'}"
+            )
+        if f.ledger is not None:
+            print(
+                f"{f.store:<9} scan  with the log {f.ledger.with_log.rate:,.0f} req/s, without "
+                + " / ".join(f"{r.rate:,.0f}" for r in f.ledger.without_log)
+                + f" req/s: ratio {f.ledger.ratio:.3f} (goal >= {GOAL_LEDGER_RATIO})"
             )
     if args.json:
         print(json.dumps(json_rows(figures)))
