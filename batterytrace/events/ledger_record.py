@@ -13,9 +13,19 @@ canonical JSON of:
 - ``occurred_at``, ``recorded_at``: when it happened (null for events without a real-world time)
   and when the platform stored it, ISO 8601 with microseconds in China Standard Time;
 - ``actor``: who acted (null for events that name no actor field);
-- ``data``: every other fact of the event, times written the same way;
+- ``data``: every other fact of the event, times written the same way, except the caller's
+  ``request_id``;
 - ``prev``: the hex leaf hash of the same aggregate's previous record (null for its first), so
   that each stream is a hash chain and one inclusion proof of its last record anchors all of it.
+
+Why ``request_id`` is left out: it is the client's idempotency key (an outlet's scan id, an
+ERP order number), transport metadata that makes a retry an answer rather than a second event,
+not a fact of the battery's history. An evidence file hands a battery's records to every
+participant involved with it, so a key in them would tell one company another's order numbers
+(issue 15). What the battery went through, who acted and who was named stay in the record. So
+the ledger does not vouch for request ids: an edit of one in the store changes no leaf, and can
+change only whether a later retry is answered as a replay, never what the history says. The
+format is not released yet, so this is still record v1.
 
 Its leaf in the Merkle tree is ``SHA-256(0x00 || record)`` (``ledger_merkle.leaf_hash``). Pure: no
 I/O, no database, no web framework.
@@ -38,7 +48,9 @@ import orjson
 from batterytrace.events.zone import in_china_time
 
 RECORD_VERSION = 1
-# Attributes the record names in fields of their own, or that are the library's bookkeeping.
+# Attributes the record names in fields of their own, the library's bookkeeping, or transport
+# metadata that is no fact of the history (``request_id``: see above). Every writer of the
+# record leaves these out of ``data`` (``ledger_record_writer`` reads this set too).
 _OWN_FIELDS = {
     "originator_id",
     "originator_version",
@@ -46,6 +58,7 @@ _OWN_FIELDS = {
     "originator_topic",
     "actor_id",
     "occurred_at",
+    "request_id",
 }
 MAX_RECORD_BYTES = 1_000_000  # an evidence file's record larger than this is refused unread
 

@@ -4,7 +4,9 @@ and the public key at a well-known path.
 The checkpoint, the proofs and the public key are public (hashes and a signature: what a
 transparency log publishes so that anyone can check it). A battery's evidence holds its records
 whole (actors, details), so it is read like the battery's history: by regulators and by the
-participants involved with it, from their first involvement on.
+participants involved with it, from their first involvement on (``events/disclosure.py``), and
+refused to a participant that may not know a VIN one of those records names (a record cannot be
+cut without breaking its hash). Request ids are not in the records (``ledger_record.py``).
 """
 
 from __future__ import annotations
@@ -123,8 +125,10 @@ def get_consistency(
 def get_evidence(code: str, service: Service, views: Views, caller: Caller) -> dict[str, Any]:
     """One file that `batterytrace verify-evidence FILE --key PUB` checks offline. For regulators
     and the participants involved with the battery (records from their first involvement on);
-    records naming a vehicle's VIN only for those who may know it. 409 while the battery's last
-    event is not yet covered by a signed checkpoint."""
+    records naming a vehicle's VIN only for those who may know it. The records name who acted and
+    who was named (facts of the history) but no request ids: a client's retry keys are not facts,
+    and not another participant's to read. 409 while the battery's last event is not yet covered
+    by a signed checkpoint."""
     parsed = parse_battery_code(code, today=service.today())
     events = service.history(parsed.code)
     disclosure = disclosure_of(caller, [event_record(e) for e in events])
