@@ -14,7 +14,13 @@ P3 one battery's lookup at the large store vs the small (<= 1.5 x); P4 view rebu
 reading the same events raw (>= 0.25 x, issue 13); P5 peak RSS of ``batterytrace import`` on a file ten
 times larger (<= 1.2 x and <= 300 MB); P6 ``batterytrace demo --batteries 1000000`` with views
 built, on PostgreSQL (<= 10 min); P7 an EPCIS 2.0 export of the whole store vs reading its events
-raw (>= 0.3 x) and the export CLI's peak RSS (<= 300 MB).
+raw (>= 0.3 x) and the export CLI's peak RSS (<= 300 MB); P8 the write ceiling (issue 16's "P7",
+renumbered: P7 was taken): single-battery hand-overs/s at 1, 4, 16 and 32 client processes and
+batched hand-overs of 10 and 100, beside the library's single-event save at the same
+concurrency, and the library's DB functions on PostgreSQL (``bench/write_ceiling.py``; no goals,
+the figures README's sizing table is made from); P9 the tamper-evidence ledger's append when
+rebuilt (>= 100,000 events/s, issue 15; ``bench/ledger_rate.py``), with its records, follower,
+whole-rebuild and ``verify`` rates as context (what a store of any size takes to verify follows).
 
 ``--quick`` uses small sizes so that the whole run fits in about two and a half minutes on two cores: its
 figures are indicative only: fixed costs weigh more, P3 compares 5k with 1k batteries, P5 compares
@@ -36,7 +42,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import demo_time, epcis_export, import_memory, import_rate, rebuild_rate, scan_rate
+from bench import (
+    demo_time,
+    epcis_export,
+    import_memory,
+    import_rate,
+    ledger_rate,
+    rebuild_rate,
+    scan_rate,
+    write_ceiling,
+)
 from bench.profiling import Profiles
 from bench.results import failed, json_line, print_table
 
@@ -54,11 +69,12 @@ class Sizes:
     memory_large: int
     demo_batteries: int
     export_batteries: int
+    ledger_batteries: int = 20_000  # P9 (bench/ledger_rate.py)
 
 
 FULL = Sizes(100_000, 10.0, 16, 10_000, 100_000, 100_000, 1_000_000, 1_000_000, 100_000)
-QUICK = Sizes(10_000, 3.0, 16, 1_000, 5_000, 20_000, 200_000, 10_000, 5_000)
-ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
+QUICK = Sizes(10_000, 3.0, 16, 1_000, 5_000, 20_000, 200_000, 10_000, 5_000, 2_000)
+ALL_METRICS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 Rows = list[dict[str, Any]]
 
 
@@ -97,10 +113,23 @@ def p3_p4(store: str, sizes: Sizes) -> Rows:
     return rebuild_rate.json_rows(small, large)
 
 
+def p9(store: str, sizes: Sizes) -> Rows:
+    """The ledger: its append rate when rebuilding (issue 15: >= 100,000 events/s), with its
+    records, follower, whole-rebuild and ``verify`` rates as context."""
+    with PROFILES.in_process(f"P9-{store}"):
+        figures = ledger_rate.measure(store, sizes.ledger_batteries)
+    return ledger_rate.json_rows(figures)
+
+
 def p7(store: str, sizes: Sizes) -> Rows:
     with PROFILES.in_process(f"P7-{store}"):
         figures = epcis_export.measure(store, sizes.export_batteries)
     return epcis_export.json_rows(figures)
+
+
+def p8(store: str, sizes: Sizes) -> Rows:
+    plan = write_ceiling.QUICK if sizes == QUICK else write_ceiling.FULL
+    return write_ceiling.json_rows(store, write_ceiling.measure(store, plan))  # clients: child processes
 
 
 def p5(store: str, sizes: Sizes) -> Rows:
@@ -126,7 +155,15 @@ def guarded(name: str, store: str, work: Callable[[], Rows]) -> Rows:
 
 
 def run(stores: tuple[str, ...], sizes: Sizes, quick: bool, metrics: tuple[str, ...]) -> Rows:
-    per_store: dict[str, Callable[[str, Sizes], Rows]] = {"P1": p1, "P2": p2, "P3": p3_p4, "P5": p5, "P7": p7}
+    per_store: dict[str, Callable[[str, Sizes], Rows]] = {
+        "P1": p1,
+        "P2": p2,
+        "P3": p3_p4,
+        "P5": p5,
+        "P7": p7,
+        "P8": p8,
+        "P9": p9,
+    }
     rows: Rows = []
     for name, measure in per_store.items():
         if name in metrics or (name == "P3" and "P4" in metrics):

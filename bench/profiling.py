@@ -26,6 +26,7 @@ import pstats
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +72,8 @@ class Profiles:
         if self.directory is None:
             yield
             return
-        spy = shutil.which("py-spy")
+        # the virtualenv's py-spy also when it is not on PATH (``.venv/bin/python -m bench``)
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
         if spy is None:
             self._keep(name, ["py-spy is not installed (pip install py-spy): no profile of the server"])
             yield

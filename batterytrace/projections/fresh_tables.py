@@ -65,6 +65,19 @@ class FreshTables:
         with self.engine.begin() as connection:
             bulk_insert(connection, self.fresh[table.name], rows)
 
+    def write_tuples(
+        self, table: Table, rows: Sequence[tuple[Any, ...]], *, flushed_early: bool = False
+    ) -> None:
+        """``write`` for rows already made tuples in column order, with values the driver takes
+        as they are (``insert_tuples``): the ledger writes three rows an event, and a dict per
+        row cost it more than the write."""
+        if not rows:
+            return
+        if flushed_early:
+            self._flushed.add(table.name)
+        with self.engine.begin() as connection:
+            insert_tuples(connection, self.fresh[table.name], rows)
+
     def read_back(self, table: Table, key: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The rows of ``keys`` written early to ``table``'s fresh copy, removed from it so that
         they can be written again, changed, with a plain insert. Nothing when none was."""
@@ -90,10 +103,17 @@ class FreshTables:
             fresh = self.fresh[name]
             live.drop(connection, checkfirst=True)
             connection.execute(text(f'ALTER TABLE "{fresh.name}" RENAME TO "{live.name}"'))
-            if postgres:  # the primary key's index keeps the name it was created with
+            if postgres:  # the primary key's and unique constraints' indexes keep their names
                 connection.execute(
                     text(f'ALTER INDEX IF EXISTS "{fresh.name}_pkey" RENAME TO "{live.name}_pkey"')
                 )
+                for column in (c.name for c in live.columns if c.unique):
+                    connection.execute(
+                        text(
+                            f'ALTER INDEX IF EXISTS "{fresh.name}_{column}_key" '
+                            f'RENAME TO "{live.name}_{column}_key"'
+                        )
+                    )
             for index in live.indexes:
                 index.create(connection)
         for view, (position, fingerprint) in positions_now.items():
@@ -105,13 +125,15 @@ class FreshTables:
 
 
 def _fresh_copy(table: Table, metadata: MetaData) -> Table:
-    """``table``'s columns and primary key under the fresh name, without its secondary indexes."""
+    """``table``'s columns, primary key and unique constraints under the fresh name, without its
+    secondary indexes."""
     columns = [
         Column(
             c.name,
             c.type,
             primary_key=c.primary_key,
             nullable=c.nullable,
+            unique=c.unique,  # a constraint, as the live table has it (ledger_leaves.notification_id)
             autoincrement=False,
         )
         for c in table.columns
@@ -123,8 +145,13 @@ def _fresh_copy(table: Table, metadata: MetaData) -> Table:
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` as one set: ``COPY`` on PostgreSQL, one ``executemany`` on SQLite, with
     values the views read back as they read what the follower wrote (``_as_tuples``)."""
+    insert_tuples(connection, table, _as_tuples(connection, table, rows))
+
+
+def insert_tuples(connection: Connection, table: Table, tuples: Sequence[tuple[Any, ...]]) -> None:
+    """``bulk_insert`` of tuples in column order whose values need no conversion (integers,
+    texts, bytes, nulls: what both drivers take as they are)."""
     names = [c.name for c in table.columns]
-    tuples = _as_tuples(connection, table, rows)
     driver = connection.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     if connection.dialect.name == "postgresql":

@@ -8,8 +8,10 @@ only), and the checkpoints already signed are kept (``ledger_checkpoints`` is no
 a rebuild is checked against them by ``batterytrace verify``.
 
 Each batch reads the tree's right edge (one row per binary digit of its size) and the chain heads
-of the batch's streams, appends in memory, and writes the finished subtrees, the leaves' index and
-the new heads in bulk.
+of the batch's streams, appends in memory (``ledger_log.append_events``, records by
+``ledger_record_writer``), and writes the finished subtrees, the leaves' index and the new heads in
+bulk. A rebuild goes set-wise (``builder``: ``ledger_builder``), with the same fold, so both paths
+give the same rows.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
+from batterytrace.events.ledger_log import LeafRow, NodeRow, append_events
 from batterytrace.events.ledger_merkle import Frontier, NodeSource, frontier_nodes, nodes_needed
 from batterytrace.events.ledger_note import Checkpoint, Signer, sign_note
-from batterytrace.events.ledger_record import record_of
-from batterytrace.projections.fresh_tables import bulk_insert
+from batterytrace.projections.fresh_tables import FreshTables, insert_tuples
 from batterytrace.projections.ledger_config import LedgerConfig
 from batterytrace.projections.tables import ledger_checkpoints, ledger_heads, ledger_leaves, ledger_nodes
+
+if TYPE_CHECKING:
+    from batterytrace.projections.ledger_builder import LedgerBuilder
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # keys per IN (…) list
@@ -35,9 +40,12 @@ _CHUNK = 500  # keys per IN (…) list
 class LedgerView:
     name = "ledger"
 
-    def __init__(self, config: LedgerConfig | None = None, *, clock: Any = None) -> None:
+    def __init__(
+        self, config: LedgerConfig | None = None, *, clock: Any = None, store_url: str | None = None
+    ) -> None:
         self.config = config  # None: read from the environment at the first batch
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.store_url = store_url  # the event store's database (None: the views' one, the default)
 
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
         if not events:
@@ -48,38 +56,32 @@ class LedgerView:
         )
         streams = {str(event.originator_id) for _, event in events}
         heads = _read_heads(connection, streams)
-        nodes: list[dict[str, Any]] = []
-        leaves: list[dict[str, Any]] = []
-        for notification_id, event in events:
-            record = record_of(event, heads.get(str(event.originator_id), (0, None))[1])
-            leaf = record.leaf
-            leaves.append(
-                {
-                    "idx": frontier.size,
-                    "notification_id": notification_id,
-                    "aggregate": record.aggregate,
-                    "version": record.version,
-                }
-            )
-            nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in frontier.append(leaf))
-            heads[record.aggregate] = (record.version, leaf)
+        leaves: list[LeafRow] = []
+        nodes: list[NodeRow] = []
+        append_events(events, heads, frontier, leaves, nodes)
         # rows in bulk (COPY / one executemany): SQLAlchemy's per-row statement costs as much as
         # computing the records
-        bulk_insert(connection, ledger_nodes, nodes)
-        bulk_insert(connection, ledger_leaves, leaves)
+        insert_tuples(connection, ledger_nodes, nodes)
+        insert_tuples(connection, ledger_leaves, leaves)
         for chunk in _chunks(sorted(streams)):
             connection.execute(delete(ledger_heads).where(ledger_heads.c.aggregate.in_(chunk)))
-        bulk_insert(
-            connection,
-            ledger_heads,
-            [{"aggregate": a, "version": v, "leaf": leaf} for a, (v, leaf) in heads.items() if a in streams],
+        insert_tuples(
+            connection, ledger_heads, [(a, v, leaf) for a, (v, leaf) in heads.items() if a in streams]
         )
         self._maybe_sign(connection, frontier)
+
+    def builder(self, fresh: FreshTables) -> LedgerBuilder:
+        """The set-wise rebuild of the tree into ``fresh`` (``projections/rebuild.py``); signed
+        checkpoints are kept, and one is signed after the swap by the rule ``apply`` follows
+        (``LedgerBuilder.after_swap``)."""
+        from batterytrace.projections.ledger_builder import LedgerBuilder
+
+        return LedgerBuilder(self, fresh)
 
     # ---------------------------------------------------------------------------- checkpoints
     def _config(self, connection: Connection) -> LedgerConfig:
         if self.config is None:
-            url = connection.engine.url.render_as_string(hide_password=False)
+            url = self.store_url or connection.engine.url.render_as_string(hide_password=False)
             self.config = LedgerConfig.from_environment(url)
         return self.config
 
@@ -159,13 +161,20 @@ def tree_size(connection: Connection) -> int:
 def read_nodes(
     connection: Connection, keys: Sequence[tuple[int, int]] | set[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """Stored complete subtrees by ``(level, index)``; a missing one is left out."""
+    """Stored complete subtrees by ``(level, index)``; a missing one is left out.
+
+    Asked per level (``level = L AND idx IN (…)``, ORed), not as ``(level, idx) IN ((…), …)``:
+    SQLite plans a row-value ``IN`` list as a scan of the whole table, which made every follower
+    batch and every proof read all the nodes (O(n)) while holding the write lock; per level it
+    is one primary-key search per node on both databases (O(log n) reads per proof)."""
     found: dict[tuple[int, int], bytes] = {}
     for chunk in _chunks(sorted(keys)):
+        by_level: dict[int, list[int]] = {}
+        for level, index in chunk:
+            by_level.setdefault(level, []).append(index)
+        wanted = [and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx.in_(ix)) for lv, ix in by_level.items()]
         rows = connection.execute(
-            select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
-            )
+            select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(or_(*wanted))
         )
         found.update({(row.level, row.idx): bytes(row.hash) for row in rows})
     return found

@@ -2,7 +2,9 @@
 tampering with the stored events found.
 
 - the view's tree equals one recomputed from the store, with checkpoints signed by the key;
-  ``verify`` passes; a rebuild reproduces every signed root;
+  ``verify`` passes; a rebuild (set-wise) reproduces the follower's tree row for row and every
+  signed root, keeps the checkpoints, and signs the rebuilt tree only by the follower's rule and
+  never over a rewritten history;
 - one stored event's bytes edited in the database -> ``verify`` fails naming that event; a
   deleted or reordered event -> fails; a checkpoint signed by another key -> refused;
 - a battery's evidence file verifies offline; with one record changed it does not.
@@ -27,7 +29,7 @@ from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.ledger.reading import all_checkpoints, evidence, stream_records
 from batterytrace.trace.ledger.verify import LedgerMismatch, verify_store, verify_stream
 from tests.utils.cast import NationalCast
-from tests.utils.views import VariedStore, varied_store
+from tests.utils.views import VariedStore, varied_store, view_contents
 
 
 @pytest.fixture
@@ -99,11 +101,13 @@ def test_the_tree_is_the_store_recomputed_and_checkpoints_are_signed(ledger, app
 
 def test_rebuild_reproduces_the_signed_roots(ledger, app, key) -> None:
     runner, _ = ledger
+    followed = view_contents(runner.engine, "ledger")  # built by the follower, batches of 16
     with runner.engine.connect() as connection:
         before = all_checkpoints(connection)
         nodes = connection.execute(
             text("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
         ).all()
+    assert before and before[-1].tree_size > app.recorder.max_notification_id() - 20  # none due
     runner.rebuild(["ledger"])
     with runner.engine.connect() as connection:
         assert all_checkpoints(connection) == before  # kept, none signed twice
@@ -111,7 +115,47 @@ def test_rebuild_reproduces_the_signed_roots(ledger, app, key) -> None:
             connection.execute(text("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")).all()
             == nodes
         )
+    assert view_contents(runner.engine, "ledger") == followed  # leaves and chain heads too
     assert verify_store(app, runner.engine, key[1].verifier()).checkpoints == len(before)
+
+
+def test_a_rebuild_signs_the_rebuilt_tree_when_the_follower_would(ledger, app, cast, key) -> None:
+    runner, _ = ledger
+    app.issue_api_key(actor_id=None, participant_id=cast.regulator)  # beyond every checkpoint
+    head = app.recorder.max_notification_id()
+    view = runner.views["ledger"]
+    with runner.engine.connect() as connection:
+        before = all_checkpoints(connection)
+    view.config = LedgerConfig(key[0], checkpoint_events=1)  # type: ignore[attr-defined]
+    runner.rebuild(["ledger"])  # grown since the last checkpoint: one more, of the whole tree
+    with runner.engine.connect() as connection:
+        after = all_checkpoints(connection)
+    assert after[:-1] == before and after[-1].tree_size == head > before[-1].tree_size
+    report = verify_store(app, runner.engine, key[1].verifier())  # signature, root, consistency
+    assert report.checkpoints == len(after) and report.events == head
+    runner.rebuild(["ledger"])  # nothing grown: nothing signed
+    with runner.engine.connect() as connection:
+        assert all_checkpoints(connection) == after
+
+
+def test_a_rebuild_never_signs_over_a_rewritten_history(ledger, app, cast, key, caplog) -> None:
+    runner, store = ledger
+    app.issue_api_key(actor_id=None, participant_id=cast.regulator)  # beyond every checkpoint
+    state = _stored(runner, store.pack, 1)
+    _write(
+        runner,
+        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
+        s=state.replace(b"110.5", b"100.5"),
+        o=store.pack,
+    )
+    with runner.engine.connect() as connection:
+        before = all_checkpoints(connection)
+    runner.views["ledger"].config = LedgerConfig(key[0], checkpoint_events=1)  # type: ignore[attr-defined]
+    with caplog.at_level("ERROR", logger="batterytrace.projections.ledger_view"):
+        runner.rebuild(["ledger"])
+    with runner.engine.connect() as connection:
+        assert all_checkpoints(connection) == before
+    assert any("no longer give the root signed" in r.getMessage() for r in caplog.records)
 
 
 def test_an_edited_event_is_named(ledger, app, key) -> None:

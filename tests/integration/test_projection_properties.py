@@ -43,6 +43,7 @@ from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+import batterytrace.projections.ledger_builder as ledger_builder_module
 import batterytrace.projections.lifecycle_view as lifecycle_module
 import batterytrace.projections.rebuild as rebuild_module
 import batterytrace.projections.reports_view as reports_module
@@ -656,8 +657,9 @@ def test_incremental_views_equal_a_full_rebuild(
     store: str, fresh_store: Callable[[], Any], history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both rebuilds are set-wise (``projections/rebuild.py``): one as it runs by default, one
-    in pages of 3 events that writes battery rows out whenever more than 2 are held and reads
-    them back when a later event needs them (as a store too large for memory is rebuilt)."""
+    in pages of 3 events that writes battery rows (and the ledger's chain heads) out whenever
+    more than 2 are held and reads them back when a later event needs them (as a store too large
+    for memory is rebuilt)."""
     note(repr(history))
     with fresh_store() as url, built_history(url, history) as built:
         incremental = snapshot(built.engine)
@@ -667,6 +669,8 @@ def test_incremental_views_equal_a_full_rebuild(
             small.setattr(rebuild_module, "PAGE_SIZE", 3)
             small.setattr(lifecycle_module, "ROWS_IN_MEMORY", 2)
             small.setattr(reports_module, "ROWS_IN_MEMORY", 2)
+            small.setattr(ledger_builder_module, "HEADS_IN_MEMORY", 2)  # the ledger's chain heads
+            small.setattr(ledger_builder_module, "ROWS_PER_WRITE", 5)
             ViewRunner(built.app, engine=built.engine).rebuild()
         rebuilt_in_small_pieces = snapshot(built.engine)
     assert incremental.keys() == rebuilt.keys() == rebuilt_in_small_pieces.keys()

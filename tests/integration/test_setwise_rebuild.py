@@ -6,6 +6,9 @@
   the live tables were dropped), it leaves the previous view rows and positions as they were,
   and no half-built table behind;
 - a view without a set-wise path still rebuilds through the follower's path beside the others;
+- the ledger's tree (leaves, subtrees, chain heads) is the follower's row for row, also when its
+  chain heads are written out early and read back; it is signed after the swap only by the
+  follower's rule, and a failure while signing leaves the previous views as they were;
 - the fast decoder gives the very events the library's mapper gives.
 """
 
@@ -19,9 +22,12 @@ import pytest
 from sqlalchemy import Connection, Index, inspect, select
 
 import batterytrace.projections.fresh_tables as fresh_module
+import batterytrace.projections.ledger_builder as ledger_builder_module
 import batterytrace.projections.lifecycle_view as lifecycle_module
 import batterytrace.projections.rebuild as rebuild_module
 import batterytrace.projections.reports_view as reports_module
+from batterytrace.projections.ledger_config import LedgerConfig
+from batterytrace.projections.ledger_view import LedgerView
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
@@ -33,7 +39,7 @@ from batterytrace.trace.settings import Settings
 from tests.utils.stores import fresh_schema
 from tests.utils.views import demo_store, differences, varied_store, view_contents
 
-SETWISE = ("lifecycle", "network", "reports")
+SETWISE = ("lifecycle", "network", "reports", "ledger")
 
 
 class Interrupted(Exception):
@@ -41,8 +47,15 @@ class Interrupted(Exception):
 
 
 def three_views(app: BatteryTrace) -> dict[str, Any]:
+    """The views with a set-wise rebuild (the ledger unsigned: no key; signing is tested in
+    ``test_ledger.py``)."""
     calendar = app.settings.working_calendar()
-    return {"lifecycle": LifecycleView(calendar), "network": NetworkView(), "reports": ReportsView(calendar)}
+    return {
+        "lifecycle": LifecycleView(calendar),
+        "network": NetworkView(),
+        "reports": ReportsView(calendar),
+        "ledger": LedgerView(LedgerConfig(None)),
+    }
 
 
 @pytest.fixture
@@ -74,19 +87,24 @@ def test_a_rebuild_gives_what_the_follower_gives_with_rows_written_early_and_sma
     # them; pages of 11 events, so that a battery's life spans several pages.
     monkeypatch.setattr(lifecycle_module, "ROWS_IN_MEMORY", 5)
     monkeypatch.setattr(reports_module, "ROWS_IN_MEMORY", 5)
+    # The ledger's chain heads likewise, and its tree written every few rows.
+    monkeypatch.setattr(ledger_builder_module, "HEADS_IN_MEMORY", 5)
+    monkeypatch.setattr(ledger_builder_module, "ROWS_PER_WRITE", 7)
     monkeypatch.setattr(rebuild_module, "PAGE_SIZE", 11)
     read_back: list[int] = []
+    heads_read_back: list[int] = []
     real_read_back = fresh_module.FreshTables.read_back
 
     def counted(self: Any, table: Any, key: str, keys: Any) -> dict[str, dict[str, Any]]:
         found = real_read_back(self, table, key, keys)
-        read_back.append(len(found))
+        (heads_read_back if table.name == "ledger_heads" else read_back).append(len(found))
         return found
 
     monkeypatch.setattr(fresh_module.FreshTables, "read_back", counted)
     head = runner.head()
     assert runner.rebuild() == head * len(SETWISE)
     assert sum(read_back) > 0, "no battery row was read back: the test does not test that path"
+    assert sum(heads_read_back) > 0, "no chain head was read back: the test does not test that path"
     after = view_contents(runner.engine)
     assert after == expected, differences(after, expected)
     assert positions_of(runner) == dict.fromkeys(SETWISE, head)
@@ -99,15 +117,17 @@ def test_the_rebuilt_tables_have_the_live_indexes_and_a_second_rebuild_works(
     demo_store(app, batteries=40)
     runner.catch_up()
 
-    def indexes() -> dict[str, list[str]]:
+    def indexes() -> dict[str, list[Any]]:
         with runner.engine.connect() as connection:
             inspector = inspect(connection)
             return {
                 table: sorted(i["name"] for i in inspector.get_indexes(table))
+                + sorted(str(u["column_names"]) for u in inspector.get_unique_constraints(table))
                 for table in inspector.get_table_names()
             }
 
     before = indexes()
+    assert {"ix_ledger_leaves_stream", "['notification_id']"} <= set(before["ledger_leaves"])  # unique
     expected = view_contents(runner.engine)
     runner.rebuild()
     runner.rebuild()  # the fresh tables' names (and PostgreSQL's primary key names) are free again
@@ -157,7 +177,19 @@ def _fail_inside_the_swap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Index, "create", create)
 
 
-@pytest.mark.parametrize("inject", [_fail_in_a_builder, _fail_while_writing, _fail_inside_the_swap])
+def _fail_while_signing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger's checkpoint, signed in the swap's transaction, fails (say, its key is
+    unreadable) after every table was swapped in."""
+
+    def sign(self: Any, connection: Connection, frontier: Any) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(LedgerView, "_maybe_sign", sign)
+
+
+@pytest.mark.parametrize(
+    "inject", [_fail_in_a_builder, _fail_while_writing, _fail_inside_the_swap, _fail_while_signing]
+)
 def test_an_interrupted_rebuild_leaves_the_previous_views_and_positions_intact(
     app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch, inject: Any
 ) -> None:

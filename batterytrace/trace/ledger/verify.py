@@ -24,13 +24,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from batterytrace.events.ledger_log import Heads, LeafRow, NodeRow, append_events
 from batterytrace.events.ledger_merkle import Frontier, consistency_proof, inclusion_proof, verify_consistency
 from batterytrace.events.ledger_merkle import verify_inclusion as rfc_verify_inclusion
 from batterytrace.events.ledger_note import NoteError, Verifier, open_checkpoint
-from batterytrace.events.ledger_record import record_of
 from batterytrace.projections.database import read_session
 from batterytrace.projections.ledger_view import node_source, read_nodes, tree_size
-from batterytrace.projections.tables import ledger_leaves
+from batterytrace.projections.stored_decoding import decode_all, fast_decoder
+from batterytrace.projections.tables import ledger_leaves, ledger_nodes
 from batterytrace.trace.ledger.reading import all_checkpoints, stream_records
 
 BATCH = 5000
@@ -48,14 +49,13 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _stored_events(app: Any) -> Iterator[tuple[int, Any]]:
+def _stored_pages(app: Any) -> Iterator[list[tuple[int, Any]]]:
+    """The store's events in pages, decoded as a rebuild decodes them (``stored_decoding``: the
+    library's mapper's events, faster)."""
+    decode = fast_decoder(app.mapper)
     start = 1
-    while True:
-        notifications = app.recorder.select_notifications(start=start, limit=BATCH)
-        if not notifications:
-            return
-        for notification in notifications:
-            yield notification.id, app.mapper.to_domain_event(notification)
+    while notifications := app.recorder.select_notifications(start=start, limit=BATCH):
+        yield decode_all(decode, notifications)
         start = notifications[-1].id + 1
 
 
@@ -66,6 +66,61 @@ def _name(event: Any, notification_id: int) -> str:
     )
 
 
+def _check_versions(page: list[tuple[int, Any]], heads: Heads) -> None:
+    """Each stream's versions follow each other (``heads``: the streams' last records before
+    ``page``); a gap or a step back names the event after it."""
+    seen: dict[str, int] = {}
+    for notification_id, event in page:
+        stream = str(event.originator_id)
+        last = seen.get(stream)
+        if last is None:
+            head = heads.get(stream)
+            last = 0 if head is None else head[0]
+        version = int(event.originator_version)
+        if version != last + 1:
+            raise LedgerMismatch(
+                f"{_name(event, notification_id)} follows version {last} of its stream: "
+                f"version {last + 1} is missing or out of order"
+            )
+        seen[stream] = version
+
+
+def _compare(
+    engine: Engine, page: list[tuple[int, Any]], leaves: list[LeafRow], nodes: list[NodeRow]
+) -> None:
+    """The recomputed leaves of ``page`` against the view's: the same event at each index (two
+    range reads by primary key), the same hash."""
+    first, last = leaves[0][0], leaves[-1][0]
+    with read_session(engine) as connection:
+        logged = dict(
+            connection.execute(
+                select(ledger_leaves.c.idx, ledger_leaves.c.notification_id).where(
+                    ledger_leaves.c.idx.between(first, last)
+                )
+            ).all()
+        )
+        hashes = {
+            index: bytes(value)
+            for index, value in connection.execute(
+                select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                    ledger_nodes.c.level == 0, ledger_nodes.c.idx.between(first, last)
+                )
+            )
+        }
+    recomputed = {index: value for level, index, value in nodes if level == 0}
+    for (notification_id, event), (index, _, _, _) in zip(page, leaves, strict=True):
+        if logged.get(index) != notification_id:
+            raise LedgerMismatch(
+                f"{_name(event, notification_id)} is not where the ledger logged leaf {index}: "
+                "an event was deleted, added or moved in the store"
+            )
+        if hashes.get(index) != recomputed[index]:
+            raise LedgerMismatch(
+                f"{_name(event, notification_id)} does not match its ledger leaf {index}: "
+                "its stored bytes were changed after it was logged"
+            )
+
+
 def verify_store(
     app: Any, engine: Engine, verifier: Verifier, *, progress: Callable[[int], None] | None = None
 ) -> VerifyReport:
@@ -74,63 +129,33 @@ def verify_store(
     with read_session(engine) as connection:
         size = tree_size(connection)
         checkpoints = all_checkpoints(connection)
-    pending = list(checkpoints)
+    sizes = sorted({c.tree_size for c in checkpoints if c.tree_size <= size})
     roots: dict[int, bytes] = {}
     frontier = Frontier()
-    heads: dict[str, tuple[int, bytes]] = {}
-    batch: list[tuple[int, Any, bytes]] = []
-
-    def compare(batch: list[tuple[int, Any, bytes]], first_index: int) -> None:
-        with read_session(engine) as connection:
-            last_index = first_index + len(batch) - 1
-            rows = {
-                row.idx: row
-                for row in connection.execute(
-                    select(ledger_leaves).where(ledger_leaves.c.idx.between(first_index, last_index))
-                )
-            }
-            leaves = read_nodes(connection, [(0, i) for i in range(first_index, last_index + 1)])
-        for offset, (notification_id, event, leaf) in enumerate(batch):
-            index = first_index + offset
-            row = rows.get(index)
-            if row is None or row.notification_id != notification_id:
-                raise LedgerMismatch(
-                    f"{_name(event, notification_id)} is not where the ledger logged leaf {index}: "
-                    "an event was deleted, added or moved in the store"
-                )
-            if leaves.get((0, index)) != leaf:
-                raise LedgerMismatch(
-                    f"{_name(event, notification_id)} does not match its ledger leaf {index}: "
-                    "its stored bytes were changed after it was logged"
-                )
-
-    for notification_id, event in _stored_events(app):
-        stream = str(event.originator_id)
-        version = int(event.originator_version)
-        previous = heads.get(stream)
-        expected = 1 if previous is None else previous[0] + 1
-        if version != expected:
-            raise LedgerMismatch(
-                f"{_name(event, notification_id)} follows version {expected - 1} of its stream: "
-                f"version {expected} is missing or out of order"
-            )
-        record = record_of(event, previous[1] if previous else None)
-        heads[stream] = (version, record.leaf)
-        if frontier.size >= size:
-            report.unlogged += 1
-            continue
-        batch.append((notification_id, event, record.leaf))
-        frontier.append(record.leaf)
-        while pending and pending[0].tree_size == frontier.size:
-            roots[frontier.size] = frontier.root()
-            pending.pop(0)
-        if len(batch) >= BATCH:
-            compare(batch, frontier.size - len(batch))
-            batch = []
-            if progress:
-                progress(frontier.size)
-    if batch:
-        compare(batch, frontier.size - len(batch))
+    heads: Heads = {}
+    for page in _stored_pages(app):
+        _check_versions(page, heads)
+        logged = page[: max(size - frontier.size, 0)]  # later events are not in the tree yet
+        report.unlogged += len(page) - len(logged)
+        leaves: list[LeafRow] = []
+        nodes: list[NodeRow] = []
+        start = 0
+        while start < len(logged):  # stop at each checkpoint's size to take the root there
+            end = len(logged)
+            while sizes and sizes[0] <= frontier.size:
+                sizes.pop(0)
+            if sizes and sizes[0] - frontier.size < end - start:
+                end = start + sizes[0] - frontier.size
+            append_events(logged[start:end], heads, frontier, leaves, nodes)
+            if sizes and sizes[0] == frontier.size:
+                roots[frontier.size] = frontier.root()
+            start = end
+        for _, event in page[len(logged) :]:  # not in the tree: only their versions are checked
+            heads[str(event.originator_id)] = (int(event.originator_version), b"")
+        if leaves:
+            _compare(engine, logged, leaves, nodes)
+        if progress:
+            progress(frontier.size)
     report.events = frontier.size
     if frontier.size < size:
         raise LedgerMismatch(
