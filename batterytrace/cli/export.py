@@ -4,6 +4,9 @@ The operator's export: every event (like the regulator's read), straight from th
 the order it was recorded, a page at a time, so a national store is exported in constant memory.
 ``--since N`` exports only what was recorded after position N of the store's log (a partner's
 incremental feed: the position is the notification id every write answers with).
+
+The ledger is brought up to date first (as ``ledger evidence`` does), so that every exported
+event names its ledger leaf (``bt:ledgerLeaf``) even where no service follows the store.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import typer
 
 from batterytrace.cli.common import err_console, open_app
 
+LEDGER_LAG_TO_SAY = 5000  # events behind: the catch-up takes long enough to be announced
 export_app = typer.Typer(help="Export batteries' lives in exchange formats.", no_args_is_help=True)
 
 
@@ -42,6 +46,7 @@ def epcis(
         wanted = [parse_battery_code(code, today=app.today()).code for code in codes or ()]
         for code in wanted:
             app.battery(code)  # a code never recorded is refused before anything is written
+        _ledger_up_to_date(app)
         ids = Identifiers(app.settings.public_url)
         after = since or 0
         total = max((app.recorder.max_notification_id() or 0) - after, 0)
@@ -55,6 +60,21 @@ def epcis(
             _write(chunks, output)
     finally:
         app.close()
+
+
+def _ledger_up_to_date(app: Any) -> None:
+    """The ledger view caught up with the store (nothing where it is turned off)."""
+    from batterytrace.projections.runner import ViewRunner
+
+    runner = ViewRunner(app)
+    try:
+        if "ledger" in runner.views:
+            lag = next(s.lag for s in runner.status() if s.view == "ledger")
+            if lag > LEDGER_LAG_TO_SAY:
+                err_console.print(f"bringing the ledger up to date first ({lag} events)")
+            runner.catch_up(["ledger"])
+    finally:
+        runner.engine.dispose()
 
 
 def _events(app: Any, codes: list[str], after: int, advance: Callable[[int], None]) -> Iterator[Any]:

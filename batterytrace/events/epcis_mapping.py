@@ -22,6 +22,13 @@ How the objects of an EPCIS event are taken from a battery event's fields:
   an event records is lost and a document captured back records the same event
   (``tests/unit/test_event_catalogue.py`` checks that every field of every event has a place).
 
+One more extension names no fact of the event: ``bt:ledgerLeaf``, ``{"bt:index": n, "bt:sha256":
+hex}``, the leaf the tamper-evidence ledger logged for the event (its index in the Merkle tree and
+``SHA-256(0x00 || record)`` of its canonical record, ``events/ledger_record.py``), so that whoever
+holds the event can ask for its inclusion proof in a signed checkpoint and recompute the leaf from
+the record. An event not logged yet has none; capture ignores it (the receiving store logs the
+event anew, under its own leaf).
+
 The identifiers are HTTP URIs of the resolver (a GB/T 34014 code does not fit a GS1 key: AI 21 is
 at most 20 characters): ``/b/{code}``, ``/loc/{point}``, ``/party/{credit code}``; the kinds of
 identifier are ``IdKind``. Pure data: ``trace/epcis/`` builds and reads documents with it.
@@ -45,6 +52,8 @@ COMMON_FIELDS = ("actor_id", "occurred_at", "request_id", "late_correction")
 # its stream (the eventID) and when it was recorded (recordTime).
 BOOKKEEPING = ("originator_id", "originator_version", "timestamp", "originator_topic")
 OBJECT_FIELD = "code"  # Produced names its battery once more
+# The event's leaf in the ledger (see above): an extension of every exported event once logged.
+LEDGER_LEAF = OWN + "ledgerLeaf"
 
 
 class IdKind(StrEnum):

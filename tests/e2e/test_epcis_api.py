@@ -1,7 +1,7 @@
 """GS1 EPCIS 2.0 over HTTP, on SQLite and PostgreSQL (the ``api`` fixture): one battery's document
-by access tier, the events query with its filters and ``nextPageToken`` paging, capture (atomic,
-authorised as the same request, refusals naming the event), and the ``/loc`` and ``/party`` pages
-the documents' identifiers resolve to."""
+by access tier, the events query with its filters and ``nextPageToken`` paging, each event's
+ledger leaf, capture (atomic, authorised as the same request, refusals naming the event), and the
+``/loc`` and ``/party`` pages the documents' identifiers resolve to."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Deliver, Reporting
+from batterytrace.events.epcis_mapping import LEDGER_LEAF
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.epcis.identifiers import Identifiers
 from batterytrace.trace.settings import Settings
 from tests.utils.api import Api
 from tests.utils.cast import register_cast
@@ -155,3 +158,38 @@ def test_the_places_and_parties_a_document_names_resolve(api: Api) -> None:
     station = api.client.get(f"/loc/{cast.vehicle_maker}/{quote('Futian 03', safe='')}")
     assert station.status_code == 200 and station.json()["station"] == "Futian 03"
     assert api.client.get("/party/91110000000000000X").status_code in (404, 422)
+
+
+def test_documents_and_queries_name_each_events_ledger_leaf(api: Api, store: VariedStore) -> None:
+    """Once the ledger has logged them (the follower, caught up here), every event a caller reads
+    names its leaf: the battery's document and the events query alike, the same leaf for the
+    same event whoever reads it."""
+    runner = api.client.app.state.runner  # type: ignore[attr-defined]
+    runner.catch_up(["ledger"])
+    with runner.engine.connect() as connection:
+        held = {
+            (row.aggregate, row.version): {"bt:index": row.idx, "bt:sha256": bytes(row.hash).hex()}
+            for row in connection.execute(
+                text(
+                    "SELECT l.aggregate, l.version, l.idx, n.hash FROM ledger_leaves l "
+                    "JOIN ledger_nodes n ON n.level = 0 AND n.idx = l.idx WHERE l.aggregate = :code"
+                ),
+                {"code": store.pack},
+            )
+        }
+    versions = {
+        Identifiers(api.service.settings.public_url).event_id(store.pack, e.originator_version): (
+            store.pack,
+            e.originator_version,
+        )
+        for e in api.service.history(store.pack)
+    }
+    regulator = document(api, store.pack, "regulator")["epcisBody"]["eventList"]
+    assert [e[LEDGER_LEAF] for e in regulator] == [held[versions[e["eventID"]]] for e in regulator]
+    outlet = document(api, store.pack, "outlet_operator")["epcisBody"]["eventList"]
+    assert outlet and all(e[LEDGER_LEAF] == held[versions[e["eventID"]]] for e in outlet)
+    pack = f"{api.service.settings.public_url}/b/{store.pack}"
+    queried = query(api, "regulator", MATCH_epc=pack).json()["epcisBody"]["queryResults"]["resultsBody"]
+    mine = [e for e in queried["eventList"] if e["eventID"] in versions]
+    assert mine and all(e[LEDGER_LEAF] == held[versions[e["eventID"]]] for e in mine)
+    assert schema_errors(query(api, "regulator", MATCH_epc=pack).json()) == []

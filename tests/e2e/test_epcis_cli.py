@@ -1,7 +1,7 @@
 """``batterytrace export epcis`` as users run it (the console script in a child process) on a SQLite
 store holding a battery at every stage: the whole store, some batteries, what was recorded after a
-log position; to a file or stdout; every document valid EPCIS 2.0.1; an unknown code refused in
-one line before anything is written."""
+log position; to a file or stdout; every document valid EPCIS 2.0.1 with each event's ledger leaf;
+an unknown code refused in one line before anything is written."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from batterytrace.events.epcis_mapping import LEDGER_LEAF
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.epcis.source import battery_topics
 from batterytrace.trace.settings import Settings
@@ -40,6 +41,9 @@ def test_the_whole_store_to_a_file(stored: tuple[Cli, VariedStore, int, int]) ->
     document = json.loads((cli.cwd / "all.jsonld").read_text("utf-8"))
     assert len(document["epcisBody"]["eventList"]) == events
     assert schema_errors(document) == []
+    # the ledger was brought up to date first: every event names its leaf, each its own
+    leaves = [event[LEDGER_LEAF]["bt:index"] for event in document["epcisBody"]["eventList"]]
+    assert len(set(leaves)) == events
 
 
 def test_some_batteries_and_what_came_after_a_position_to_stdout(

@@ -178,3 +178,26 @@ def test_the_status_through_a_life_and_the_end_of_the_passport(api: Api, store: 
     assert readings.status_code == 409
     module = api.client.get(f"/api/v1/batteries/{store.modules[0]}/passport")
     assert module.status_code == 404 and module.json()["code"] == "passport.in_pack"
+
+
+def test_a_removed_battery_installed_in_another_vehicle_is_reused(api: Api, store: VariedStore) -> None:
+    """Reinstalled in its own vehicle after a repair a battery stays Original (the ``removed`` one
+    was); installed in another vehicle it is Reused (the same purpose, a new use), through later
+    repairs, until it retires (``events/passport_status.py``)."""
+    code = store.others["removed"]  # by the vehicle maker, from the vehicle it was reinstalled in
+
+    def write(action: str, body: dict[str, Any]) -> None:
+        answer = api.client.post(
+            f"/api/v1/batteries/{code}/{action}", json=body, headers=api.auth("vehicle_maker")
+        )
+        assert answer.status_code == 200 and answer.json()["replayed"] is False, answer.text
+
+    assert passport(api, code, None)["status"] == "Original"
+    write("install", {"vin": "LFV2A21K0R3000123", "occurred_at": "2025-06-10T10:00:00+08:00"})
+    reused = passport(api, code, "regulator")
+    assert reused["status"] == reused["aspects"][GENERAL]["batteryStatus"] == "Reused"  # schema-valid
+    assert passport(api, code, None)["aspects"][GENERAL]["batteryStatus"] == "Reused"  # a public field
+    write("remove", {"reason": "repair", "occurred_at": "2025-07-01T10:00:00+08:00"})
+    assert passport(api, code, None)["status"] == "Reused"
+    write("retire", {"reason": "capacity below 80%", "occurred_at": "2025-08-01T10:00:00+08:00"})
+    assert passport(api, code, None)["status"] == "Waste"

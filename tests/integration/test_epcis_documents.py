@@ -20,7 +20,14 @@ from batterytrace.trace.epcis.reading import CAPTURED
 from batterytrace.trace.epcis.source import battery_events
 from batterytrace.trace.settings import Settings
 from tests.utils.cast import NationalCast, register_cast
-from tests.utils.epcis import context_loader, export, schema_errors, without_times_of_recording
+from tests.utils.epcis import (
+    compact_values,
+    context_loader,
+    expanded_values,
+    export,
+    schema_errors,
+    without_times_of_recording,
+)
 from tests.utils.views import VIN, VariedStore, at, battery_code, varied_store
 
 
@@ -64,40 +71,14 @@ def test_the_format_check_is_live_a_bare_code_is_no_epc(app: BatteryTrace, store
     assert any("is not a 'uri'" in error for error in schema_errors(document))
 
 
-def _leaves(value: Any) -> int:
-    """Scalar values of a compact JSON-LD document (not its context)."""
-    if isinstance(value, dict):
-        return sum(_leaves(v) for k, v in value.items() if k != "@context")
-    if isinstance(value, list):
-        return sum(_leaves(v) for v in value)
-    return 1
-
-
-def _expanded_leaves(value: Any) -> int:
-    """Values, ids and node types of an expanded JSON-LD document: one per compact scalar kept."""
-    if isinstance(value, dict):
-        count = 0
-        for key, item in value.items():
-            if key in ("@value", "@id"):
-                count += 1
-            elif key == "@type":
-                count += 0 if "@value" in value else len(item)
-            else:
-                count += _expanded_leaves(item)
-        return count
-    if isinstance(value, list):
-        return sum(_expanded_leaves(v) for v in value)
-    return 0
-
-
 def test_json_ld_expansion_drops_no_term(app: BatteryTrace, store: VariedStore) -> None:
     """JSON-LD silently drops a member its context does not define: every value must survive."""
     document = export(app)
     expanded = jsonld.expand(document, {"documentLoader": context_loader})
-    assert _expanded_leaves(expanded) == _leaves(document)
+    assert expanded_values(expanded) == compact_values(document)
     document["epcisBody"]["eventList"][0]["undefinedTerm"] = "dropped"  # the check can fail
     expanded = jsonld.expand(document, {"documentLoader": context_loader})
-    assert _expanded_leaves(expanded) == _leaves(document) - 1
+    assert expanded_values(expanded) == compact_values(document) - 1
 
 
 def test_a_round_trip_gives_the_same_document(

@@ -4,11 +4,15 @@ and EPCIS events that share a business step are told apart by what only one of t
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batterytrace.events.epcis_mapping import IdKind
 from batterytrace.events.errors import InvalidInput
-from batterytrace.trace.epcis.identifiers import Identifiers
+from batterytrace.trace.epcis.identifiers import Identifiers, name_based_uuid
 from batterytrace.trace.epcis.reading import EventReader
 
 IDS = Identifiers("https://trace.example.cn/")
@@ -75,3 +79,14 @@ def test_a_swap_is_not_captured_one_battery_at_a_time() -> None:
     swap_in = {"type": "AssociationEvent", "action": "ADD", "bizStep": "installing", "readPoint": {"id": "x"}}
     with pytest.raises(InvalidInput, match="SwappedIn is not captured from EPCIS: a swap is recorded as one"):
         EventReader(IDS).which(swap_in)
+
+
+@given(st.text(max_size=200))
+def test_the_name_based_uuid_is_uuid5s(name: str) -> None:
+    """The eventID's UUID, built without a ``UUID`` object, is the standard library's uuid5."""
+    assert name_based_uuid(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def test_event_ids_are_uuid5_of_the_battery_url_and_version() -> None:
+    expected = uuid.uuid5(uuid.NAMESPACE_URL, f"https://trace.example.cn/b/{CODE}#7")
+    assert IDS.event_id(CODE, 7) == f"urn:uuid:{expected}"

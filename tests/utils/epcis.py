@@ -11,6 +11,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
+from batterytrace.events.epcis_mapping import LEDGER_LEAF
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.epcis.document import GS1_CONTEXT, document_chunks, store_master_data
 from batterytrace.trace.epcis.identifiers import Identifiers
@@ -53,12 +54,40 @@ def export(app: BatteryTrace, codes: list[str] | tuple[str, ...] = ()) -> dict[s
 
 def without_times_of_recording(document: dict[str, Any]) -> dict[str, Any]:
     """A document without what differs when the same events are recorded again elsewhere: when
-    the document was made and when each event was recorded."""
+    the document was made, when each event was recorded, and so the ledger leaf each was logged
+    under (its record holds the time of recording; another store logs it anew)."""
     copy = json.loads(json.dumps(document))
     copy.pop("creationDate", None)
     for event in copy["epcisBody"]["eventList"]:
         event.pop("recordTime", None)
+        event.pop(LEDGER_LEAF, None)
     return copy
+
+
+def compact_values(value: Any) -> int:
+    """Scalar values of a compact JSON-LD document (not its context)."""
+    if isinstance(value, dict):
+        return sum(compact_values(v) for k, v in value.items() if k != "@context")
+    if isinstance(value, list):
+        return sum(compact_values(v) for v in value)
+    return 1
+
+
+def expanded_values(value: Any) -> int:
+    """Values, ids and node types of an expanded JSON-LD document: one per compact scalar kept."""
+    if isinstance(value, dict):
+        count = 0
+        for key, item in value.items():
+            if key in ("@value", "@id"):
+                count += 1
+            elif key == "@type":
+                count += 0 if "@value" in value else len(item)
+            else:
+                count += expanded_values(item)
+        return count
+    if isinstance(value, list):
+        return sum(expanded_values(v) for v in value)
+    return 0
 
 
 def context_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:

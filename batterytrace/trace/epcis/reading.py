@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from batterytrace.events.epcis_mapping import MAPPING, OWN, EpcisEvent, IdKind, Link
+from batterytrace.events.epcis_mapping import LEDGER_LEAF, MAPPING, OWN, EpcisEvent, IdKind, Link
 from batterytrace.events.errors import InvalidInput
 from batterytrace.trace.epcis.identifiers import Identifiers
 from batterytrace.trace.production_rows import MAX_REQUEST_ID_LENGTH
@@ -183,7 +183,8 @@ class EventReader:
     def _extensions(self, mapping: EpcisEvent, event: dict[str, Any], facts: dict[str, Any]) -> None:
         linked = {link.field: link for link in mapping.linked_extensions}
         for key, value in event.items():
-            if not key.startswith("bt:") or key in ("bt:actor", "bt:late_correction"):
+            # the ledger leaf is the sender's log's, not a fact: this store logs the event anew
+            if not key.startswith("bt:") or key in ("bt:actor", "bt:late_correction", LEDGER_LEAF):
                 continue
             name = key[3:]
             facts[name] = self.ids.value(linked[name].kind, value) if name in linked else value

@@ -11,6 +11,13 @@ Time with their offset.
 
 ``PerformanceAndDurability`` needs the battery's condition, which only its holder's readings give:
 until the first report it is left out and ``missing`` says why, rather than inventing values.
+
+Beside the aspects (no aspect of the data model has a place for it, so it is a member of the
+service's own, like ``links``), ``ledger`` names the tamper-evidence ledger's leaf of the
+battery's last event (``version``, the leaf's ``index`` and ``sha256``), whose record chains every
+earlier one, the earliest signed checkpoint covering it (``checkpoint``, null until one is signed)
+and where the evidence is asked for: what a holder needs to have the history the passport
+summarises proven. Absent while the ledger has not logged that event yet.
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from batterytrace.events.battery_readings import BatteryReadings
 from batterytrace.events.errors import DomainError, NotFound
 from batterytrace.events.participant import Participant
 from batterytrace.events.passport_access import Tier, cut
-from batterytrace.events.passport_status import WITHOUT_PASSPORT, passport_status
+from batterytrace.events.passport_status import WITHOUT_PASSPORT, first_life_use, passport_status
 from batterytrace.events.zone import in_china_time
+from batterytrace.projections.database import read_session
+from batterytrace.trace.ledger.leaf_hashes import leaf_reader
+from batterytrace.trace.ledger.reading import covering_checkpoint
 from batterytrace.trace.passport.service import reader_tier, readings_of, require_model
 from batterytrace.trace.qr import resolver_url
 
@@ -80,7 +90,8 @@ def battery_passport(
             key="passport.in_pack",
             params={"code": battery.code, "pack": battery.pack},
         )
-    status = passport_status(battery.state, second_life=battery.is_second_life)
+    use = first_life_use((type(e).__name__, vars(e)) for e in history)
+    status = passport_status(battery.state, second_life=battery.is_second_life, use=use)
     if status is None:
         recycled = next(e for e in reversed(history) if type(e).__name__ == "Recycled")
         day = in_china_time(recycled.occurred_at).date().isoformat()
@@ -109,6 +120,7 @@ def battery_passport(
     missing = (
         {} if readings else {ASPECTS["PerformanceAndDurability"]: "no readings reported by its holder yet"}
     )
+    ledger = ledger_of(app, battery.code, history[-1].originator_version)
     return {
         "passportIdentifier": passport_id(battery.code),
         "battery": battery.code,
@@ -121,6 +133,28 @@ def battery_passport(
         "aspects": shown,
         "withheld": withheld,
         "missing": missing,
+        **({"ledger": ledger} if ledger is not None else {}),
+    }
+
+
+def ledger_of(app: BatteryTrace, code: str, version: int) -> dict[str, Any] | None:
+    """The ledger's leaf of the battery's event ``version`` and the checkpoint covering it; None
+    while that event is not logged."""
+    reader = leaf_reader(app)
+    leaf = reader.by_stream([(code, version)]).get((code, version))
+    if leaf is None:
+        return None
+    with read_session(reader.engine) as connection:
+        checkpoint = covering_checkpoint(connection, code, version)
+    base = app.settings.public_url.rstrip("/")
+    return {
+        "version": version,
+        "index": leaf.index,
+        "sha256": leaf.sha256,
+        "checkpoint": None
+        if checkpoint is None
+        else {"treeSize": checkpoint.tree_size, "signedAt": _time(checkpoint.signed_at)},
+        "evidence": f"{base}/api/v1/batteries/{code}/evidence",
     }
 
 

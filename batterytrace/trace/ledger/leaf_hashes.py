@@ -1,0 +1,133 @@
+"""The ledger leaf of stored events, read in bulk: which leaf of the tree an event is, and its hash.
+
+An export (EPCIS, the passport) names, for each event it carries, the leaf the ledger logged for
+it, so that whoever holds the export can ask for the evidence (an inclusion proof of that leaf in
+a signed checkpoint) and check that the event it was given is the one logged. The hash is the
+level-0 node of the tree (``ledger_nodes``), which is what every proof is built from; it is read,
+not recomputed from the event (recomputing every record would cost an export more than the rest of
+it). ``batterytrace verify`` is the check that the stored events still give these leaves.
+
+Two queries per chunk of events (the leaf indexes through the stream or notification index, then
+their hashes through the nodes' primary key; a page of the log is one range of each), so an
+export reads the leaves a page at a time in constant memory. An event the ledger has not logged
+yet (the view is behind, or was never built on this store) has no leaf: it is left out of the
+answer, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from batterytrace.projections.database import read_session
+from batterytrace.projections.tables import ledger_leaves, ledger_nodes
+
+CHUNK = 500  # keys per IN (…) list, as the ledger view reads them
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class LoggedLeaf:
+    """An event's leaf in the ledger's Merkle tree: its index (the position in the log the
+    inclusion proof is asked for) and ``SHA-256(0x00 || record)``."""
+
+    index: int
+    hash: bytes
+
+    @property
+    def sha256(self) -> str:
+        return self.hash.hex()
+
+
+def leaves_by_stream(
+    connection: Connection, events: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], LoggedLeaf]:
+    """The logged leaves of events given as ``(aggregate, version)``; unlogged ones left out.
+    Read by stream (``aggregate IN …``, the stream index's prefix) and cut to the versions
+    asked for: a tuple ``IN`` is planned by SQLite as a scan of every leaf."""
+    wanted = set(events)
+    streams = sorted({aggregate for aggregate, _ in wanted})
+    found: dict[tuple[str, int], int] = {}
+    for start in range(0, len(streams), CHUNK):
+        rows = connection.execute(
+            select(ledger_leaves.c.aggregate, ledger_leaves.c.version, ledger_leaves.c.idx).where(
+                ledger_leaves.c.aggregate.in_(streams[start : start + CHUNK])
+            )
+        ).all()
+        found.update({(a, v): idx for a, v, idx in rows if (a, v) in wanted})
+    return _with_hashes(connection, found)
+
+
+def leaves_by_notification(connection: Connection, notification_ids: Iterable[int]) -> dict[int, LoggedLeaf]:
+    """The logged leaves of events given by their notification id; unlogged ones left out. A
+    page of the log (ids close together) is read as one range."""
+    ids = sorted(set(notification_ids))
+    column = ledger_leaves.c.notification_id
+    found: dict[int, int] = {}
+    for where in _ranges_or_lists(column, ids):
+        rows = connection.execute(select(column, ledger_leaves.c.idx).where(where)).all()
+        found.update({notification: idx for notification, idx in rows})
+    wanted = set(ids)
+    return _with_hashes(connection, {n: idx for n, idx in found.items() if n in wanted})
+
+
+def _with_hashes(connection: Connection, indexes: dict[K, int]) -> dict[K, LoggedLeaf]:
+    """Each key's leaf, its hash read from the level-0 nodes (a separate query, not a join:
+    SQLite would plan the join as a scan of every leaf node)."""
+    column = ledger_nodes.c.idx
+    hashes: dict[int, bytes] = {}
+    for where in _ranges_or_lists(column, sorted(set(indexes.values()))):
+        rows = connection.execute(select(column, ledger_nodes.c.hash).where(ledger_nodes.c.level == 0, where))
+        hashes.update({idx: bytes(digest) for idx, digest in rows.all()})
+    return {key: LoggedLeaf(idx, hashes[idx]) for key, idx in indexes.items() if idx in hashes}
+
+
+def _ranges_or_lists(column: Any, values: Sequence[int]) -> Iterator[Any]:
+    """Conditions that select ``values`` (sorted) of ``column``: one range when they are dense
+    (at most twice as many rows as asked for: a page of the log), else IN lists of ``CHUNK``."""
+    if not values:
+        return
+    if values[-1] - values[0] < 2 * len(values):
+        yield column.between(values[0], values[-1])
+        return
+    for start in range(0, len(values), CHUNK):
+        yield column.in_(values[start : start + CHUNK])
+
+
+class LeafReader:
+    """Reads leaves on the views' engine, a short read session per call (an export that streams
+    for minutes holds no transaction between its pages). On a store where the ledger view was
+    never built (no table yet) every answer is empty."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._absent = False
+
+    def by_stream(self, events: Iterable[tuple[str, int]]) -> dict[tuple[str, int], LoggedLeaf]:
+        return self._guarded(lambda connection: leaves_by_stream(connection, events))
+
+    def by_notification(self, notification_ids: Iterable[int]) -> dict[int, LoggedLeaf]:
+        return self._guarded(lambda connection: leaves_by_notification(connection, notification_ids))
+
+    def _guarded(self, read: Callable[[Connection], dict[Any, LoggedLeaf]]) -> dict[Any, LoggedLeaf]:
+        if self._absent:
+            return {}
+        with read_session(self.engine) as connection:
+            try:
+                return read(connection)
+            except (OperationalError, ProgrammingError):
+                connection.rollback()
+                if inspect(connection).has_table(ledger_leaves.name):
+                    raise  # a real failure, not a ledger never built
+                self._absent = True
+                return {}
+
+
+def leaf_reader(app: Any) -> LeafReader:
+    """A reader on the views' engine of ``app``: the API's own when it runs (it shares it with
+    the application), else one the application opens on first use and closes with itself."""
+    return LeafReader(app.key_usage.engine)
