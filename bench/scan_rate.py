@@ -246,7 +246,9 @@ def uvicorn_server(
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{factory} did not start within {START_SECONDS} s")
+                    log.seek(0)
+                    said = log.read().decode(errors="replace")[-1500:]
+                    raise RuntimeError(f"{factory} did not start within {START_SECONDS} s: {said}")
                 time.sleep(0.1)
             yield url, process.pid
         finally:
@@ -564,7 +566,11 @@ def measure(
         env = {"BATTERYTRACE_DATABASE_URL": database_url, "BATTERYTRACE_NO_PROJECTIONS": "1"}
         mix = mix_bare = None
         cost = None
-        with uvicorn_server(SERVICE_FACTORY, workers, env, "/readyz") as (url, pid):
+        # /readyz waits for the views, which only the follower beside builds: with the log's cost
+        # measured, the followers come and go around a running server, so it starts on /healthz
+        # and each run waits for its follower to catch up (``wait_for_views``).
+        ready = "/healthz" if ledger_cost else "/readyz"
+        with uvicorn_server(SERVICE_FACTORY, workers, env, ready) as (url, pid):
             if ledger_cost:
                 without = [drive_wrk_without_ledger(url, prepared.key, slices[0], clients, seconds, pid, env)]
             with follower_beside(env), profiles.other_process(f"P2-{store}", pid):
@@ -608,11 +614,13 @@ def drive_wrk_without_ledger(
 ) -> RunFigures:
     """The scan load with the view follower running every view but the tamper-evidence log."""
     with follower_beside({**env, "BATTERYTRACE_LEDGER": "off"}):
+        wait_for_views(env["BATTERYTRACE_DATABASE_URL"], ledger=False)
         return drive_wrk(url, scan_load(key, codes), clients, seconds, server_pid)
 
 
-def wait_for_views(database_url: str, timeout: float = START_SECONDS) -> None:
-    """Until every view holds every stored event (the follower beside has caught up)."""
+def wait_for_views(database_url: str, timeout: float = START_SECONDS, *, ledger: bool = True) -> None:
+    """Until every view (but the log, unless ``ledger``) holds every stored event: the follower
+    beside has caught up."""
     from batterytrace.projections.runner import ViewRunner
     from batterytrace.trace.application import BatteryTrace
     from batterytrace.trace.settings import Settings
@@ -621,7 +629,7 @@ def wait_for_views(database_url: str, timeout: float = START_SECONDS) -> None:
     runner = ViewRunner(app)
     try:
         deadline = time.monotonic() + timeout
-        while any(s.lag for s in runner.status()):
+        while any(s.lag for s in runner.status() if ledger or s.view != "ledger"):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the views did not catch up within {timeout:g} s")
             time.sleep(0.2)

@@ -208,33 +208,74 @@ def deliver(
 
 
 def handover(
-    code: Code,
+    code: Annotated[
+        list[str],
+        typer.Argument(
+            help="The battery's 24-character GB/T 34014 code; several with --point: handed over together.",
+            metavar="CODE...",
+        ),
+    ],
     actor: ActorOption,
     to: Annotated[str, typer.Option("--to", help="Receiver's credit code.")],
     activity: Annotated[str, typer.Option("--activity", help="recycling or cascade_use.")] = "recycling",
+    point: Annotated[
+        str | None,
+        typer.Option(
+            "--point",
+            help="The collection point (yours) the batteries are held at: hands them over in one "
+            "transaction, all or none (at most 500).",
+        ),
+    ] = None,
     at: AtOption = None,
     late: LateOption = False,
     request_id: RequestIdOption = None,
 ) -> None:
-    """Hand a battery over to a recycler or cascade-use enterprise."""
+    """Hand a battery over to a recycler or cascade-use enterprise; an outlet hands several over
+    at once from one of its points (--point), all or none."""
     from batterytrace.events.battery import Battery
 
-    command = HandOver(
-        actor_id=actor,
-        code=code,
-        receiver_id=to,
-        activity=activity,
-        reporting=_reporting(at, request_id, late),
-    )
-    result = open_app().execute(command)
-    report_write(result, f"handed over {code.upper()} to {to.upper()}")
-    if any(isinstance(e, Battery.HandedOver) and not e.compliant for e in result.recorded):
+    reporting = _reporting(at, request_id, late)
+    commands = [
+        HandOver(actor_id=actor, code=one, receiver_id=to, activity=activity, reporting=reporting)
+        for one in code
+    ]
+    if point is not None:
+        recorded = _hand_over_together(commands, actor, point, to)
+    elif len(commands) > 1:
+        raise typer.BadParameter(
+            "several batteries are handed over together from a collection point: name it with --point",
+            param_hint="CODE...",
+        )
+    else:
+        result = open_app().execute(commands[0])
+        report_write(result, f"handed over {code[0].upper()} to {to.upper()}")
+        recorded = list(result.recorded)
+    if any(isinstance(e, Battery.HandedOver) and not e.compliant for e in recorded):
         typer.secho(
             "warning: the receiver is not whitelisted for this activity; the handover is "
             "recorded and flagged non-compliant",
             fg="yellow",
             err=True,
         )
+
+
+def _hand_over_together(commands: list[HandOver], actor: str, point: str, to: str) -> list[object]:
+    """The batch hand-over (``trace/batches.py``): one line per battery refused, then the refusal."""
+    from batterytrace.cli.common import err_console
+    from batterytrace.trace.batches import Batch, BatchRefused
+
+    batch = Batch(actor_id=actor, collection_point_id=point, commands=tuple(commands))
+    try:
+        done = open_app().execute_batch(batch)
+    except BatchRefused as refused:
+        for outcome in refused.outcomes:
+            if outcome.error is not None:
+                err_console.print(
+                    f"refused {outcome.code}: {outcome.error.message}", markup=False, highlight=False
+                )
+        raise
+    report_write(done.write, f"handed over {len(commands)} batteries from {point.upper()} to {to.upper()}")
+    return list(done.write.recorded)
 
 
 def recycle(

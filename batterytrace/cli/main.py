@@ -36,14 +36,18 @@ def batterytrace() -> None:
 
 
 def init() -> None:
-    """Create the event store (SQLite file or PostgreSQL tables) if it does not exist."""
+    """Create the event store (SQLite file or PostgreSQL tables) and the views' tables if they do
+    not exist (the views in BATTERYTRACE_VIEWS_DATABASE_URL when it names another database)."""
+    from batterytrace.projections.runner import ViewRunner
     from batterytrace.store import describe_database
-    from batterytrace.trace.settings import Settings
 
     application = open_app()
-    url = describe_database(Settings.from_environment().database_url)
+    settings = application.settings
+    ViewRunner(application).engine.dispose()  # creates the view tables (not their rows: see serve)
     head = application.recorder.max_notification_id() or 0
-    typer.echo(f"event store ready at {url} ({head} events)")
+    typer.echo(f"event store ready at {describe_database(settings.database_url)} ({head} events)")
+    if settings.views_apart:
+        typer.echo(f"views ready at {describe_database(settings.views_database_url)}")
     from batterytrace.trace.ledger.keys import ensure_ledger_key
 
     typer.echo(ensure_ledger_key(application.settings))

@@ -40,15 +40,23 @@ def current_views() -> CurrentViews:
     """The views, up to date. When they already hold every stored event (two plain reads,
     ``freshness.views_are_current``) they are read at once, without building the application:
     that is what keeps ``show`` and ``report`` quick to start. Otherwise a runner catches up (or
-    rebuilds) first."""
-    from batterytrace.projections.database import create_view_engine
+    rebuilds) first. The views are read from their own database (BATTERYTRACE_VIEWS_DATABASE_URL,
+    by default the event store's)."""
+    from batterytrace.projections.database import STORE_SETTING, VIEWS_SETTING, create_view_engine
     from batterytrace.projections.freshness import views_are_current
     from batterytrace.trace.settings import Settings
 
     settings = Settings.from_environment()
-    engine = create_view_engine(settings.database_url)
-    if views_are_current(engine, settings.working_calendar()):
-        return CurrentViews(engine, settings.overdue_days, datetime.now(UTC))
+    setting = VIEWS_SETTING if settings.views_apart else STORE_SETTING
+    engine = create_view_engine(settings.views_database_url, setting=setting)
+    # Views in a database of their own: the store's head is read from the store's database.
+    store = create_view_engine(settings.database_url) if settings.views_apart else None
+    try:
+        if views_are_current(engine, settings.working_calendar(), store):
+            return CurrentViews(engine, settings.overdue_days, datetime.now(UTC))
+    finally:
+        if store is not None:
+            store.dispose()
     engine.dispose()
     app = open_app()
     runner = up_to_date_runner(app)

@@ -33,7 +33,9 @@ def quick_views() -> Iterator[QuickViews | None]:
     from batterytrace.trace.settings import Settings
 
     settings = Settings.from_environment()
-    connection = open_current_views(settings.database_url, settings.working_calendar())
+    connection = open_current_views(
+        settings.views_database_url, settings.working_calendar(), settings.database_url
+    )
     if connection is None:
         yield None
         return

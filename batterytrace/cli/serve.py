@@ -53,8 +53,14 @@ def serve(
     address = f"http://{host}:{port}"
     if demo:
         prepare_demo(demo_batteries, address)
+    where = f"store: {describe_database(settings.database_url)}"
+    if settings.views_apart:
+        from batterytrace.projections.database import VIEWS_SETTING, naming
+
+        with naming(VIEWS_SETTING):
+            where += f", views: {describe_database(settings.views_database_url)}"
     console.print(
-        f"batterytrace on {address}  (store: {describe_database(settings.database_url)})\n"
+        f"batterytrace on {address}  ({where})\n"
         f"  start page            {address}/\n"
         f"  outlet scanning page  {address}/outlet     (sign in with an outlet_operator key)\n"
         f"  regulator dashboard   {address}/regulator  (sign in with a regulator key)\n"

@@ -1,9 +1,24 @@
-"""The read side's connection to the same database as the events (SQLAlchemy).
+"""The read side's connection to the views' database (SQLAlchemy).
 
-Views live beside the event store so that one setting, ``BATTERYTRACE_DATABASE_URL``, names both,
-and a backup of the database is a backup of everything. Only three dialect differences matter
-here: how an upsert is spelt, how a SQLite transaction takes its write lock early, and how a
-read-only transaction (``read_session``) avoids taking it.
+By default the views live beside the event store, so that one setting,
+``BATTERYTRACE_DATABASE_URL``, names both, and a backup of the database is a backup of everything.
+``BATTERYTRACE_VIEWS_DATABASE_URL`` moves them (with their positions, the ledger's tables and when
+API keys were last used) to a database of their own, another SQLite file, another PostgreSQL schema
+or server, so that view workers and report queries load that server and not the store's.
+
+Exactly once still holds across two databases, for the same reason as in one: a view's rows and
+its position commit in one transaction of the views' database, with a compare-and-set on the
+position (``runner.py``). The event store is only read, never written, by the read side, and what
+it is read for cannot change under it: stored events are immutable and a notification id names
+the same event forever (ids only grow; the library numbers them in commit order). So re-reading
+"the events after position p" after a crash, a kill or on another worker gives the very events
+the lost transaction would have applied, and no transaction has to span both databases. What two
+databases cannot give is one snapshot of both: the store's head and the views' positions are read
+one after the other, which only ever makes the views look further behind than they are (a head
+read later is newer), never ahead.
+
+Only three dialect differences matter here: how an upsert is spelt, how a SQLite transaction takes
+its write lock early, and how a read-only transaction (``read_session``) avoids taking it.
 """
 
 from __future__ import annotations
@@ -15,13 +30,50 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.pool import NullPool
 
-from batterytrace.store import parse_database_url, postgres_schema
+from batterytrace.projections.event_source import ViewSettings
+from batterytrace.store import (
+    ConfigurationError,
+    _create_schema,
+    describe_database,
+    eventsourcing_env,
+    parse_database_url,
+    postgres_schema,
+)
+
+STORE_SETTING = "BATTERYTRACE_DATABASE_URL"
+VIEWS_SETTING = "BATTERYTRACE_VIEWS_DATABASE_URL"
+VIEWS_SETUP_LOCK_KEY = 7_117_003  # pg_advisory_lock key for creating the views' schema
 
 
-def create_view_engine(database_url: str) -> Engine:
-    """An engine on the event store's database; PostgreSQL schemas (``?schema=``) are honoured
-    through the search path, so the views sit in the same schema as the events."""
-    url = parse_database_url(database_url)
+def open_view_engine(settings: ViewSettings) -> Engine:
+    """An engine on the views' database of ``settings``: the event store's (checked when the
+    store was opened), or one of their own, checked here first (``prepare_views_database``)."""
+    views_url = getattr(settings, "views_database_url", "") or settings.database_url
+    if views_url == settings.database_url:
+        return create_view_engine(views_url)
+    prepare_views_database(views_url)
+    return create_view_engine(views_url, setting=VIEWS_SETTING)
+
+
+@contextmanager
+def naming(setting: str) -> Iterator[None]:
+    """The store adapter's URL messages name ``BATTERYTRACE_DATABASE_URL``; for a URL from
+    another variable they name that one."""
+    try:
+        yield
+    except ConfigurationError as error:
+        if setting == STORE_SETTING:
+            raise
+        raise type(error)(error.message.replace(STORE_SETTING, setting)) from None
+
+
+def create_view_engine(database_url: str, *, setting: str = STORE_SETTING) -> Engine:
+    """An engine on the views' database; PostgreSQL schemas (``?schema=``) are honoured through
+    the search path, so the views sit in the URL's schema (by default the events' one).
+    ``setting``: the variable the URL came from, which a malformed URL's message names."""
+    with naming(setting):
+        url = parse_database_url(database_url)
+        schema = postgres_schema(url) if url.get_backend_name() == "postgresql" else None
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url.set(drivername="sqlite+pysqlite"),
@@ -30,7 +82,6 @@ def create_view_engine(database_url: str) -> Engine:
         )
         _take_sqlite_write_lock_at_begin(engine)
         return engine
-    schema = postgres_schema(url)
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     if schema:
         connect_args["options"] = f"-c search_path={schema}"
@@ -41,6 +92,73 @@ def create_view_engine(database_url: str) -> Engine:
         pool_size=5,
         max_overflow=10,
     )
+
+
+def prepare_views_database(views_url: str) -> None:
+    """Check the views' own database before its engine is made, so that a wrong or unreachable
+    ``BATTERYTRACE_VIEWS_DATABASE_URL`` gives one line naming that setting (not a pool's time-out or
+    a failure inside the first view query), and create its ``?schema=`` if it does not exist yet.
+
+    The store's checks of a URL (``store.eventsourcing_env``) apply as they are: the views are
+    written like the events, so the same URL forms work; their messages name the views' setting."""
+    with naming(VIEWS_SETTING):
+        env = eventsourcing_env(views_url)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        _check_sqlite_file(env["SQLITE_DBNAME"])
+        return
+    import psycopg
+
+    try:
+        connection = psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            dbname=env["POSTGRES_DBNAME"],
+            connect_timeout=5,
+            autocommit=True,
+        )
+    except psycopg.Error as error:
+        raise ConfigurationError(
+            f"cannot open the views database at {describe_database(views_url)}: {_first_line(error)}; "
+            f"check {VIEWS_SETTING} and that its database server is running"
+        ) from None
+    try:
+        schema = env.get("POSTGRES_SCHEMA")
+        if schema:  # under a lock: workers starting together would race to create it
+            connection.execute("SELECT pg_advisory_lock(%s)", (VIEWS_SETUP_LOCK_KEY,))
+            _create_schema(connection, schema, views_url)
+    finally:
+        connection.close()  # ends the session, which releases the lock
+
+
+def _check_sqlite_file(path: str) -> None:
+    """A views file that exists must be a SQLite database (a new name makes a new file)."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+    except sqlite3.Error as error:
+        raise ConfigurationError(
+            f"cannot open the views database {path!r}: {_first_line(error)}; check {VIEWS_SETTING}"
+        ) from None
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            raise ConfigurationError(
+                f"{path!r} is not a SQLite database; point {VIEWS_SETTING} at the views' .db "
+                "file, or at a new file name to create one"
+            ) from None
+        raise ConfigurationError(
+            f"cannot open the views database {path!r}: {_first_line(error)}; check {VIEWS_SETTING}"
+        ) from None
+    finally:
+        connection.close()
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _take_sqlite_write_lock_at_begin(engine: Engine) -> None:

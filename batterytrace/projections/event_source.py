@@ -9,6 +9,7 @@ the CLI, the tests) passes the application; nothing here names it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -54,3 +55,36 @@ class EventSource(Protocol):
 
     @property
     def settings(self) -> ViewSettings: ...
+
+
+# --------------------------------------------------------------------------------- upstreams
+# Views may follow several event stores at once (the write side split by manufacturer code or
+# province, README "Past one primary"): one runner per store, each an "upstream" of the same views.
+# A view's position is then one per upstream, since notification ids are numbered by each store
+# on its own: "<view>" for the default upstream (the store of ``BATTERYTRACE_DATABASE_URL``, the
+# row a single-store installation has always had) and "<view>@<upstream>" for any other.
+UPSTREAM_SEPARATOR = "@"
+_UPSTREAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")  # "reports@" + 24 fits view_positions.view
+
+
+def position_key(view: str, upstream: str | None) -> str:
+    """The ``view_positions`` row of ``view``'s position in ``upstream`` (None: the default)."""
+    return view if upstream is None else f"{view}{UPSTREAM_SEPARATOR}{upstream}"
+
+
+def upstream_of(key: str) -> str | None:
+    """The upstream a ``view_positions`` row belongs to (None: the default)."""
+    _, separator, upstream = key.partition(UPSTREAM_SEPARATOR)
+    return upstream if separator else None
+
+
+def checked_upstream(name: str | None) -> str | None:
+    """``name`` if it can name an upstream (lower-case letters, digits, ``-`` and ``_``, at most
+    24), else ``InvalidSetting``."""
+    if name is None or _UPSTREAM_NAME.fullmatch(name):
+        return name
+    from batterytrace.store import InvalidSetting
+
+    raise InvalidSetting(
+        f"upstream name {name!r}: use 1-24 lower-case letters, digits, '-' or '_' (e.g. 'sichuan' or '4by')"
+    )

@@ -76,23 +76,30 @@ def holds_every_event(
     )
 
 
-def views_are_current(engine: Engine, calendar: WorkingCalendar) -> bool:
+def views_are_current(engine: Engine, calendar: WorkingCalendar, store: Engine | None = None) -> bool:
     """True when every view was built by this release with these settings and has applied the
-    newest stored event; False when anything must be caught up, rebuilt or cannot be read."""
+    newest stored event; False when anything must be caught up, rebuilt or cannot be read.
+    ``store``: an engine on the event store's database when the views are in another one (the
+    head is then read there, after the positions: a later head can only make the views look
+    behind, never ahead)."""
     from sqlalchemy import select, text
     from sqlalchemy.exc import SQLAlchemyError
 
     from batterytrace.projections.database import read_session
     from batterytrace.projections.tables import VIEWS, positions
 
-    head_sql = _STORE_HEAD.get(engine.dialect.name)
+    head_sql = _STORE_HEAD.get((store or engine).dialect.name)
     if head_sql is None:
         return False
     try:
         with read_session(engine) as connection:
             rows = connection.execute(select(positions.c.view, positions.c.position, positions.c.schema))
             stored = {row.view: (row.position, row.schema) for row in rows}
-            head = connection.execute(text(head_sql)).scalar() or 0
+            if store is None:
+                head = connection.execute(text(head_sql)).scalar() or 0
+        if store is not None:
+            with read_session(store) as connection:
+                head = connection.execute(text(head_sql)).scalar() or 0
     except SQLAlchemyError:  # no views yet, no store yet: the full path creates them
         return False
     expected = {name: expected_fingerprint(name, calendar) for name in VIEWS}

@@ -8,6 +8,15 @@ the CLI and the API read them through the same function, so all agree.
 - ``BATTERYTRACE_LEDGER_KEY``: path of the signer key file (mode 0600). Unset: beside a SQLite
   store (``batterytrace.db`` -> ``batterytrace.db.ledger-key``); a PostgreSQL store has no
   default, and its ledger is built but not signed until the setting names a key.
+
+  The key belongs to the event store, also when the views (and with them the ledger's tree and
+  signed checkpoints) are in a database of their own (``BATTERYTRACE_VIEWS_DATABASE_URL``): it
+  signs the store's history, and whoever checks a checkpoint holds its public key. Views are
+  disposable; were the key beside them, moving them to a new database would make a new key at
+  the next ``init``, and readers holding the published public key could not check a checkpoint
+  signed after the move. So the default is always beside the store's file (``database_url``
+  below is the store's), never beside a views file, and every caller (``init``, the follower's
+  ledger view, the API, the CLI) passes the store's URL.
 - ``BATTERYTRACE_LEDGER_CHECKPOINT_EVENTS`` (1000) and ``…_CHECKPOINT_MINUTES`` (10): a
   checkpoint is signed when the tree has grown by that many events, or when events arrived and
   the last checkpoint is that old.

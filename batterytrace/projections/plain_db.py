@@ -8,6 +8,10 @@ the view engine would (``database.create_view_engine``: the URL's file, or its s
 refused), and turns the drivers' values into what the views' column types give through SQLAlchemy
 (``plain_schema.COLUMNS``: aware UTC datetimes, decoded JSON, booleans).
 
+The views may be in a database of their own (``BATTERYTRACE_VIEWS_DATABASE_URL``): then the views
+are read from that one, and the store's head, which says whether they hold every stored event,
+from the event store's (``store_head``), on a connection of its own.
+
 Only the plain URL forms are handled; any other (a driver name, a query option, a host list) gives
 None and the caller takes the SQLAlchemy path, which parses it or says what is wrong with it.
 """
@@ -165,6 +169,27 @@ class PlainConnection:
         if kind == "json":  # psycopg decodes json itself
             return json.loads(value) if self.dialect == "sqlite" else value
         return bool(value)
+
+
+def store_head(store_url: str) -> int | None:
+    """The event store's newest notification id, read through the driver alone from the store's
+    own database (when the views are elsewhere); None when this reader cannot tell (a URL form it
+    leaves alone, no store yet, a driver failure): the caller then takes the SQLAlchemy path."""
+    from batterytrace.projections.freshness import _STORE_HEAD
+
+    target = target_of(store_url)
+    if target is None:
+        return None
+    try:
+        connection = PlainConnection(target)
+    except Exception:  # the driver's own failure, or no driver: the full path says what is wrong
+        return None
+    try:
+        return int(connection.scalar(_STORE_HEAD[connection.dialect]) or 0)
+    except connection.driver_errors:
+        return None
+    finally:
+        connection.close()
 
 
 def failed(error: Exception) -> StoreUnavailable:

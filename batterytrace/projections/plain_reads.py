@@ -25,7 +25,7 @@ from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH
 from batterytrace.projections.filters import Filters
 from batterytrace.projections.freshness import _STORE_HEAD, expected_fingerprint, holds_every_event
-from batterytrace.projections.plain_db import PlainConnection, failed, target_of
+from batterytrace.projections.plain_db import PlainConnection, failed, store_head, target_of
 from batterytrace.projections.plain_schema import COLUMNS, FINGERPRINTS
 from batterytrace.projections.quantities import THOUSANDTHS
 from batterytrace.projections.view_rows import (
@@ -52,10 +52,13 @@ def _select(table: str, *, alias: str | None = None) -> tuple[str, Kinds]:
     return ", ".join(f'{prefix}"{name}"' for name, _ in kinds), kinds
 
 
-def open_current_views(database_url: str, calendar: WorkingCalendar) -> PlainConnection | None:
+def open_current_views(
+    database_url: str, calendar: WorkingCalendar, store_url: str | None = None
+) -> PlainConnection | None:
     """A read-only connection to the views when every view was built by this release with these
     settings and holds every stored event (``freshness.views_are_current`` in plain SQL); None
-    when the caller must take the SQLAlchemy path."""
+    when the caller must take the SQLAlchemy path. ``database_url``: the views' database;
+    ``store_url``: the event store's, when it is another one (its head is read there)."""
     target = target_of(database_url)
     if target is None:
         return None
@@ -70,8 +73,14 @@ def open_current_views(database_url: str, calendar: WorkingCalendar) -> PlainCon
                 'SELECT "view", "position", "schema" FROM view_positions', (), COLUMNS["view_positions"]
             )
         }
-        head = connection.scalar(_STORE_HEAD[connection.dialect]) or 0
+        if store_url is None or store_url == database_url:
+            head: int | None = connection.scalar(_STORE_HEAD[connection.dialect]) or 0
+        else:
+            head = store_head(store_url)
     except connection.driver_errors:  # no views or no store yet
+        connection.close()
+        return None
+    if head is None:  # the store's database could not be read here
         connection.close()
         return None
     expected = {name: expected_fingerprint(name, calendar, FINGERPRINTS.__getitem__) for name in FINGERPRINTS}

@@ -12,6 +12,13 @@ failure at any point leaves the old view and its position intact.
 A view joins in by having ``builder(fresh) -> ViewBuilder``; a view without one rebuilds through
 the follower's path (``ViewRunner.rebuild``). The events are read up to the store's head when the
 rebuild starts; whatever arrives during it is applied afterwards by the ordinary catch-up.
+
+Views that follow several event stores (``event_source``: upstreams) hold the rows of all of them,
+so a rebuild folds each upstream's events in turn into the same fresh tables, and the swap sets
+each upstream's position to the head it was read to. The stores hold disjoint aggregates, so the
+order in which they are folded does not change the rows. A rebuild that was not given every
+upstream whose events the views hold is refused (``RebuildNeedsUpstreams``): swapping in tables
+without those events would leave their positions claiming them.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ from __future__ import annotations
 import fcntl
 import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, insert, or_, select, text
 
 from batterytrace.events.errors import ConcurrentWrite
-from batterytrace.projections.event_source import EventSource
+from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, position_key
 from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
-from batterytrace.projections.tables import VIEW_TABLES
+from batterytrace.projections.tables import VIEW_TABLES, positions
+from batterytrace.store import ConfigurationError
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 5000  # notifications read, decoded and folded at a time
@@ -45,6 +53,9 @@ class ViewBuilder(Protocol):
     def add(self, events: Sequence[tuple[int, Any]]) -> None: ...
 
     def finish(self) -> None: ...
+
+    # A builder may also have ``after_swap(connection)``: called in the swap's transaction once
+    # the fresh tables are live (the ledger signs a checkpoint of the rebuilt tree there).
 
 
 class SetwiseView(Protocol):
@@ -65,12 +76,55 @@ def rebuild_setwise(
     *,
     progress: Callable[[str, int], None] | None = None,
     page_size: int | None = None,
+    upstream: str | None = None,
+    upstreams: Mapping[str | None, EventSource] | None = None,
 ) -> int:
     """Rebuild ``views`` (name -> view) from every event stored up to now; each view then stands
-    at that head with its fingerprint. Returns the events applied, summed over the views."""
+    at that head with its fingerprint. Returns the events applied, summed over the views.
+
+    ``source`` is the ``upstream`` named (None: the default one); ``upstreams``: the other
+    stores the views follow (name -> source), folded after it."""
     page_size = page_size or PAGE_SIZE
+    sources = {upstream: source, **(upstreams or {})}
     with only_rebuild(engine):
-        return _rebuild(source, engine, views, fingerprints, progress, page_size)
+        return _rebuild(sources, engine, views, fingerprints, progress, page_size)
+
+
+class RebuildNeedsUpstreams(ConfigurationError):
+    """The views hold events of an upstream the rebuild was not given."""
+
+    message_key = None  # the message itself: a command-line refusal
+
+
+def missing_upstreams(connection: Connection, views: Sequence[str], given: Sequence[str | None]) -> list[str]:
+    """The upstreams outside ``given`` that some of ``views`` have applied events of (a position
+    row past 0), sorted; "" stands for the default upstream."""
+    if not views:
+        return []
+    keys = {position_key(view, upstream) for view in views for upstream in given}
+    rows = connection.execute(
+        select(positions.c.view).where(
+            positions.c.position > 0,
+            or_(
+                *(positions.c.view == view for view in views),
+                *(positions.c.view.startswith(view + UPSTREAM_SEPARATOR, autoescape=True) for view in views),
+            ),
+        )
+    )
+    return sorted({key.partition(UPSTREAM_SEPARATOR)[2] for (key,) in rows if key not in keys})
+
+
+def refuse_without(connection: Connection, views: Sequence[str], given: Sequence[str | None]) -> None:
+    """``RebuildNeedsUpstreams`` when ``missing_upstreams`` finds any."""
+    missing = missing_upstreams(connection, views, given)
+    if missing:
+        named = ", ".join(repr(m) if m else "the default one" for m in missing)
+        raise RebuildNeedsUpstreams(
+            f"the views {', '.join(views)} also hold the events of upstream {named}: rebuild them "
+            "from every upstream at once (ViewRunner.rebuild(upstreams=...)), or rebuild through "
+            "the followers (a rebuild of views without a set-wise builder resets every upstream's "
+            "position, and each upstream's follower applies its events again)"
+        )
 
 
 class RebuildRunning(ConcurrentWrite):
@@ -122,42 +176,40 @@ def only_rebuild(engine: Engine) -> Iterator[None]:
 
 
 def _rebuild(
-    source: EventSource,
+    sources: Mapping[str | None, EventSource],
     engine: Engine,
     views: dict[str, SetwiseView],
     fingerprints: dict[str, str],
     progress: Callable[[str, int], None] | None,
     page_size: int,
 ) -> int:
-    head = source.recorder.max_notification_id() or 0
+    heads = {upstream: source.recorder.max_notification_id() or 0 for upstream, source in sources.items()}
     fresh = FreshTables(engine, [t for name in views for t in VIEW_TABLES[name]])
     fresh.create()
     collecting = gc.isenabled()
     gc.disable()  # see below
     try:
         builders = {name: view.builder(fresh) for name, view in views.items()}
-        decode = fast_decoder(source.mapper)
         done = 0
-        start = 1
-        while start <= head:
-            page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
-            page = [n for n in page if n.id <= head]
-            if not page:
-                break
-            events = decode_all(decode, page)
-            for builder in builders.values():
-                builder.add(events)
-            done += len(events)
-            start = page[-1].id + 1
-            if progress:
-                for name in views:
-                    progress(name, len(events))
+        for upstream, source in sources.items():
+            done += _fold(source, heads[upstream], builders, progress, page_size)
         for builder in builders.values():
             builder.finish()
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-            fresh.swap(connection, {name: (head, fingerprints[name]) for name in views})
+            refuse_without(connection, list(views), list(sources))  # checked again under the lock
+            standing = {
+                position_key(name, upstream): (head, fingerprints[name])
+                for name in views
+                for upstream, head in heads.items()
+            }
+            _add_position_rows(connection, standing)
+            fresh.swap(connection, standing)
+            for builder in builders.values():
+                after_swap = getattr(builder, "after_swap", None)
+                if after_swap is not None:  # optional: what a view does once its new rows are live
+                    after_swap(connection)
     except BaseException:
         _drop_quietly(fresh)
         raise
@@ -168,6 +220,44 @@ def _rebuild(
             gc.enable()
     log.info("rebuilt %s set-wise from %d events", ", ".join(views), done)
     return done * len(views)
+
+
+def _fold(
+    source: EventSource,
+    head: int,
+    builders: dict[str, ViewBuilder],
+    progress: Callable[[str, int], None] | None,
+    page_size: int,
+) -> int:
+    """Every event of ``source`` up to ``head`` added to each builder; returns how many."""
+    decode = fast_decoder(source.mapper)
+    done = 0
+    start = 1
+    while start <= head:
+        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
+        page = [n for n in page if n.id <= head]
+        if not page:
+            break
+        events = decode_all(decode, page)
+        for builder in builders.values():
+            builder.add(events)
+        done += len(events)
+        start = page[-1].id + 1
+        if progress:
+            for name in builders:
+                progress(name, len(events))
+    return done
+
+
+def _add_position_rows(connection: Connection, keys: Mapping[str, tuple[int, str]]) -> None:
+    """A row for each position key that has none yet (an upstream whose runner has not started):
+    the swap sets positions by updating rows, and without one that upstream's runner would start
+    from 0 and apply the folded events again."""
+    query = select(positions.c.view).where(positions.c.view.in_(list(keys)))
+    present = set(connection.execute(query).scalars())
+    missing = [{"view": key, "position": 0, "schema": keys[key][1]} for key in keys if key not in present]
+    if missing:
+        connection.execute(insert(positions), missing)
 
 
 def _drop_quietly(fresh: FreshTables) -> None:

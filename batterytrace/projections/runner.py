@@ -6,6 +6,20 @@ compare-and-set (``UPDATE … WHERE position = <the one read>``). A crash rolls 
 position together, so no event is applied twice or skipped; a second runner started by mistake on
 the same view fails the compare-and-set, rolls back, and re-reads (its batch is not applied).
 
+The views may be in a database of their own (``BATTERYTRACE_VIEWS_DATABASE_URL``): the runner
+reads the store through the application and writes only the views' database, so the transaction
+above never spans two databases, and exactly-once holds as it does in one (``database.py`` says why).
+
+Several event stores (the write side split by manufacturer code or province, README "Past one
+primary") are followed by one runner each (``upstream``: its name), into the same views: each
+(view, upstream) pair has its own position row (``event_source.position_key``), moved by
+compare-and-set with the rows as above, so each pair is exactly-once on its own. The stores hold
+disjoint aggregates, so their events fold into the views in any interleaving. Rows they share (a
+participant, a manufacturer's month under a province split) are still written by one transaction
+at a time, as with one upstream: an upstream's batch first locks the default upstream's position
+row, which that runner's compare-and-set locks too, so no read-then-write of a shared row is lost
+and no two multi-row upserts deadlock.
+
 Why not the library's ``ProjectionRunner``: in eventsourcing 9.5 the SQLite recorder cannot
 ``subscribe()``, and batterytrace must behave the same on SQLite and PostgreSQL. Reading the
 notification log works on both; it is one code path. On PostgreSQL the library sends
@@ -17,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,16 +39,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, text, update
 
 from batterytrace.events.working_days import WorkingCalendar
-from batterytrace.projections.database import create_view_engine
-from batterytrace.projections.event_source import EventSource
+from batterytrace.projections.database import open_view_engine
+from batterytrace.projections.event_source import EventSource, checked_upstream, position_key
 from batterytrace.projections.freshness import SETTINGS_SEPARATOR, calendar_fingerprint
 from batterytrace.projections.ledger_view import LedgerView
 from batterytrace.projections.lifecycle_view import LifecycleView
 from batterytrace.projections.network_view import NetworkView
-from batterytrace.projections.rebuild import SCHEMA_LOCK_KEY, has_setwise_rebuild, rebuild_setwise
+from batterytrace.projections.rebuild import (
+    SCHEMA_LOCK_KEY,
+    has_setwise_rebuild,
+    rebuild_setwise,
+    refuse_without,
+)
 from batterytrace.projections.reports_view import ReportsView
 from batterytrace.projections.store_listener import NotificationWaiter
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
@@ -42,6 +62,9 @@ from batterytrace.store import StoreUnavailable
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 1000
 COALESCE_SECONDS = 0.05  # see ViewRunner.follow
+# The ledger signs one store's history, its leaves numbered by that store's notification ids: it
+# follows the default upstream only (each store that wants one keeps its own views database).
+DEFAULT_UPSTREAM_ONLY = frozenset({"ledger"})
 
 
 class View(Protocol):
@@ -58,26 +81,38 @@ class PositionMoved(Exception):
 class ViewStatus:
     view: str
     position: int
-    head: int
+    head: int  # of the runner's upstream: notification ids are numbered by each store apart
+    upstream: str | None = None  # None: the default one
 
     @property
     def lag(self) -> int:
         return max(self.head - self.position, 0)
 
 
-def default_views(calendar: WorkingCalendar | None = None) -> dict[str, View]:
+def default_views(
+    calendar: WorkingCalendar | None = None, *, store_url: str | None = None
+) -> dict[str, View]:
+    """The four views; ``store_url``: the event store's database, where the ledger's signing key
+    is found by default (``ledger_config``: the key signs the store's history, wherever the views
+    are). ``BATTERYTRACE_LEDGER=off`` leaves the tamper-evidence log out (to measure what it costs
+    scans, ``python -m bench``; or an installation that wants no log: its ledger routes then find
+    no checkpoint)."""
     calendar = calendar or WorkingCalendar()
-    return {
+    views: dict[str, View] = {
         "lifecycle": LifecycleView(calendar),
         "network": NetworkView(),
         "reports": ReportsView(calendar),
-        "ledger": LedgerView(),
     }
+    if os.environ.get("BATTERYTRACE_LEDGER", "on").strip().lower() != "off":
+        views["ledger"] = LedgerView(store_url=store_url)
+    return views
 
 
 class ViewRunner:
     """Brings views up to date: once (``catch_up``), from scratch (``rebuild``) or continuously
-    (``follow``), from ``app``: the application, or any other ``EventSource``."""
+    (``follow``), from ``app``: the application, or any other ``EventSource``; ``upstream``
+    names it when the views follow several stores (None: the default one, whose position rows
+    are the views' own names)."""
 
     def __init__(
         self,
@@ -86,10 +121,23 @@ class ViewRunner:
         engine: Engine | None = None,
         views: dict[str, View] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        upstream: str | None = None,
     ) -> None:
         self.app = app
-        self.engine = engine or create_view_engine(app.settings.database_url)
-        self.views = views or default_views(app.settings.working_calendar())
+        self.upstream = checked_upstream(upstream)
+        self.engine = engine or open_view_engine(app.settings)
+        self.views = views or default_views(
+            app.settings.working_calendar(), store_url=app.settings.database_url
+        )
+        if self.upstream is not None:
+            if views and DEFAULT_UPSTREAM_ONLY & set(views):
+                from batterytrace.store import InvalidSetting
+
+                raise InvalidSetting(
+                    f"the {', '.join(sorted(DEFAULT_UPSTREAM_ONLY & set(views)))} view follows the "
+                    f"default upstream only, not {self.upstream!r}: it signs one store's history"
+                )
+            self.views = {n: v for n, v in self.views.items() if n not in DEFAULT_UPSTREAM_ONLY}
         self.batch_size = batch_size
         self._position_lock = asyncio.Lock()  # see views_reached
         self._position_read = (float("-inf"), 0)  # (when, views position)
@@ -125,6 +173,33 @@ class ViewRunner:
                 if reason is not None:
                     log.warning("view %s: %s; rebuilding it from the events", name, reason)
                     _reset_view(connection, name, fingerprint)
+            if self.upstream is not None:
+                self._add_upstream_rows(connection)
+
+    def _add_upstream_rows(self, connection: Connection) -> None:
+        """This upstream's position rows, at 0, for the views that have none: its events are
+        then applied from the first, beside the rows the other upstreams put there."""
+        keys = {position_key(name, self.upstream): name for name in self.views}
+        present = set(
+            connection.execute(select(positions.c.view).where(positions.c.view.in_(list(keys)))).scalars()
+        )
+        fingerprints = {
+            row.view: row.schema
+            for row in connection.execute(
+                select(positions.c.view, positions.c.schema).where(positions.c.view.in_(list(self.views)))
+            )
+        }
+        missing = [
+            {"view": key, "position": 0, "schema": fingerprints[name]}
+            for key, name in keys.items()
+            if key not in present
+        ]
+        if missing:
+            connection.execute(insert(positions), missing)
+
+    def key(self, name: str) -> str:
+        """``name``'s position row for this runner's upstream."""
+        return position_key(name, self.upstream)
 
     def build_fingerprint(self, name: str) -> str:
         """What the view's rows were built from besides the events, as stored beside its
@@ -146,13 +221,18 @@ class ViewRunner:
         return self.app.recorder.max_notification_id() or 0
 
     def position(self, name: str) -> int:
+        """Where ``name`` stands in this runner's upstream."""
         with self.engine.connect() as connection:
-            value = connection.execute(select(positions.c.position).where(positions.c.view == name)).scalar()
+            value = connection.execute(
+                select(positions.c.position).where(positions.c.view == self.key(name))
+            ).scalar()
         return int(value or 0)
 
     def status(self) -> list[ViewStatus]:
+        """Each view's position and lag in this runner's upstream (each upstream's runner
+        answers for its own: no store can read another's head)."""
         head = self.head()
-        return [ViewStatus(name, self.position(name), head) for name in self.views]
+        return [ViewStatus(name, self.position(name), head, self.upstream) for name in self.views]
 
     # ---------------------------------------------------------------------------- catching up
     def catch_up(
@@ -204,10 +284,18 @@ class ViewRunner:
             return 0
         events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
         with self.engine.begin() as connection:
+            if self.upstream is not None:  # one writer at a time per view: see the module's docstring
+                locked = [name for name in VIEWS if name in names]
+                connection.execute(
+                    select(positions.c.view)
+                    .where(positions.c.view.in_(locked))
+                    .order_by(positions.c.view)
+                    .with_for_update()
+                )
             for name in names:
                 moved = connection.execute(
                     update(positions)
-                    .where(positions.c.view == name, positions.c.position == start)
+                    .where(positions.c.view == self.key(name), positions.c.position == start)
                     .values(position=notifications[-1].id)
                 )
                 if moved.rowcount != 1:
@@ -216,7 +304,11 @@ class ViewRunner:
         return len(events)
 
     def rebuild(
-        self, names: Sequence[str] | None = None, *, progress: Callable[[str, int], None] | None = None
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: Callable[[str, int], None] | None = None,
+        upstreams: dict[str | None, EventSource] | None = None,
     ) -> int:
         """Rebuild the views from the first event; return the events applied (summed over views).
 
@@ -225,15 +317,37 @@ class ViewRunner:
         module): until then readers see the old rows, and a failure leaves them and the position
         as they were. Any other view is emptied (drop, create, position 0: one transaction, so a
         crash never leaves empty tables at an old position) and caught up batch by batch. Events
-        stored meanwhile are then applied by ``catch_up``."""
+        stored meanwhile are then applied by ``catch_up``.
+
+        Views that follow several stores: ``upstreams`` (name -> source; None names the default)
+        are the other stores, folded set-wise after this runner's own; a set-wise rebuild that
+        would leave out the events of an upstream the views hold is refused
+        (``RebuildNeedsUpstreams``). A follower's-path rebuild resets every upstream's position,
+        so each upstream's runner applies its events again."""
         names = list(names or self.views)
         for name in names:
             self._check_view(name)
+        upstreams = {u: s for u, s in (upstreams or {}).items() if u != self.upstream}
         setwise = {n: self.views[n] for n in names if has_setwise_rebuild(self.views[n])}
         applied = 0
         if setwise:
-            fingerprints = {name: self.build_fingerprint(name) for name in setwise}
-            applied = rebuild_setwise(self.app, self.engine, setwise, fingerprints, progress=progress)  # type: ignore[arg-type]
+            own = {n: v for n, v in setwise.items() if upstreams and n in DEFAULT_UPSTREAM_ONLY}
+            shared = {n: v for n, v in setwise.items() if n not in own}
+            with self.engine.connect() as connection:  # refused before the work; again at the swap
+                refuse_without(connection, list(shared), [self.upstream, *upstreams])
+                refuse_without(connection, list(own), [self.upstream])
+            for group, others in ((own, None), (shared, upstreams)):
+                if group:
+                    fingerprints = {name: self.build_fingerprint(name) for name in group}
+                    applied += rebuild_setwise(
+                        self.app,
+                        self.engine,
+                        group,  # type: ignore[arg-type]
+                        fingerprints,
+                        progress=progress,
+                        upstream=self.upstream,
+                        upstreams=others,
+                    )
         for name in names:
             if name in setwise:
                 continue
@@ -282,10 +396,12 @@ class ViewRunner:
 
     # ------------------------------------------------------- waiting on the event loop (HTTP)
     def views_position(self) -> int:
-        """The notification id every view includes (the least position): one query."""
+        """The notification id (of this runner's upstream) every view includes (the least
+        position): one query."""
+        keys = [self.key(name) for name in self.views]
         with self.engine.connect() as connection:
             value = connection.execute(
-                select(func.min(positions.c.position)).where(positions.c.view.in_(list(self.views)))
+                select(func.min(positions.c.position)).where(positions.c.view.in_(keys))
             ).scalar()
         return int(value or 0)
 
@@ -379,9 +495,17 @@ def _columns_match(connection: Connection, view: str) -> bool:
 
 
 def _reset_view(connection: Connection, name: str, fingerprint: str) -> None:
+    """Empty the view's tables, and every upstream's position with them (each from the first)."""
     tables = VIEW_TABLES[name]
     metadata.drop_all(connection, tables=tables)
     metadata.create_all(connection, tables=tables)
     connection.execute(
-        update(positions).where(positions.c.view == name).values(position=0, schema=fingerprint)
+        update(positions)
+        .where(
+            or_(
+                positions.c.view == name,
+                positions.c.view.startswith(position_key(name, ""), autoescape=True),
+            )
+        )
+        .values(position=0, schema=fingerprint)
     )

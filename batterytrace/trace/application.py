@@ -50,7 +50,7 @@ from batterytrace.events.participant import (
     claim_id,
 )
 from batterytrace.events.zone import in_china_time
-from batterytrace.projections.database import create_view_engine
+from batterytrace.projections.database import open_view_engine
 from batterytrace.store import (
     ConfigurationError,
     StoreUnavailable,
@@ -59,6 +59,7 @@ from batterytrace.store import (
     store_setup_lock,
 )
 from batterytrace.trace import keys
+from batterytrace.trace.batches import Batch, BatchResult, run_batch
 from batterytrace.trace.battery_commands import Attempt, handler_for
 from batterytrace.trace.registry import Registry
 from batterytrace.trace.settings import Settings
@@ -392,6 +393,12 @@ class BatteryTrace(Registry, Application[str]):
 
         return self._retrying_once(reporting.request_id, act)
 
+    def execute_batch(self, batch: Batch, *, actor: Participant | None = None) -> BatchResult:
+        """Run the commands that arrived together (an outlet's hand-over of N batteries, its
+        queued scans) as one command: all recorded in one transaction, or none (``BatchRefused``
+        with an outcome per battery). How and why: ``batches.py``."""
+        return run_batch(self, batch, actor=actor)
+
     # --------------------------------------------------------------------------- API keys
     # The commands and their policy live in batterytrace/trace/keys.py.
     def issue_api_key(
@@ -433,7 +440,7 @@ class BatteryTrace(Registry, Application[str]):
         """When keys were last used (outside the event store; see keys.py), opened on first use."""
         usage = self.__dict__.get("_key_usage")
         if usage is None:
-            usage = self._key_usage = keys.KeyUsage(lambda: create_view_engine(self.settings.database_url))
+            usage = self._key_usage = keys.KeyUsage(lambda: open_view_engine(self.settings))
         return usage
 
     def close(self) -> None:

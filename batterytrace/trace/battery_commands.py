@@ -53,6 +53,12 @@ class Attempt:
     request_id: str | None
     late_correction: bool
     point: CollectionPoint | None = None
+    # How the other party of a transfer is read: a batch reads each receiver once for all.
+    participant_lookup: Callable[[str], Participant] | None = None
+
+    def participant(self, participant_id: str) -> Participant:
+        """The other party of a transfer (a receiver), read after the holder check."""
+        return (self.participant_lookup or self.app.participant)(participant_id)
 
     @property
     def battery(self) -> Battery:
@@ -79,7 +85,7 @@ class Attempt:
 
 def _deliver(attempt: Attempt, command: Deliver) -> None:
     attempt.require_holder(Action.DELIVER)
-    receiver = attempt.app.participant(command.receiver_id)
+    receiver = attempt.participant(command.receiver_id)
     attempt.battery.deliver(actor=attempt.actor, receiver=receiver, **attempt.reported)
 
 
@@ -126,7 +132,7 @@ def _collect(attempt: Attempt, command: Collect) -> None:
 
 def _hand_over(attempt: Attempt, command: HandOver) -> None:
     attempt.require_holder(Action.HAND_OVER)
-    receiver = attempt.app.participant(command.receiver_id)
+    receiver = attempt.participant(command.receiver_id)
     attempt.battery.hand_over(
         actor=attempt.actor, receiver=receiver, activity=parse_activity(command.activity), **attempt.reported
     )

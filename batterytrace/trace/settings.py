@@ -26,6 +26,7 @@ DEFAULT_MAX_BODY_MB = 64
 DEFAULT_READY_MAX_LAG = 10_000
 DEFAULT_MAX_JSON_KB = 1024  # a JSON request body; files go to the streaming routes (MAX_BODY_MB)
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 20
+DEFAULT_READ_MAX_LAG_SECONDS = 5
 DEFAULT_LOG_LEVEL = "info"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -45,6 +46,23 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     # Reporting deadlines that replace the defaults: ((role, event), working days) pairs.
     deadlines: tuple[tuple[tuple[str, str], int], ...] = ()
+    # Streaming hot standbys of the views' database that answer reads (trace/read_replicas.py), and
+    # how far behind the primary one may be before reads skip it.
+    read_database_urls: tuple[str, ...] = ()
+    read_max_lag_seconds: int = DEFAULT_READ_MAX_LAG_SECONDS
+    # Where the views (and what lives with them: their positions, the ledger's tables, when API
+    # keys were last used) are; "" means the event store's database, and __post_init__ resolves
+    # it, so every reader finds a URL here (projections/database.py says why two databases work).
+    views_database_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.views_database_url:
+            object.__setattr__(self, "views_database_url", self.database_url)
+
+    @property
+    def views_apart(self) -> bool:
+        """The views are in a database of their own (BATTERYTRACE_VIEWS_DATABASE_URL)."""
+        return self.views_database_url != self.database_url
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -63,6 +81,11 @@ class Settings:
             ),
             log_level=_log_level(),
             deadlines=_deadlines("BATTERYTRACE_DEADLINES"),
+            read_database_urls=_read_database_urls(),
+            read_max_lag_seconds=_whole_number(
+                "BATTERYTRACE_READ_MAX_LAG_SECONDS", DEFAULT_READ_MAX_LAG_SECONDS
+            ),
+            views_database_url=os.environ.get("BATTERYTRACE_VIEWS_DATABASE_URL", "").strip(),
         )
 
     def working_calendar(self) -> WorkingCalendar:
@@ -114,3 +137,32 @@ def _setting_text(name: str) -> str:
         except OSError as error:
             raise ConfigurationError(f"{name}: cannot read {value[1:]!r}: {error.strerror}") from None
     return value
+
+
+def _read_database_urls() -> tuple[str, ...]:
+    """BATTERYTRACE_READ_DATABASE_URLS: comma-separated PostgreSQL URLs of streaming replicas of
+    the views' database, which must then be PostgreSQL too (SQLite has no replicas)."""
+    value = os.environ.get("BATTERYTRACE_READ_DATABASE_URLS", "")
+    urls = tuple(url.strip() for url in value.split(",") if url.strip())
+    if not urls:
+        return ()
+    views = (
+        os.environ.get("BATTERYTRACE_VIEWS_DATABASE_URL", "").strip()
+        or os.environ.get("BATTERYTRACE_DATABASE_URL", "").strip()
+        or DEFAULT_DATABASE_URL
+    )
+    if not views.startswith("postgresql"):
+        raise ConfigurationError(
+            "BATTERYTRACE_READ_DATABASE_URLS names read replicas, but the views are not in "
+            "PostgreSQL: replicas are streaming standbys of a PostgreSQL views database (set "
+            "BATTERYTRACE_VIEWS_DATABASE_URL or BATTERYTRACE_DATABASE_URL to postgresql://…), or "
+            "leave BATTERYTRACE_READ_DATABASE_URLS unset"
+        )
+    for url in urls:
+        if not url.startswith("postgresql"):
+            raise ConfigurationError(
+                f"BATTERYTRACE_READ_DATABASE_URLS: {url.split('@')[-1]!r} is not a PostgreSQL URL; list "
+                "streaming replicas of the views' database as postgresql://user@host:5432/dbname, "
+                "separated by commas"
+            )
+    return urls

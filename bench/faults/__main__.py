@@ -1,12 +1,14 @@
-"""Fault runs R1, R2, R3, R6 in one go: ``python -m bench.faults [--quick] [--json]``.
+"""Fault runs R1, R2, R3, R6, R7 in one go: ``python -m bench.faults [--quick] [--json]``.
 
-    python -m bench.faults [--quick] [--store sqlite|postgres|both] [--json] [--only R1,R2,R3,R6]
+    python -m bench.faults [--quick] [--store sqlite|postgres|both] [--json] [--only R1,R2,R3,R6,R7]
 
 R1 kills ``batterytrace import`` (10 SIGKILLs on 60,000 rows; quick 3 on 20,000), R2 kills the
 projection worker while events arrive (50; quick 5), on each store; R3 cuts PostgreSQL under 16
 scanners (3 outages of 8 s; quick 1 of 3 s) and R6 runs two services and two workers on one
-schema (30 s of scans; quick 5 s), on PostgreSQL only. Each figure counts failures (goal 0); the
-first few are described under the table. Quick takes about three minutes.
+schema (30 s of scans; quick 5 s), and R7 stops and restarts the streaming replica that answers
+the service's reads under 16 scanners (3 times; quick once), on PostgreSQL only. Each figure
+counts failures (goal 0); the first few are described under the table. Quick takes about four
+minutes.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from bench.faults import import_kill, outage, two_services, worker_kill
+from bench.faults import import_kill, outage, replica_stop, two_services, worker_kill
 from bench.faults.common import Tally
 from bench.results import failed, json_line, print_table
 
-ALL_RUNS = ("R1", "R2", "R3", "R6")
+ALL_RUNS = ("R1", "R2", "R3", "R6", "R7")
+POSTGRES_ONLY = {
+    "R3": "a PostgreSQL outage",
+    "R6": "two services on one schema",
+    "R7": "streaming replication",
+}
 
 
 def guarded(name: str, store: str, work: Callable[[], Tally], notes: list[str]) -> dict[str, Any]:
@@ -69,6 +76,14 @@ def main() -> None:
     if "postgres" in stores and "R6" in runs:
         work = partial(two_services.run, 1500, 5.0) if q else partial(two_services.run, 8000, 30.0)
         plan.append(("R6_two_services_two_workers", "postgres", work))
+    if "postgres" in stores and "R7" in runs:
+        work = partial(replica_stop.run, 1500, 1, 4.0) if q else partial(replica_stop.run, 8000, 3, 8.0)
+        plan.append(("R7_replica_stop", "postgres", work))
+    if "postgres" not in stores:
+        for run in sorted(set(runs) & POSTGRES_ONLY.keys()):
+            print(
+                f"[faults] {run} skipped: it runs on PostgreSQL only ({POSTGRES_ONLY[run]})", file=sys.stderr
+            )
     rows = [guarded(name, store, work, notes) for name, store, work in plan]
     mode = "QUICK short forms" if q else "long forms"
     print_table(

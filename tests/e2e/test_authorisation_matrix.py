@@ -111,6 +111,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/scrappings"): only("dismantler"),  # batteries installed in that vehicle
     # scan: only the operator of the collection point (CP-110105-0001: the outlet operator)
     ("POST", "/api/v1/collection-points/{point_id}/scans"): only("outlet_operator", ok=201),
+    # what an outlet sends together (one transaction): its operator only, batteries held there
+    ("POST", "/api/v1/collection-points/{point_id}/scans/batch"): only("outlet_operator", ok=201),
+    ("POST", "/api/v1/collection-points/{point_id}/handovers"): only("outlet_operator"),
     # reads: the public subset for anyone, everything for regulators and involved participants
     ("GET", B): everyone(reads_the_key=True),
     ("GET", f"{B}/history"): only("regulator", *INVOLVED),
@@ -478,6 +481,20 @@ def _scan(store: Store, caller: str) -> Call:
     path = f"/api/v1/collection-points/{store.cast.collection_point}/scans"
     body = {"text": store.retired(), "client_scan_id": f"matrix-{store.serial()}"}
     return Call("POST", path, json=body)
+
+
+@prepares("POST", "/api/v1/collection-points/{point_id}/scans/batch", "writes")
+def _scan_batch(store: Store, caller: str) -> Call:
+    path = f"/api/v1/collection-points/{store.cast.collection_point}/scans/batch"
+    scans = [{"text": store.retired(), "client_scan_id": f"matrix-{store.serial()}"} for _ in range(2)]
+    return Call("POST", path, json={"scans": scans})
+
+
+@prepares("POST", "/api/v1/collection-points/{point_id}/handovers", "writes")
+def _handover_batch(store: Store, caller: str) -> Call:
+    path = f"/api/v1/collection-points/{store.cast.collection_point}/handovers"
+    body = {"codes": [store.collected(), store.collected()], "receiver_id": store.cast.recycler}
+    return Call("POST", path, json={**body, "activity": "recycling"})
 
 
 # -- reads ----------------------------------------------------------------------------------------

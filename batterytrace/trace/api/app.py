@@ -18,6 +18,7 @@ from batterytrace.trace.api import middleware, problems
 from batterytrace.trace.api.metrics import EVENTS_APPENDED
 from batterytrace.trace.api.routes import (
     api_keys,
+    batches,
     batteries,
     collection_points,
     epcis,
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
             if follower is not None:
                 follower.join(timeout=10)
             runner.engine.dispose()
+            replicas = getattr(app.state, "read_replicas", None)
+            if replicas is not None:
+                replicas.close()
             service.close()
 
     app = FastAPI(
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None, *, run_projections: bool = True
         api_keys,
         collection_points,
         outlet,
+        batches,
         epcis,
         passport,
         ledger,

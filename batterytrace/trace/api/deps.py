@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from prometheus_client import Counter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -26,8 +27,10 @@ from batterytrace.events.errors import InvalidInput, NotAuthenticated, NotAuthor
 from batterytrace.events.participant import Participant, Role
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.api.errors import ViewsBehind
+from batterytrace.trace.api.metrics import REGISTRY
 from batterytrace.trace.api.throttle import AuthGuard
 from batterytrace.trace.application import BatteryTrace
+from batterytrace.trace.read_replicas import REPLICA_WAIT_SECONDS, ReadReplicas
 
 MAX_WAIT_SECONDS = 10  # ``timeout`` of a read-your-writes wait
 
@@ -169,6 +172,7 @@ class AfterBeyondHead(InvalidInput):
 
 
 async def consistent_views(
+    request: Request,
     runner: Runner,
     after: Annotated[
         int | None,
@@ -180,24 +184,65 @@ async def consistent_views(
         Query(gt=0, le=MAX_WAIT_SECONDS, description=f"Seconds to wait for `after` (≤ {MAX_WAIT_SECONDS})."),
     ] = 5.0,
 ) -> Engine:
-    """The views' engine, once they include the caller's last write (when it says which).
+    """The engine a read of the views runs on, once they include the caller's last write (when it
+    says which): a read replica's when one is usable (``read_replicas``), else the views' own.
 
     Waiting happens on the event loop (no worker thread is held), and only for a notification
-    the store has: one beyond its head is refused at once."""
+    the store has: one beyond its head is refused at once. The views' own database is waited
+    for first, so ``?after=`` means the same with replicas as without; a replica then gets a
+    short wait of its own before the views' database answers instead."""
     wanted = after if after is not None else x_after
-    if wanted is None or await runner.views_reached(wanted, timeout=0):
-        return runner.engine
-    head = await runner.store_head()
-    if wanted > head:
-        raise AfterBeyondHead(
-            f"after={wanted} is beyond the newest notification in the store ({head}); pass the "
-            "notification_id a write answered"
-        )
-    if not await runner.views_reached(wanted, timeout=timeout):
-        raise ViewsBehind(
-            f"the views have not reached notification {wanted} within {timeout:g} s; retry shortly"
-        )
-    return runner.engine
+    if wanted is not None and not await runner.views_reached(wanted, timeout=0):
+        head = await runner.store_head()
+        if wanted > head:
+            raise AfterBeyondHead(
+                f"after={wanted} is beyond the newest notification in the store ({head}); pass the "
+                "notification_id a write answered"
+            )
+        if not await runner.views_reached(wanted, timeout=timeout):
+            raise ViewsBehind(
+                f"the views have not reached notification {wanted} within {timeout:g} s; retry shortly"
+            )
+    replicas = read_replicas(request.app)
+    replica = None
+    if replicas is not None:
+        replica = await replicas.replica_for(wanted, wait=min(REPLICA_WAIT_SECONDS, timeout))
+    VIEW_READS.labels(replica.name if replica else "primary").inc()
+    return replica.engine if replica else runner.engine
+
+
+VIEW_READS = Counter(
+    "batterytrace_view_reads",
+    "Reads of the views by the database chosen to answer them: primary, or a read replica's host:port.",
+    ["database"],
+    registry=REGISTRY,
+)
+_replicas_lock = threading.Lock()
+
+
+def read_replicas(app: FastAPI) -> ReadReplicas | None:
+    """The app's read replicas (BATTERYTRACE_READ_DATABASE_URLS), made on first use, beside the
+    views' engine the runner holds; None when none are configured."""
+    replicas = getattr(app.state, "read_replicas", _NOT_MADE)
+    if replicas is _NOT_MADE:
+        with _replicas_lock:  # /readyz and /metrics run in worker threads: make it once
+            replicas = getattr(app.state, "read_replicas", _NOT_MADE)
+            if replicas is _NOT_MADE:
+                settings, runner = app.state.settings, app.state.runner
+                replicas = None
+                if settings.read_database_urls:
+                    replicas = ReadReplicas(
+                        settings.read_database_urls,
+                        primary=runner.engine,
+                        views_url=getattr(settings, "views_database_url", "") or settings.database_url,
+                        view_names=list(runner.views),
+                        max_lag_seconds=settings.read_max_lag_seconds,
+                    )
+                app.state.read_replicas = replicas
+    return replicas
+
+
+_NOT_MADE = object()
 
 
 Views = Annotated[Engine, Depends(consistent_views)]

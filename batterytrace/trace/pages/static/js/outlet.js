@@ -12,6 +12,7 @@
   const SCAN_EVERY_MS = 250; // camera frames decoded per second: 4, enough for a label held still
   const SAME_CODE_MS = 10 * 60 * 1000; // a label the camera keeps seeing is scanned once
   const RETRY_MS = 4000; // queued scans are retried this often (and at once on the `online` event)
+  const BATCH_MAX = 500; // scans or batteries per request: the server's bound for one transaction
   const HISTORY = 20;
   const POINT_STORAGE = "batterytrace.outlet.point";
 
@@ -254,7 +255,9 @@
     );
   }
 
-  /** Replay the queued scans in order, until the first that still cannot reach the server. */
+  /** Replay the queued scans in order, a batch per point (one request, one transaction: all taken
+   * in or none), until the server cannot be reached. A refused batch says which scans were refused:
+   * those are shown and dropped, the rest is sent again at once. */
   async function flush() {
     if (state.flushing) return;
     loadQueue();
@@ -262,17 +265,66 @@
     state.flushing = true;
     try {
       while (state.queue.length) {
-        const entry = state.queue[0];
-        if ((await send(entry, true)) === "unreachable") {
+        const point = state.queue[0].point;
+        const batch = [];
+        for (const e of state.queue) {
+          if (e.point !== point || batch.length === BATCH_MAX) break;
+          batch.push(e);
+        }
+        const done = await sendBatch(point, batch);
+        if (done === null) {
           renderQueue(BT.plural("outlet.queue.still_unreachable", state.queue.length, { seconds: RETRY_MS / 1000 }));
           return;
         }
         loadQueue();
-        state.queue = state.queue.filter((e) => e.client_scan_id !== entry.client_scan_id);
+        state.queue = state.queue.filter((e) => !done.has(e.client_scan_id));
         saveQueue();
       }
     } finally {
       state.flushing = false;
+    }
+  }
+
+  /** Send queued scans of one point together; the ids of those answered (taken in, or refused),
+   * or null when the server cannot be reached. */
+  async function sendBatch(point, entries) {
+    const scans = entries.map((e) => ({
+      text: e.text,
+      client_scan_id: e.client_scan_id,
+      condition: e.condition,
+      scanned_by: `outlet page (${e.how})`,
+      occurred_at: e.scanned_at, // a queued scan happened when it was made, not when the server came back
+    }));
+    const byId = new Map(entries.map((e) => [e.client_scan_id, e]));
+    try {
+      const answer = await BT.api("POST", `${scanPath(point)}/batch`, { body: { scans } });
+      wrote(answer);
+      const where = BT.nameOf(state.points.find((p) => p.id === point)) || point;
+      for (const item of answer.items) {
+        showOutcome({
+          verdict: item.result === "replayed" ? "again" : "taken",
+          code: item.code,
+          state: item.state,
+          point: where,
+          at: item.collected_at,
+          mass: item.mass_kg,
+          replay: true,
+        });
+      }
+      return new Set(byId.keys());
+    } catch (error) {
+      if (!(error instanceof BT.ApiError)) throw error;
+      if (error.unreachable) return null;
+      const refused = (error.problem?.items || []).filter((i) => i.result === "refused" && byId.has(i.client_scan_id));
+      if (!refused.length) {
+        // Refused as a whole (the point, the key): every scan is told so and dropped, as one alone would be.
+        for (const e of entries) await showRefused(e.text, error, true);
+        return new Set(byId.keys());
+      }
+      for (const item of refused) {
+        await showRefused(byId.get(item.client_scan_id).text, new BT.ApiError(item.problem.status, item.problem), true);
+      }
+      return new Set(refused.map((item) => item.client_scan_id));
     }
   }
 
@@ -488,18 +540,29 @@
     const flagged = (answer) => (receiver
       ? BT.t("outlet.handover.not_whitelisted", { name: BT.nameOf(receiver), activity: BT.t(`outlet.activity.${activity}`) })
       : answer.warning || "");
-    for (const code of codes) {
+    // One request (one transaction: all handed over or none) per BATCH_MAX batteries.
+    for (let start = 0; start < codes.length; start += BATCH_MAX) {
+      const chunk = codes.slice(start, start + BATCH_MAX);
       try {
-        const answer = await BT.api("POST", `/api/v1/batteries/${encodeURIComponent(code)}/handover`, {
-          body: { receiver_id: receiverId, activity, request_id: uuid() },
+        const answer = await BT.api("POST", `/api/v1/collection-points/${encodeURIComponent(state.point.id)}/handovers`, {
+          body: { codes: chunk, receiver_id: receiverId, activity, request_id: uuid() },
         });
         wrote(answer);
-        lines.push(answer.compliant
-          ? { kind: "ok", code, text: BT.t("outlet.handover.done") }
-          : { kind: "warn", code, text: BT.t("outlet.handover.done_flagged", { warning: flagged(answer) }) });
+        for (const item of answer.items) {
+          lines.push(item.compliant
+            ? { kind: "ok", code: item.code, text: BT.t("outlet.handover.done") }
+            : { kind: "warn", code: item.code, text: BT.t("outlet.handover.done_flagged", { warning: flagged(item) }) });
+        }
       } catch (error) {
         if (!(error instanceof BT.ApiError)) throw error;
-        lines.push({ kind: "bad", code, text: BT.t("outlet.handover.refused", { reason: reason(error) }) });
+        const items = error.problem?.items;
+        for (const [index, code] of chunk.entries()) {
+          const item = Array.isArray(items) ? items[index] : null;
+          const why = item?.problem ? reason(new BT.ApiError(item.problem.status, item.problem)) : reason(error);
+          lines.push(item && item.result === "not_stored"
+            ? { kind: "warn", code, text: BT.t("outlet.handover.not_stored") }
+            : { kind: "bad", code, text: BT.t("outlet.handover.refused", { reason: why }) });
+        }
       }
     }
     $("ol-handover-result").innerHTML = `<ul class="ol-list">${lines
