@@ -61,15 +61,7 @@ def postgres_setup_lock(database_url: str) -> Iterator[None]:
 
     env = eventsourcing_env(database_url)
     try:
-        connection = psycopg.connect(
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            dbname=env["POSTGRES_DBNAME"],
-            connect_timeout=5,
-            autocommit=True,
-        )
+        connection = direct_connection(env)
     except psycopg.Error as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigurationError(
@@ -83,6 +75,22 @@ def postgres_setup_lock(database_url: str) -> Iterator[None]:
         yield
     finally:
         connection.close()  # ends the session, which releases the lock
+
+
+def direct_connection(env: dict[str, str]) -> Any:
+    """One autocommit psycopg connection to the server of a URL's ``eventsourcing_env``, outside
+    any pool, so that the server's own refusal reaches the caller (5 s to connect at most)."""
+    import psycopg
+
+    return psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        dbname=env["POSTGRES_DBNAME"],
+        connect_timeout=5,
+        autocommit=True,
+    )
 
 
 def _create_schema(connection: Any, schema: str, database_url: str) -> None:

@@ -35,6 +35,7 @@ from batterytrace.store import (
     ConfigurationError,
     _create_schema,
     describe_database,
+    direct_connection,
     eventsourcing_env,
     parse_database_url,
     postgres_schema,
@@ -109,15 +110,7 @@ def prepare_views_database(views_url: str) -> None:
     import psycopg
 
     try:
-        connection = psycopg.connect(
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            dbname=env["POSTGRES_DBNAME"],
-            connect_timeout=5,
-            autocommit=True,
-        )
+        connection = direct_connection(env)
     except psycopg.Error as error:
         raise ConfigurationError(
             f"cannot open the views database at {describe_database(views_url)}: {_first_line(error)}; "

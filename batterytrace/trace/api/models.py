@@ -8,7 +8,7 @@ Route modules import from here, never from each other (the FastAPI full-stack te
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -194,6 +194,24 @@ class ProductFacts(BaseModel):
             occurred_at=self.occurred_at,
             request_id=self.request_id,
         )
+
+
+# ------------------------------------------------------------------------ hand-overs' receiver
+EXAMPLE_RECEIVER = "91110000600037341L"
+
+
+class ReceiverFields(BaseModel):
+    """Whom batteries are handed over to, and for what: one hand-over's body and a batch's."""
+
+    receiver_id: str = Field(
+        min_length=1,
+        max_length=40,
+        description="Credit code of the receiving recycler or cascade-use enterprise.",
+        examples=[EXAMPLE_RECEIVER],
+    )
+    activity: Literal["recycling", "cascade_use"] = Field(
+        description="What the receiver will do; its whitelist status for it is checked."
+    )
 
 
 # --------------------------------------------------------------- every lifecycle write's report

@@ -30,7 +30,14 @@ from batterytrace.events.battery import FLAG_NON_COMPLIANT, Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.commands import Collect, HandOver, Reporting
 from batterytrace.trace.api.deps import Caller, Service
-from batterytrace.trace.api.models import LifecycleFields, WriteResponse, problem_responses, write_fields
+from batterytrace.trace.api.models import (
+    EXAMPLE_RECEIVER,
+    LifecycleFields,
+    ReceiverFields,
+    WriteResponse,
+    problem_responses,
+    write_fields,
+)
 from batterytrace.trace.api.problems import problem, status_of
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.batches import MAX_BATCH, Batch, BatchRefused, BatchResult, Outcome
@@ -45,12 +52,11 @@ PointId = Annotated[
         examples=["CP-110105-0001"],
     ),
 ]
-EXAMPLE_RECEIVER = "91110000600037341L"
 BATCH_LIMIT = {"maxItems": MAX_BATCH}  # said in the schema; enforced with a problem of its own
 
 
 # -------------------------------------------------------------------------------- hand-overs
-class HandoverBatchRequest(LifecycleFields):
+class HandoverBatchRequest(ReceiverFields, LifecycleFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -68,15 +74,6 @@ class HandoverBatchRequest(LifecycleFields):
     codes: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         description=f"The batteries to hand over (1 to {MAX_BATCH}, each once), held at this point.",
         json_schema_extra=BATCH_LIMIT,
-    )
-    receiver_id: str = Field(
-        min_length=1,
-        max_length=40,
-        description="Credit code of the receiving recycler or cascade-use enterprise.",
-        examples=[EXAMPLE_RECEIVER],
-    )
-    activity: Literal["recycling", "cascade_use"] = Field(
-        description="What the receiver will do; its whitelist status for it is checked."
     )
 
 

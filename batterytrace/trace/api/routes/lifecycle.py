@@ -18,9 +18,11 @@ from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.commands import Deliver, HandOver, Install, Recycle, Remove, Retire
 from batterytrace.trace.api.deps import Caller, Service
 from batterytrace.trace.api.models import (
+    EXAMPLE_RECEIVER,
     BatteryWriteResponse,
     LifecycleFields,
     ProductFacts,
+    ReceiverFields,
     battery_write,
     problem_responses,
 )
@@ -33,7 +35,6 @@ Code = Annotated[
     Path(description="The battery's 24-character GB/T 34014 code.", examples=[EXAMPLE_CODE]),
 ]
 EXAMPLE_VIN = "LSVAU2180N2183294"
-EXAMPLE_RECEIVER = "91110000600037341L"
 EXAMPLE_VEHICLE_MAKER = "91440300MA5F00003G"
 EXAMPLE_PRODUCT = "9CUPB01SECLIFES5F0000001"
 EXAMPLE_ORIGINAL = "3CAPB120A1B2C3R7F0000124"
@@ -92,18 +93,8 @@ class RetireRequest(LifecycleFields):
     state_of_health_pct: float | None = Field(None, ge=0, le=100, description="State of health, %.")
 
 
-class HandoverRequest(LifecycleFields):
+class HandoverRequest(ReceiverFields, LifecycleFields):
     model_config = _examples({"receiver_id": EXAMPLE_RECEIVER, "activity": "recycling"})
-
-    receiver_id: str = Field(
-        min_length=1,
-        max_length=40,
-        description="Credit code of the receiving recycler or cascade-use enterprise.",
-        examples=[EXAMPLE_RECEIVER],
-    )
-    activity: Literal["recycling", "cascade_use"] = Field(
-        description="What the receiver will do; its whitelist status for it is checked."
-    )
 
 
 class RecycleRequest(LifecycleFields):
