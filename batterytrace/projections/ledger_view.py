@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from batterytrace.events.ledger_log import LeafRow, NodeRow, append_events
 from batterytrace.events.ledger_merkle import Frontier, NodeSource, frontier_nodes, nodes_needed
@@ -64,7 +64,7 @@ class LedgerView:
         insert_tuples(connection, ledger_nodes, nodes)
         insert_tuples(connection, ledger_leaves, leaves)
         for chunk in _chunks(sorted(streams)):
-            connection.execute(delete(ledger_heads).where(ledger_heads.c.aggregate.in_(chunk)))
+            connection.execute(_DELETE_HEADS, {"streams": list(chunk)})
         insert_tuples(
             connection, ledger_heads, [(a, v, leaf) for a, (v, leaf) in heads.items() if a in streams]
         )
@@ -87,11 +87,7 @@ class LedgerView:
 
     def _maybe_sign(self, connection: Connection, frontier: Frontier) -> None:
         config = self._config(connection)
-        last = connection.execute(
-            select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.root, ledger_checkpoints.c.signed_at)
-            .order_by(ledger_checkpoints.c.tree_size.desc())
-            .limit(1)
-        ).first()
+        last = connection.execute(_LAST_CHECKPOINT).first()
         now = self.clock()
         if last is not None:
             if frontier.size <= last.tree_size:
@@ -152,9 +148,26 @@ def sign_now(connection: Connection, signer: Signer, now: datetime) -> str | Non
 
 
 # ----------------------------------------------------------------------------------- reading
+# The follower's statements, built once: a batch of a few events under a steady scan load ran
+# about as long building SQLAlchemy expressions (an ``in_`` list coerced value by value) as
+# running them; with expanding bind parameters each is compiled once and cached.
+_TREE_TOP = select(func.max(ledger_leaves.c.idx))
+_NODES_AT = select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+    ledger_nodes.c.level.in_(bindparam("levels", expanding=True)),
+    ledger_nodes.c.idx.in_(bindparam("indexes", expanding=True)),
+)
+_HEADS_OF = select(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
+_DELETE_HEADS = delete(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
+_LAST_CHECKPOINT = (
+    select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.root, ledger_checkpoints.c.signed_at)
+    .order_by(ledger_checkpoints.c.tree_size.desc())
+    .limit(1)
+)
+
+
 def tree_size(connection: Connection) -> int:
     """How many leaves the tree has (one indexed ``max``)."""
-    top = connection.execute(select(func.max(ledger_leaves.c.idx))).scalar()
+    top = connection.execute(_TREE_TOP).scalar()
     return 0 if top is None else int(top) + 1
 
 
@@ -163,20 +176,31 @@ def read_nodes(
 ) -> dict[tuple[int, int], bytes]:
     """Stored complete subtrees by ``(level, index)``; a missing one is left out.
 
-    Asked per level (``level = L AND idx IN (…)``, ORed), not as ``(level, idx) IN ((…), …)``:
-    SQLite plans a row-value ``IN`` list as a scan of the whole table, which made every follower
-    batch and every proof read all the nodes (O(n)) while holding the write lock; per level it
-    is one primary-key search per node on both databases (O(log n) reads per proof)."""
+    Asked as ``level IN (…) AND idx IN (…)`` and the rows not asked for dropped, not as
+    ``(level, idx) IN ((…), …)``: SQLite plans a row-value ``IN`` list as a scan of the whole
+    table, which made every follower batch and every proof read all the nodes (O(n)) while holding
+    the write lock; this is one primary-key search per (level, index) pair on both databases. The
+    keys a tree needs (a frontier, a proof) are about one per level, so the pairs are few; a level
+    with many keys is asked on its own, so they stay few."""
+    wanted = set(keys)
     found: dict[tuple[int, int], bytes] = {}
-    for chunk in _chunks(sorted(keys)):
-        by_level: dict[int, list[int]] = {}
-        for level, index in chunk:
-            by_level.setdefault(level, []).append(index)
-        wanted = [and_(ledger_nodes.c.level == lv, ledger_nodes.c.idx.in_(ix)) for lv, ix in by_level.items()]
-        rows = connection.execute(
-            select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(or_(*wanted))
-        )
-        found.update({(row.level, row.idx): bytes(row.hash) for row in rows})
+    by_level: dict[int, list[int]] = {}
+    for level, index in wanted:
+        by_level.setdefault(level, []).append(index)
+    crowded = {level: indexes for level, indexes in by_level.items() if len(indexes) > 2}
+    sparse = sorted(
+        (level, index) for level, indexes in by_level.items() if level not in crowded for index in indexes
+    )
+    groups = [
+        ([level], indexes[i : i + _CHUNK])
+        for level, indexes in crowded.items()
+        for i in range(0, len(indexes), _CHUNK)
+    ]
+    for chunk in _chunks(sparse):
+        groups.append((sorted({lv for lv, _ in chunk}), sorted({ix for _, ix in chunk})))
+    for levels, indexes in groups:
+        rows = connection.execute(_NODES_AT, {"levels": levels, "indexes": indexes})
+        found.update({(r.level, r.idx): bytes(r.hash) for r in rows if (r.level, r.idx) in wanted})
     return found
 
 
@@ -196,7 +220,7 @@ def node_source(connection: Connection, compute: Any) -> NodeSource:
 def _read_heads(connection: Connection, streams: set[str]) -> dict[str, tuple[int, bytes | None]]:
     heads: dict[str, tuple[int, bytes | None]] = {}
     for chunk in _chunks(sorted(streams)):
-        rows = connection.execute(select(ledger_heads).where(ledger_heads.c.aggregate.in_(chunk)))
+        rows = connection.execute(_HEADS_OF, {"streams": list(chunk)})
         heads.update({row.aggregate: (row.version, bytes(row.leaf)) for row in rows})
     return heads
 

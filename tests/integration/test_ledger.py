@@ -296,3 +296,27 @@ def test_no_checkpoint_is_signed_over_a_rewritten_history(ledger, app, cast, key
     with runner.engine.connect() as connection:
         assert all_checkpoints(connection) == before
     assert any("no longer give the root signed" in r.getMessage() for r in caplog.records)
+
+
+def test_node_reads_search_the_primary_key_and_never_scan_the_tree(tmp_path) -> None:
+    """A follower batch and a proof read O(log n) nodes: on SQLite a row-value ``IN`` list was
+    planned as a scan of every node, under the write lock, on every batch."""
+    from sqlalchemy import create_engine
+
+    from batterytrace.projections import ledger_view
+    from batterytrace.projections.tables import ledger_nodes
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'nodes.db'}")
+    ledger_nodes.create(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            ledger_nodes.insert(),
+            [{"level": lv, "idx": i, "hash": bytes(32)} for lv in range(3) for i in range(50)],
+        )
+        bound = ledger_view._NODES_AT.params(levels=[0, 2], indexes=[3, 7])
+        sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        assert "SCAN ledger_nodes" not in plan and "SEARCH ledger_nodes" in plan, plan
+        found = ledger_view.read_nodes(connection, {(0, 3), (2, 7), (1, 4)} | {(1, i) for i in range(10, 20)})
+    assert set(found) == {(0, 3), (2, 7), (1, 4)} | {(1, i) for i in range(10, 20)}
+    engine.dispose()
