@@ -77,6 +77,23 @@ def postgres_setup_lock(database_url: str) -> Iterator[None]:
         connection.close()  # ends the session, which releases the lock
 
 
+POOL_SIZE_SETTING = "BATTERYTRACE_POSTGRES_POOL_SIZE"
+DEFAULT_POOL_SIZE = 5
+
+
+def pool_size() -> int:
+    """Connections each process keeps open to the event store (the library's pool opens them at
+    start), from ``BATTERYTRACE_POSTGRES_POOL_SIZE`` (default 5, 1 to 100). Many processes on one
+    server (service workers, view workers, CLI runs) must stay under PostgreSQL's
+    ``max_connections`` (100 by default): 32 processes of 5 would not."""
+    text = os.environ.get(POOL_SIZE_SETTING, "").strip()
+    if not text:
+        return DEFAULT_POOL_SIZE
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise InvalidSetting(f"{POOL_SIZE_SETTING}={text!r} must be a whole number from 1 to 100")
+    return int(text)
+
+
 def direct_connection(env: dict[str, str]) -> Any:
     """One autocommit psycopg connection to the server of a URL's ``eventsourcing_env``, outside
     any pool, so that the server's own refusal reaches the caller (5 s to connect at most)."""
@@ -225,7 +242,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         POSTGRES_USER=url.username or "postgres",
         POSTGRES_PASSWORD=url.password or "",
         POSTGRES_CONNECT_TIMEOUT="5",
-        POSTGRES_POOL_SIZE="5",
+        POSTGRES_POOL_SIZE=str(pool_size()),
         POSTGRES_MAX_OVERFLOW="10",
     )
     schema = postgres_schema(url)

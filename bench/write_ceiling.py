@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ def _batch_client(url: str, work: list[Any]) -> Callable[[], int]:
 
 def library_env(url: str, *, db_functions: bool = False, create: bool = False) -> dict[str, str]:
     """The library's own settings for the store (its own recorder, not the service's)."""
-    env = {**eventsourcing_env(url), "CREATE_TABLE": "y" if create else "n"}
+    env = {**eventsourcing_env(url), "CREATE_TABLE": "y" if create else "n", "POSTGRES_POOL_SIZE": "1"}
     if db_functions:
         env["POSTGRES_ENABLE_DB_FUNCTIONS"] = "y"
     return env
@@ -207,7 +208,10 @@ CLIENTS: dict[str, Callable[..., Callable[[], int]]] = {
 
 
 def _client(kind: str, url: str, work: list[Any], barrier: Any, results: Any) -> None:
-    """One client process: open its application, wait for the others, write, report."""
+    """One client process: open its application, wait for the others, write, report. Each
+    client is one thread, so one connection: 32 clients with the default pool of 5 would ask
+    PostgreSQL for more than its 100 connections."""
+    os.environ["BATTERYTRACE_POSTGRES_POOL_SIZE"] = "1"
     try:
         run = CLIENTS[kind](url, work)
         barrier.wait(timeout=300)
