@@ -57,7 +57,7 @@ from batterytrace.cli.follower import FollowerSupervisor
 from batterytrace.trace.api.http_protocol import PROBLEM_PROTOCOL
 from bench.profiling import Profiles
 from bench.results import figure
-from bench.stores import fresh_store, register_manufacturer
+from bench.stores import fresh_store, register_manufacturer, register_outlet_and_recycler
 from tests.utils.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,29 +153,13 @@ def prepare(database_url: str, batteries: int, mixed: int = 0) -> Prepared:
         regulator = credit("11100000000013127")
         vehicle_maker, operator = credit("91440300MA5F00003"), credit("91110105MA0000004")
         recycler = credit(RECYCLER_FIRST17)
-        for code, name, role in (
-            (vehicle_maker, "Bench Motors", "vehicle_maker"),
-            (operator, "Bench Outlets", "outlet_operator"),
-            (recycler, "Bench Recycling", "recycler"),
-        ):
-            app.register_participant(actor_id=regulator, credit_code=code, name=name, roles=[role])
+        app.register_participant(
+            actor_id=regulator, credit_code=vehicle_maker, name="Bench Motors", roles=["vehicle_maker"]
+        )
+        register_outlet_and_recycler(
+            app, regulator, operator=operator, recycler=recycler, point=POINT, capacity_kg=10_000_000
+        )
         now = app.clock()
-        app.grant_whitelist(
-            actor_id=regulator,
-            participant_id=recycler,
-            activity="recycling",
-            effective_on=now.date() - timedelta(days=30),
-        )
-        app.register_collection_point(
-            actor_id=regulator,
-            point_id=POINT,
-            operator_id=operator,
-            name="Bench outlet",
-            kind="collection",
-            capacity_kg=10_000_000,
-            address="1 Battery Road, Chaoyang, Beijing",
-            division_code="110105",
-        )
         rows = list(production_rows("3CA", batteries + 4 * mixed, seed=5))
         report = ProductionImporter(app, maker).run(enumerate(rows, start=2))
         assert report.stored == len(rows), report.refused[:3]

@@ -51,3 +51,33 @@ def register_manufacturer(app: BatteryTrace, manufacturer_code: str = "3CA") -> 
         manufacturer_codes=[manufacturer_code],
     )
     return maker
+
+
+def register_outlet_and_recycler(
+    app: BatteryTrace, regulator: str, *, operator: str, recycler: str, point: str, capacity_kg: int
+) -> None:
+    """An outlet operator with one collection point in Chaoyang, Beijing, and a recycler
+    whitelisted for recycling since 30 days ago: what the scan and hand-over loads need."""
+    from datetime import timedelta
+
+    for code, name, role in (
+        (operator, "Bench Outlets", "outlet_operator"),
+        (recycler, "Bench Recycling", "recycler"),
+    ):
+        app.register_participant(actor_id=regulator, credit_code=code, name=name, roles=[role])
+    app.grant_whitelist(
+        actor_id=regulator,
+        participant_id=recycler,
+        activity="recycling",
+        effective_on=app.clock().date() - timedelta(days=30),
+    )
+    app.register_collection_point(
+        actor_id=regulator,
+        point_id=point,
+        operator_id=operator,
+        name="Bench outlet",
+        kind="collection",
+        capacity_kg=capacity_kg,
+        address="1 Battery Road, Chaoyang, Beijing",
+        division_code="110105",
+    )

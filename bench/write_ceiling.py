@@ -58,7 +58,7 @@ from batterytrace.trace.batches import Batch
 from batterytrace.trace.settings import Settings
 from bench.import_rate import BareAggregate
 from bench.results import figure
-from bench.stores import fresh_store, register_manufacturer
+from bench.stores import fresh_store, register_manufacturer, register_outlet_and_recycler
 
 
 @dataclass(frozen=True)
@@ -97,22 +97,8 @@ def prepare_store(url: str) -> str:
     try:
         maker = register_manufacturer(app)
         regulator = app.regulators()[0].id
-        app.register_participant(
-            actor_id=regulator, credit_code=OUTLET, name="Bench outlet", roles=["outlet_operator"]
-        )
-        app.register_participant(
-            actor_id=regulator, credit_code=RECYCLER, name="Bench recycler", roles=["recycler"]
-        )
-        app.grant_whitelist(actor_id=regulator, participant_id=RECYCLER, activity="recycling")
-        app.register_collection_point(
-            actor_id=regulator,
-            point_id=POINT,
-            operator_id=OUTLET,
-            name="Bench point",
-            kind="collection",
-            capacity_kg=5000,
-            address="Chaoyang",
-            division_code="110105",
+        register_outlet_and_recycler(
+            app, regulator, operator=OUTLET, recycler=RECYCLER, point=POINT, capacity_kg=5000
         )
     finally:
         app.close()

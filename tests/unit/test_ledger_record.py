@@ -4,7 +4,7 @@ that changes the record (and would orphan every proof already handed out) fails 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 import rfc8785
@@ -20,26 +20,7 @@ from batterytrace.events.ledger_record import (
     parse_record,
     record_of,
 )
-
-
-def collected() -> Battery.Collected:
-    return Battery.Collected(
-        originator_id="3CAPB120A1B2C3R7F0000003",
-        originator_version=5,
-        timestamp=datetime(2026, 10, 1, 2, 0, 0, 123456, tzinfo=UTC),
-        collection_point_id="CP-110105-0001",
-        operator_id="91110105MA00000011",
-        mass_kg=110.5,
-        energy_kwh=15.3,
-        condition="intact",
-        source_vin=None,
-        scanned_by="张三",
-        actor_id="91110105MA00000011",
-        occurred_at=datetime(2026, 10, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))),
-        request_id="scan-1",
-        late_correction=False,
-    )
-
+from tests.utils.ledger_events import collected
 
 # Changed once before release (issue 15): ``request_id`` ("scan-1" here), a client's idempotency
 # key, left the record, so evidence files no longer hand one company another's order numbers.

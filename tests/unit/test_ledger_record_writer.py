@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batterytrace.events.battery import Battery
 from batterytrace.events.ledger_log import append_events
 from batterytrace.events.ledger_merkle import Frontier
 from batterytrace.events.ledger_record import RecordError, record_of
 from batterytrace.events.ledger_record_writer import record_and_leaf, record_bytes
+from tests.utils.ledger_events import collected
 
 
 class Sampled:
@@ -128,22 +128,7 @@ def test_the_fold_builds_the_tree_frontier_append_builds(streams: list[tuple[str
 
 
 def test_a_real_event_and_the_helpers_agree() -> None:
-    event = Battery.Collected(
-        originator_id="3CAPB120A1B2C3R7F0000003",
-        originator_version=5,
-        timestamp=datetime(2026, 10, 1, 2, 0, 0, 0, tzinfo=UTC),
-        collection_point_id="CP-110105-0001",
-        operator_id="91110105MA00000011",
-        mass_kg=110.0,
-        energy_kwh=15.3,
-        condition="intact",
-        source_vin=None,
-        scanned_by="张三",
-        actor_id="91110105MA00000011",
-        occurred_at=datetime(2026, 10, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))),
-        request_id="scan-1",
-        late_correction=False,
-    )
+    event = collected(timestamp=datetime(2026, 10, 1, 2, 0, 0, 0, tzinfo=UTC), mass_kg=110.0)
     expected = record_of(event, b"\x01" * 32)
     aggregate, version, record, leaf = record_and_leaf(event, b"\x01" * 32)
     assert (aggregate, version, record) == (expected.aggregate, expected.version, expected.record)
