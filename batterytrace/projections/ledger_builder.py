@@ -75,6 +75,14 @@ class LedgerBuilder:
         self.fresh.write_tuples(ledger_heads, _head_rows(self.heads))
         self.heads.clear()
 
+    def outcome(self) -> Frontier:
+        """What ``after_swap`` needs of the fold (the rebuilt tree's right edge), for a twin of
+        this builder in the process that swaps (``parallel_fold``)."""
+        return self.frontier
+
+    def take_outcome(self, frontier: Frontier) -> None:
+        self.frontier = frontier
+
     def after_swap(self, connection: Connection) -> None:
         """In the swap's transaction, the rebuilt tree live: sign it if ``apply`` would have."""
         self.view._maybe_sign(connection, self.frontier)

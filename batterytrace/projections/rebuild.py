@@ -9,7 +9,9 @@ all batches, writes only what is final (``fresh_tables``), and the view's positi
 in the transaction that swaps the new tables in. Readers see the old view until then, and a
 failure at any point leaves the old view and its position intact.
 
-A view joins in by having ``builder(fresh) -> ViewBuilder``; a view without one rebuilds through
+The views' builders fold in two processes where the machine has the cores
+(``parallel_fold``), each view's rows written by one of them. A view joins in by having
+``builder(fresh) -> ViewBuilder``; a view without one rebuilds through
 the follower's path (``ViewRunner.rebuild``). The events are read up to the store's head when the
 rebuild starts; whatever arrives during it is applied afterwards by the ordinary catch-up.
 
@@ -36,6 +38,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select, text
 from batterytrace.events.errors import ConcurrentWrite
 from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, position_key
 from batterytrace.projections.fresh_tables import FreshTables
+from batterytrace.projections.parallel_fold import fold_in_two, fold_processes
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
 from batterytrace.projections.tables import VIEW_TABLES, positions
 from batterytrace.store import ConfigurationError
@@ -55,7 +58,9 @@ class ViewBuilder(Protocol):
     def finish(self) -> None: ...
 
     # A builder may also have ``after_swap(connection)``: called in the swap's transaction once
-    # the fresh tables are live (the ledger signs a checkpoint of the rebuilt tree there).
+    # the fresh tables are live (the ledger signs a checkpoint of the rebuilt tree there). If
+    # what it needs there is what it folded, it also has ``outcome()`` and ``take_outcome(value)``
+    # (``parallel_fold``: it may have folded in another process).
 
 
 class SetwiseView(Protocol):
@@ -191,10 +196,14 @@ def _rebuild(
     try:
         builders = {name: view.builder(fresh) for name, view in views.items()}
         done = 0
-        for upstream, source in sources.items():
-            done += _fold(source, heads[upstream], builders, progress, page_size)
-        for builder in builders.values():
-            builder.finish()
+        if len(sources) == 1 and len(builders) >= 2 and fold_processes() == 2:
+            ((upstream, source),) = sources.items()
+            done = fold_in_two(source, heads[upstream], builders, engine, progress, page_size)
+        else:
+            for upstream, source in sources.items():
+                done += _fold(source, heads[upstream], builders, progress, page_size)
+            for builder in builders.values():
+                builder.finish()
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})

@@ -1,0 +1,276 @@
+"""A set-wise rebuild's fold split over two processes.
+
+Why: a rebuild is CPU-bound Python (decoding every stored event, each view's fold, its rows made
+ready and written), and one process uses one core. The views are independent of one another: each
+builder folds the same events into its own fresh tables. So a forked child runs some views'
+builders while this process runs the others; this process reads each page of notifications once
+and hands it to the child as plain tuples through a pipe, and both decode and fold it at the same
+time (profiled on a demo store: reading 4, decoding 8, the lifecycle view 42, the ledger 28, the
+reports 16 and the network 2 µs an event on SQLite, so two even halves run the whole in little
+more than half the time).
+
+What stays as it was: the child writes only the fresh tables (``<table>_rebuild``), never a live
+row or a position; the swap, and each builder's ``after_swap``, run here in one transaction, after
+the child has finished. A builder whose ``after_swap`` needs what it folded (the ledger's tree)
+gives it back from the child by ``outcome()``, which its unfed twin here takes by
+``take_outcome(value)``. Any failure fails the whole rebuild: the child's error is raised here with
+its type and traceback, a child that dies without a word is an error, and if this process fails the
+child is killed first; the caller then drops the fresh tables as after any failed rebuild.
+
+Why ``fork``: the child inherits the builders, the views and the store's mapper as they are (no
+settings passed, nothing pickled but the pages), and uses none of this process's connections: it
+replaces the views engine's pool without closing the inherited connections (SQLAlchemy's way after
+a fork; psycopg never closes a connection in a process that did not open it) and opens its own;
+the event store is read only here. Where ``fork`` is missing, with one usable core, with a single
+builder, or with ``BATTERYTRACE_REBUILD_PROCESSES=1``, the fold runs in this process alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import pickle
+import signal
+import traceback
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection as PipeEnd
+from typing import Any
+
+from sqlalchemy import Engine
+
+from batterytrace.projections.event_source import EventSource
+from batterytrace.projections.stored_decoding import decode_all, fast_decoder
+from batterytrace.store import ConfigurationError, InvalidSetting
+
+PROCESSES_SETTING = "BATTERYTRACE_REBUILD_PROCESSES"
+# µs an event of each view's fold and writes (SQLite, demo store, 2026-11-28; PostgreSQL in the
+# same order): the weights by which the views are split into two even halves
+FOLD_COST = {"lifecycle": 42.0, "ledger": 28.0, "reports": 16.0, "network": 2.0}
+UNKNOWN_VIEW_COST = 10.0
+READING_COST = 6.0  # µs an event this process spends reading a page and pickling it for the child
+ANSWER_POLL_SECONDS = 0.5
+
+# What the child decodes: the fields of the library's stored event that a decoder reads
+StoredRow = namedtuple("StoredRow", "id originator_id originator_version topic state")
+
+
+class ParallelFoldFailed(ConfigurationError):
+    """The rebuild's second process failed or died; the message says how and what to do."""
+
+    message_key = None  # the message itself: a command-line refusal
+
+
+def fold_processes() -> int:
+    """How many processes a rebuild folds in: ``BATTERYTRACE_REBUILD_PROCESSES`` (1 or 2), else 2
+    where this process may use two cores or more and the platform can fork, else 1."""
+    raw = os.environ.get(PROCESSES_SETTING, "").strip()
+    if raw:
+        if raw not in ("1", "2"):
+            raise InvalidSetting(
+                f"{PROCESSES_SETTING}={raw!r} is not a number of processes a rebuild can fold in: "
+                "give 1 (this process alone) or 2 (two processes, on a machine with two cores or more)"
+            )
+        return int(raw)
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    return 2 if can_fork and len(os.sched_getaffinity(0)) >= 2 else 1
+
+
+def split_views(names: list[str]) -> tuple[list[str], list[str]]:
+    """``(here, child)``: the views in two halves of about equal cost (largest first, each to the
+    lighter half; this process also reads and pickles every page)."""
+    here: list[str] = []
+    child: list[str] = []
+    load_here, load_child = READING_COST, 0.0
+    for name in sorted(names, key=lambda n: -FOLD_COST.get(n, UNKNOWN_VIEW_COST)):
+        cost = FOLD_COST.get(name, UNKNOWN_VIEW_COST)
+        if load_child <= load_here:
+            child.append(name)
+            load_child += cost
+        else:
+            here.append(name)
+            load_here += cost
+    return here, child
+
+
+def fold_in_two(
+    source: EventSource,
+    head: int,
+    builders: Mapping[str, Any],
+    engine: Engine,
+    progress: Callable[[str, int], None] | None,
+    page_size: int,
+) -> int:
+    """Every event of ``source`` up to ``head`` added to each of ``builders`` and each finished,
+    half of them in a forked child; returns how many events. ``engine``: the views' engine, the
+    one the builders write with (the child opens its own connections to it)."""
+    here_names, child_names = split_views(list(builders))
+    here = {name: builders[name] for name in here_names}
+    there = {name: builders[name] for name in child_names}
+    context = multiprocessing.get_context("fork")
+    pages_out, pages_in = context.Pipe(duplex=False)  # (receiving end, sending end)
+    answer_in, answer_out = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_child_fold,
+        args=(pages_out, answer_out, there, source.mapper, engine, os.getpid()),
+        name="batterytrace-rebuild-fold",
+        daemon=True,
+    )
+    child.start()
+    pages_out.close()
+    answer_out.close()
+    try:
+        done = _fold_here(source, head, here, pages_in, progress, builders, page_size)
+        pages_in.send_bytes(b"")  # the end: the child finishes its builders and answers
+        pages_in.close()
+        for builder in here.values():
+            builder.finish()
+        outcomes = _answer(answer_in, child)
+        for name, outcome in outcomes.items():
+            there[name].take_outcome(outcome)
+        child.join()
+        return done
+    except BrokenPipeError:
+        error = _answer_or_none(answer_in, child)
+        _stop(child)
+        raise error or _died(child) from None
+    except BaseException:
+        _stop(child)
+        raise
+
+
+def _fold_here(
+    source: EventSource,
+    head: int,
+    here: Mapping[str, Any],
+    pages_in: PipeEnd,
+    progress: Callable[[str, int], None] | None,
+    every: Mapping[str, Any],
+    page_size: int,
+) -> int:
+    decode = fast_decoder(source.mapper)
+    done = 0
+    start = 1
+    while start <= head:
+        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
+        page = [n for n in page if n.id <= head]
+        if not page:
+            break
+        rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
+        pages_in.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        events = decode_all(decode, page)
+        for builder in here.values():
+            builder.add(events)
+        done += len(events)
+        start = page[-1].id + 1
+        if progress:
+            for name in every:
+                progress(name, len(events))
+    return done
+
+
+def _child_fold(
+    pages_out: PipeEnd,
+    answer_out: PipeEnd,
+    builders: Mapping[str, Any],
+    mapper: Any,
+    engine: Engine,
+    parent: int,
+) -> None:
+    """The child: fold every page it is sent into its builders, finish them, answer with their
+    outcomes, or with its error."""
+    _end_with(parent)
+    try:
+        engine.dispose(close=False)  # new connections here; the inherited ones stay the parent's
+        decode = fast_decoder(mapper)
+        while data := pages_out.recv_bytes():
+            stored = [StoredRow._make(row) for row in pickle.loads(data)]
+            events = decode_all(decode, stored)
+            for builder in builders.values():
+                builder.add(events)
+        for builder in builders.values():
+            builder.finish()
+        outcomes = {name: b.outcome() for name, b in builders.items() if hasattr(b, "outcome")}
+        answer_out.send(("done", outcomes))
+    except BaseException as error:  # told to the parent, which fails the rebuild with it
+        try:
+            pickled: bytes | None = pickle.dumps(error)
+        except Exception:  # an error that cannot travel is told by its text
+            pickled = None
+        answer_out.send(("failed", pickled, f"{type(error).__name__}: {error}", traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+def _end_with(parent: int) -> None:
+    """Be killed when ``parent`` ends, however it ends (Linux: ``PR_SET_PDEATHSIG``). Why: a
+    child left running after its parent was killed would go on writing the fresh tables that the
+    next rebuild creates anew. Elsewhere the child still ends at its next page: the pipe closes."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _answer(answer_in: PipeEnd, child: Any) -> dict[str, Any]:
+    """The child's outcomes once it has finished; its error, or its death, raised."""
+    while not answer_in.poll(ANSWER_POLL_SECONDS):
+        if not child.is_alive() and not answer_in.poll(0):
+            raise _died(child)
+    try:
+        answer = answer_in.recv()
+    except EOFError:
+        raise _died(child) from None
+    if answer[0] == "done":
+        return answer[1]
+    raise _failed(answer)
+
+
+def _answer_or_none(answer_in: PipeEnd, child: Any) -> BaseException | None:
+    """The child's error if it has sent one (it stopped reading pages because it failed)."""
+    child.join(ANSWER_POLL_SECONDS * 4)
+    try:
+        if answer_in.poll(0):
+            answer = answer_in.recv()
+            if answer[0] == "failed":
+                return _failed(answer)
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _failed(answer: tuple[Any, ...]) -> BaseException:
+    """The child's own error (its type kept, so callers handle it as if it were raised here),
+    with the child's traceback as a note; ``ParallelFoldFailed`` if it could not be pickled."""
+    _, pickled, message, child_traceback = answer
+    if pickled is not None:
+        try:
+            error = pickle.loads(pickled)
+        except Exception:
+            error = None
+        if isinstance(error, BaseException):
+            error.add_note(f"raised in the rebuild's second process:\n{child_traceback}")
+            return error
+    return ParallelFoldFailed(
+        f"the rebuild's second process failed: {message}; nothing live was changed. Its "
+        f"traceback:\n{child_traceback}Retry, or set {PROCESSES_SETTING}=1 to rebuild in one process"
+    )
+
+
+def _died(child: Any) -> ParallelFoldFailed:
+    return ParallelFoldFailed(
+        f"the rebuild's second process ended without finishing (exit code {child.exitcode}); "
+        f"nothing live was changed. Retry, or set {PROCESSES_SETTING}=1 to rebuild in one process"
+    )
+
+
+def _stop(child: Any) -> None:
+    if child.is_alive():
+        child.kill()
+    child.join()
