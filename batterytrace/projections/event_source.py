@@ -10,7 +10,7 @@ the CLI, the tests) passes the application; nothing here names it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from batterytrace.events.working_days import WorkingCalendar
@@ -55,6 +55,19 @@ class EventSource(Protocol):
 
     @property
     def settings(self) -> ViewSettings: ...
+
+
+def pages_up_to(source: EventSource, head: int, page_size: int) -> Iterator[list[Any]]:
+    """The store's notifications from the first up to ``head`` (the head read when a rebuild
+    started: what arrives later is the catch-up's), ``page_size`` at a time."""
+    start = 1
+    while start <= head:
+        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
+        page = [n for n in page if n.id <= head]
+        if not page:
+            return
+        yield page
+        start = page[-1].id + 1
 
 
 # --------------------------------------------------------------------------------- upstreams

@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from batterytrace.projections.event_source import EventSource
+from batterytrace.projections.event_source import EventSource, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
 from batterytrace.store import ConfigurationError, InvalidSetting
 
@@ -151,19 +151,13 @@ def _fold_here(
 ) -> int:
     decode = fast_decoder(source.mapper)
     done = 0
-    start = 1
-    while start <= head:
-        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
-        page = [n for n in page if n.id <= head]
-        if not page:
-            break
+    for page in pages_up_to(source, head, page_size):
         rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
         pages_in.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
         events = decode_all(decode, page)
         for builder in here.values():
             builder.add(events)
         done += len(events)
-        start = page[-1].id + 1
         if progress:
             for name in every:
                 progress(name, len(events))

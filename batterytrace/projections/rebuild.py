@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, insert, or_, select, text
 
 from batterytrace.events.errors import ConcurrentWrite
-from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, position_key
+from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, pages_up_to, position_key
 from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.parallel_fold import fold_in_two, fold_processes
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
@@ -241,17 +241,11 @@ def _fold(
     """Every event of ``source`` up to ``head`` added to each builder; returns how many."""
     decode = fast_decoder(source.mapper)
     done = 0
-    start = 1
-    while start <= head:
-        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
-        page = [n for n in page if n.id <= head]
-        if not page:
-            break
+    for page in pages_up_to(source, head, page_size):
         events = decode_all(decode, page)
         for builder in builders.values():
             builder.add(events)
         done += len(events)
-        start = page[-1].id + 1
         if progress:
             for name in builders:
                 progress(name, len(events))

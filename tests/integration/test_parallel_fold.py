@@ -128,17 +128,24 @@ class Interrupted(Exception):
     """Injected in the second process: stands for any failure there."""
 
 
-def test_an_error_in_the_second_process_fails_the_rebuild_with_it_and_changes_nothing(
-    app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def caught_up(app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """A demo store with its views caught up, to rebuild in two processes in pages of 50:
+    returns the views' rows and positions before."""
     demo_store(app, batteries=40)
     runner.catch_up()
-    before, at = view_contents(runner.engine), positions_of(runner)
     processes(monkeypatch, 2)
+    monkeypatch.setattr(rebuild_module, "PAGE_SIZE", 50)
+    return view_contents(runner.engine), positions_of(runner)
+
+
+def test_an_error_in_the_second_process_fails_the_rebuild_with_it_and_changes_nothing(
+    runner: ViewRunner, monkeypatch: pytest.MonkeyPatch, caught_up: tuple[Any, Any]
+) -> None:
+    before, at = caught_up
     monkeypatch.setattr(
         parallel_module, "split_views", lambda names: (["lifecycle"], ["network", "reports", "ledger"])
     )
-    monkeypatch.setattr(rebuild_module, "PAGE_SIZE", 50)
     parent = os.getpid()
     real_add = network_module.NetworkBuilder.add
     pages: list[int] = []
@@ -162,16 +169,12 @@ def test_an_error_in_the_second_process_fails_the_rebuild_with_it_and_changes_no
 
 
 def test_a_second_process_that_dies_fails_the_rebuild_clearly_and_changes_nothing(
-    app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch
+    runner: ViewRunner, monkeypatch: pytest.MonkeyPatch, caught_up: tuple[Any, Any]
 ) -> None:
-    demo_store(app, batteries=40)
-    runner.catch_up()
-    before, at = view_contents(runner.engine), positions_of(runner)
-    processes(monkeypatch, 2)
+    before, at = caught_up
     monkeypatch.setattr(
         parallel_module, "split_views", lambda names: (["lifecycle", "reports"], ["network", "ledger"])
     )
-    monkeypatch.setattr(rebuild_module, "PAGE_SIZE", 50)
     parent = os.getpid()
     real_add = network_module.NetworkBuilder.add
 
