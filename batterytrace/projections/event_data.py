@@ -18,9 +18,16 @@ def event_name(domain_event: Any) -> str:
     return type(domain_event).__qualname__
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """JSON-ready: times in China Standard Time with their offset (as the views show them, so a
-    battery read from its events and from the lifecycle view reads the same), dates as ISO."""
+    battery read from its events and from the lifecycle view reads the same), dates as ISO.
+    Texts and numbers, most of any event's facts, are answered first by their exact type: this
+    runs for every fact of every event of a rebuild."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, datetime):
         return in_china_time(value).isoformat()
     if isinstance(value, date):

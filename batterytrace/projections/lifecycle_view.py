@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select
 
 from batterytrace.events.battery import FLAG_CUSTODY_UNVERIFIED, FLAG_NON_COMPLIANT, Battery
 from batterytrace.events.collection_point import CollectionPoint
-from batterytrace.events.custody import Custody, custody_after, event_kind, state_after
+from batterytrace.events.custody import Custody, consequence_of, custody_after, event_kind, state_after
 from batterytrace.events.participant import Participant
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
@@ -227,7 +227,9 @@ def _apply(row: dict[str, Any], e: Battery.Event) -> None:
     """The battery row after one event: state and holder as the aggregate has them (custody.py),
     then the event's other facts."""
     before = Custody(row["holder_kind"], row["holder_id"], row["responsible_id"])
-    row.update(state=state_after(type(e)).value, **custody_after(type(e), vars(e), before)._asdict())
+    consequence = consequence_of(type(e))  # looked up once: this runs for every battery event
+    row["state"] = consequence.state.value
+    row.update(consequence.holder(vars(e), before)._asdict())
     _row_facts(e, row)
 
 
