@@ -22,6 +22,7 @@ from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import ProductionSpec
 from batterytrace.events.battery_code import make_battery_code
 from batterytrace.events.commands import Deliver, Install, Reporting, Retire
+from batterytrace.trace.api.routes.scan import ScanResponse
 from tests.utils.api import Api, api_on
 
 VIN = "LSVAU2180N2183294"
@@ -223,6 +224,24 @@ def test_a_scan_retried_with_the_same_client_scan_id_is_answered_again_not_recor
         assert retry.json()["collected_at"] == first.json()["collected_at"]
         assert retry.json()["notification_id"] >= first.json()["notification_id"]
     assert len(collected_events(api, pack)) == 1
+
+
+def test_every_kind_of_scan_answer_is_what_its_documented_model_makes_of_it(api: Api) -> None:
+    """Scans are answered as written by the route (``scan_answer``), not through the response
+    model: each answer, first or replayed, by text or photo, with and without the VIN shown,
+    must be exactly what validating it through ``ScanResponse`` and dumping it gives."""
+    first, second = retired(api, 1), retired(api, 2)
+    answers = [
+        scan_text(api, first, "model-1", mass_kg=108.5, condition="swollen", scanned_by="gun"),
+        scan_text(api, first, "model-1"),  # replayed
+        scan_photo(api, qr_png(f"{RESOLVER}{second}"), "model-2", mass_kg="99.25"),
+    ]
+    for response in answers:
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert ScanResponse.model_validate(body).model_dump(mode="json") == body
+    assert [r.status_code for r in answers] == [201, 200, 201]
 
 
 # --------------------------------------------------------------------------------- refusals
