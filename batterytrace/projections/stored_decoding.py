@@ -58,7 +58,7 @@ class _JSONDecoder:
             cls = resolve_topic(topic)
             known = self._classes[topic] = (cls, find_id_convertor(cls, type(stored.originator_id)))
         cls, convert_id = known
-        state = _parse(stored.state)
+        state = parse_stored_state(stored.state)
         revive = self._revive
         for key, value in state.items():
             if type(value) is dict or type(value) is list:
@@ -89,7 +89,7 @@ class _JSONDecoder:
         return value
 
 
-def _parse(state: Any) -> Any:
+def parse_stored_state(state: Any) -> Any:
     """orjson where it can (a C parser, 3-4 times as fast as ``json``); ``json`` for what orjson
     reads otherwise or refuses (integers beyond 64 bits, NaN), as the mapper would read it."""
     text = state if isinstance(state, str | bytes) else bytes(state)  # as the recorder gives it

@@ -30,7 +30,12 @@ LD_JSON = "application/ld+json"
 
 @pytest.fixture
 def store(api: Api) -> VariedStore:
-    return varied_store(api.service, api.cast)
+    """The varied story, with every view (the ledger too) caught up with it: the service's
+    follower applies events in the background, and a query answered while it is half-way names
+    the ledger leaves of some events only (a page read later would name more)."""
+    made = varied_store(api.service, api.cast)
+    api.client.app.state.runner.catch_up()  # type: ignore[attr-defined]
+    return made
 
 
 def document(api: Api, code: str, member: str | None) -> dict[str, Any]:

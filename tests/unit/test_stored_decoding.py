@@ -9,7 +9,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batterytrace.projections.stored_decoding import _parse
+from batterytrace.projections.stored_decoding import parse_stored_state
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -22,12 +22,13 @@ values = st.recursive(
 def test_states_parse_as_json_parses_them(value: object) -> None:
     stored = json.dumps({"v": value}, ensure_ascii=False)
     for given_as in (stored.encode(), stored, memoryview(stored.encode())):
-        parsed = _parse(given_as)
+        parsed = parse_stored_state(given_as)
         assert parsed == json.loads(stored)
         assert repr(parsed) == repr(json.loads(stored))  # 1 and 1.0, -0.0 and 0.0 apart
 
 
 def test_integers_beyond_64_bits_stay_whole_and_nan_is_read() -> None:
-    assert _parse(b'{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
-    assert _parse(b'{"n": -9223372036854775809}') == {"n": -9223372036854775809}
-    assert math.isnan(_parse(b'{"x": NaN}')["x"])
+    whole = 123456789012345678901234567890
+    assert parse_stored_state(b'{"n": %d}' % whole) == {"n": whole}
+    assert parse_stored_state(b'{"n": -9223372036854775809}') == {"n": -9223372036854775809}
+    assert math.isnan(parse_stored_state(b'{"x": NaN}')["x"])

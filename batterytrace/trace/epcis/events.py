@@ -9,15 +9,20 @@ An event the ledger has logged names its leaf, last (``bt:ledgerLeaf``, see ``ep
 not a fact of the event (capture ignores it), the handle for asking the ledger for its evidence.
 
 Built once per event of a whole store's export, so what every event of a type shares (its
-mapping's terms, which facts are extensions) is worked out once per type and document, and the
-values a fact can hold are converted on a fast path for the plain ones.
+mapping's terms in their order, which facts are extensions, a function per link that resolves it)
+is worked out once per type and document (``_Plan``), and the values a fact can hold are
+converted on a fast path for the plain ones. The writer reads an event as its class, state, code
+and version (``parts()``): of a domain event (``Seen``) its attributes, of an event read from the
+log for an export (``stored.Logged``) its stored state, whose times are still their ISO texts
+(``iso_in_china_time``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -52,6 +57,12 @@ class Seen(NamedTuple):
     before: Custody = NOBODY
     knows_vin: bool = True
     leaf: LoggedLeaf | None = None  # its ledger leaf, once logged
+
+    def parts(self) -> tuple[type, Mapping[str, Any], str, int]:
+        """What the writer reads of the event: its class, its state (the event's attributes),
+        its battery's code and its version (``stored.Logged`` gives the same, unmade)."""
+        event = self.event
+        return type(event), vars(event), str(event.originator_id), event.originator_version
 
 
 @dataclass
@@ -96,21 +107,77 @@ def _time(moment: Any) -> str | None:
     return moment.astimezone(CHINA_STANDARD_TIME).isoformat()
 
 
+_NEXT_DAYS: dict[str, str] = {}  # "2026-11-06" -> "2026-11-07", for the hours that cross midnight
+_KNOWN_DAYS = 100_000  # bounded: about 270 years of days
+_ISO_LENGTHS = (25, 32)  # isoformat() of an aware datetime, without and with microseconds
+
+
+def iso_in_china_time(text: str) -> str:
+    """``_time(datetime.fromisoformat(text))`` for the ISO text of an aware datetime as the
+    library stores it (``isoformat()``), without making the datetime: a whole store's export
+    reads two per event. A text already at +08:00 reads as it is; one at +00:00 (the library's
+    timestamps) moves by eight hours, which changes its hour and, past midnight, its date (the
+    next day's date worked out once per day met). Anything else goes through ``datetime``."""
+    if len(text) in _ISO_LENGTHS and text[13] == ":" and text[10] == "T":
+        offset = text[-6:]
+        if offset == "+08:00":
+            return text
+        if offset == "+00:00":
+            hour = int(text[11:13]) + 8
+            if hour < 24:
+                return f"{text[:11]}{hour:02d}{text[13:-6]}+08:00"
+            return f"{_next_day(text[:10])}T{hour - 24:02d}{text[13:-6]}+08:00"
+    return _time(datetime.fromisoformat(text))
+
+
+def _next_day(day: str) -> str:
+    following = _NEXT_DAYS.get(day)
+    if following is None:
+        if len(_NEXT_DAYS) >= _KNOWN_DAYS:
+            _NEXT_DAYS.clear()
+        following = _NEXT_DAYS[day] = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return following
+
+
 def ledger_leaf(leaf: LoggedLeaf) -> dict[str, Any]:
     """The value of ``bt:ledgerLeaf``: the leaf's index in the ledger's tree and its hash (hex)."""
     return {f"{OWN}index": leaf.index, f"{OWN}sha256": leaf.hash.hex()}
 
 
-@dataclass(frozen=True)
+_ASSOCIATION, _TRANSFORMATION = "AssociationEvent", "TransformationEvent"
+
+# How one link of the mapping is resolved in an event: (facts, seen, code, actor) -> its URI(s).
+Resolve = Callable[[Mapping[str, Any], Any, str, str], "str | list[str] | None"]
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
-    """What every event of one type shares in a document: its mapping, facts and terms."""
+    """What every event of one type shares in a document, worked out once per type so that an
+    event's own work is reading its values: its mapping's terms in their order, the links it
+    resolves (each as a function made for its kind) and which facts are extensions."""
 
     mapping: EpcisEvent
-    fact_names: tuple[str, ...]
-    biz_step: str | None
-    disposition: str | None
-    # the facts that are extensions: (fact, its key ``bt:fact``, its link if it names an id)
-    extensions: tuple[tuple[str, str, Link | None], ...]
+    fact_names: frozenset[str]
+    # the class's values of facts an old event may lack (what ``getattr`` falls back to)
+    defaults: Mapping[str, Any]
+    terms: Mapping[str, Any]  # action, bizStep, disposition (those it has), in this order
+    parents: tuple[Resolve, ...]
+    output: Resolve | None
+    place: Resolve | None
+    parties: tuple[tuple[str, str, tuple[tuple[str, Resolve], ...]], ...]  # (list, member, ends)
+    ilmd: tuple[tuple[str, str | None, Resolve | None], ...]  # (key, fact, link)
+    # the facts that are extensions: (fact, its key ``bt:fact``, its link if it names an id,
+    # whether it is a VIN a caller may not know)
+    extensions: tuple[tuple[str, str, Resolve | None, bool], ...]
+    late_default: Any  # what ``getattr(event, "late_correction", False)`` falls back to
+    simple_objects: bool  # an ObjectEvent: its one object is the battery (``epcList``)
+
+    def facts(self, state: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The event's facts: its state itself when it holds them all (a stored event's state is
+        its attributes), else with the class's values for the ones an old event lacks."""
+        if self.fact_names <= state.keys():
+            return state
+        return {**{name: self.defaults[name] for name in self.fact_names if name in self.defaults}, **state}
 
 
 class EventWriter:
@@ -121,36 +188,77 @@ class EventWriter:
         self.references = References()
         self._own_terms: dict[tuple[str, str], str] = {}
         self._plans: dict[type, _Plan] = {}
+        self._resolvers: dict[Link, Resolve] = {}
+        self._party_prefix = ids.uri(IdKind.PARTY, "")
+        self._battery_prefix = ids.battery("")
+        self._note_party = self.references.parties.add
 
-    def link(self, link: Link, facts: Mapping[str, Any], seen: Seen, code: str) -> str | list[str] | None:
-        """The URI (or URIs) one link names in this event, None when its field is empty."""
-        kind = link.kind
+    def link(
+        self, link: Link, facts: Mapping[str, Any], seen: Any, code: str, actor: str
+    ) -> str | list[str] | None:
+        """The URI (or URIs) one link names in this event, None when its field is empty
+        (``actor``: who did the event, as the event holds it)."""
+        return self._resolver(link)(facts, seen, code, actor)
+
+    def _resolver(self, link: Link) -> Resolve:
+        resolve = self._resolvers.get(link)
+        if resolve is None:
+            resolve = self._resolvers[link] = self._make_resolver(link)
+        return resolve
+
+    def _make_resolver(self, link: Link) -> Resolve:
+        """The function that resolves ``link`` in an event: what is the same for every event (its
+        kind, its prefix, which references it notes) decided here, once."""
+        kind, name, ids = link.kind, link.field, self.ids
         if kind is IdKind.HOLDER_BEFORE:
-            before = seen.before
-            if before.holder_kind == HolderKind.VEHICLE:
-                return self._vehicle(before.holder_id, seen, code)
-            if before.holder_kind == HolderKind.SITE and before.holder_id:
-                return self.ids.uri(IdKind.SITE, before.holder_id, holder=before.responsible_id)
-            return None
-        value = seen.event.actor_id if link.field == "actor_id" else facts.get(link.field)
-        if value is None or value == []:
-            return None
-        if isinstance(value, list | tuple):
-            return [self.ids.uri(kind, str(item)) for item in value]
-        if kind is IdKind.VEHICLE:
-            return self._vehicle(str(value), seen, code)
-        if kind is IdKind.PARTY:
-            self.references.parties.add(str(value))
-        elif kind is IdKind.POINT:
-            self.references.points.add(str(value))
-        elif kind is IdKind.STATION:
-            operator = str(facts.get("operator_id"))
-            self.references.stations[(operator, str(value))] = str(facts.get("division_code"))
-            return self.ids.uri(IdKind.STATION, str(value), holder=operator)
-        holder = seen.event.actor_id if kind is IdKind.SITE else None
-        return self.ids.uri(kind, str(value), holder=holder)
+            return self._holder_before
+        named = self._naming(kind)
 
-    def _vehicle(self, vin: str | None, seen: Seen, code: str) -> str:
+        def resolve(facts: Mapping[str, Any], seen: Any, code: str, actor: str) -> str | list[str] | None:
+            value = actor if name == "actor_id" else facts.get(name)
+            if value is None or value == []:
+                return None
+            if isinstance(value, list | tuple):
+                return [ids.uri(kind, str(item)) for item in value]
+            return named(str(value), facts, seen, code, actor)
+
+        return resolve
+
+    def _naming(self, kind: IdKind) -> Callable[[str, Mapping[str, Any], Any, str, str], str]:
+        """The URI of one value of ``kind``, noting the places and parties the header describes."""
+        ids, references = self.ids, self.references
+        if kind is IdKind.VEHICLE:
+            return lambda value, facts, seen, code, actor: self._vehicle(value, seen, code)
+        if kind is IdKind.STATION:
+
+            def station(value: str, facts: Mapping[str, Any], seen: Any, code: str, actor: str) -> str:
+                operator = str(facts.get("operator_id"))
+                references.stations[(operator, value)] = str(facts.get("division_code"))
+                return ids.uri(IdKind.STATION, value, holder=operator)
+
+            return station
+        if kind is IdKind.SITE:
+            return lambda value, facts, seen, code, actor: ids.uri(IdKind.SITE, value, holder=actor)
+        prefix = ids.uri(kind, "")
+        noted = {IdKind.PARTY: references.parties, IdKind.POINT: references.points}.get(kind)
+        if noted is None:
+            return lambda value, facts, seen, code, actor: f"{prefix}{value}"
+
+        def noting(value: str, facts: Mapping[str, Any], seen: Any, code: str, actor: str) -> str:
+            noted.add(value)
+            return f"{prefix}{value}"
+
+        return noting
+
+    def _holder_before(self, facts: Mapping[str, Any], seen: Any, code: str, actor: str) -> str | None:
+        before = seen.before
+        if before.holder_kind == HolderKind.VEHICLE:
+            return self._vehicle(before.holder_id, seen, code)
+        if before.holder_kind == HolderKind.SITE and before.holder_id:
+            return self.ids.uri(IdKind.SITE, before.holder_id, holder=before.responsible_id)
+        return None
+
+    def _vehicle(self, vin: str | None, seen: Any, code: str) -> str:
         if vin and seen.knows_vin:
             return self.ids.vehicle(vin)
         return self.ids.undisclosed_vehicle(code)
@@ -165,48 +273,86 @@ class EventWriter:
     def _plan(self, event_class: type) -> _Plan:
         plan = self._plans.get(event_class)
         if plan is None:
-            mapping = mapping_of(event_class.__name__)
-            names = _fact_names(event_class)
-            linked = {link.field: link for link in mapping.linked_extensions}
-            plan = self._plans[event_class] = _Plan(
-                mapping,
-                names,
-                self.term("bizStep", mapping.biz_step),
-                self.term("disposition", mapping.disposition) if mapping.disposition else None,
-                tuple(
-                    (name, f"bt:{name}", linked.get(name))
-                    for name in names
-                    if name not in mapping.standard_fields
-                ),
-            )
+            plan = self._plans[event_class] = self._make_plan(event_class)
         return plan
 
-    def event(self, seen: Seen) -> dict[str, Any]:
-        """The EPCIS event of one stored battery event."""
-        stored = seen.event
-        plan = self._plan(type(stored))
+    def _make_plan(self, event_class: type) -> _Plan:
+        mapping = mapping_of(event_class.__name__)
+        names = _fact_names(event_class)
+        linked = {link.field: link for link in mapping.linked_extensions}
+        missing = object()
+        defaults = {name: getattr(event_class, name, missing) for name in names}
+        terms: dict[str, Any] = {"action": mapping.action} if mapping.action else {}
+        terms["bizStep"] = self.term("bizStep", mapping.biz_step)
+        disposition = self.term("disposition", mapping.disposition) if mapping.disposition else None
+        if disposition:
+            terms["disposition"] = disposition
+        resolver = self._resolver
+        return _Plan(
+            mapping=mapping,
+            fact_names=frozenset(names),
+            defaults={name: value for name, value in defaults.items() if value is not missing},
+            terms=terms,
+            parents=tuple(resolver(link) for link in mapping.parent),
+            output=resolver(mapping.output) if mapping.output else None,
+            place=resolver(mapping.place) if mapping.place else None,
+            parties=tuple(
+                (key, member, tuple((kind, resolver(link)) for kind, link in ends))
+                for key, member, ends in (
+                    ("sourceList", "source", mapping.sources),
+                    ("destinationList", "destination", mapping.destinations),
+                )
+                if ends
+            ),
+            ilmd=tuple(
+                (f"bt:{item.field}", None, resolver(item))
+                if isinstance(item, Link)
+                else (f"bt:{item}", item, None)
+                for item in mapping.ilmd
+            ),
+            extensions=tuple(
+                (name, f"bt:{name}", resolver(linked[name]) if name in linked else None, name in VIN_FIELDS)
+                for name in names
+                if name not in mapping.standard_fields
+            ),
+            late_default=getattr(event_class, "late_correction", False),
+            simple_objects=mapping.event_type not in (_ASSOCIATION, _TRANSFORMATION),
+        )
+
+    def event(self, seen: Any) -> dict[str, Any]:
+        """The EPCIS event of one stored battery event (a ``Seen``, or a ``stored.Logged``: both
+        give the event's class, state, code and version by ``parts()``)."""
+        event_class, state, code, version = seen.parts()
+        plan = self._plans.get(event_class) or self._plan(event_class)
         mapping = plan.mapping
-        code = str(stored.originator_id)
-        facts = {name: getattr(stored, name) for name in plan.fact_names}
-        battery = self.ids.battery(code)
+        facts = state if plan.fact_names <= state.keys() else plan.facts(state)
+        actor = state["actor_id"]
+        occurred, recorded = state["occurred_at"], state["timestamp"]
         out: dict[str, Any] = {
             "type": mapping.event_type,
-            "eventID": self.ids.event_id(code, stored.originator_version),
-            "eventTime": _time(stored.occurred_at),
-            "recordTime": _time(stored.timestamp),
+            "eventID": self.ids.event_id(code, version),
+            "eventTime": iso_in_china_time(occurred["_data_"]) if type(occurred) is dict else _time(occurred),
+            "recordTime": iso_in_china_time(recorded["_data_"])
+            if type(recorded) is dict
+            else _time(recorded),
             "eventTimeZoneOffset": TIME_ZONE_OFFSET,
         }
-        out.update(self._objects(mapping, facts, seen, code, battery))
-        if mapping.action:
-            out["action"] = mapping.action
-        out["bizStep"] = plan.biz_step
-        if plan.disposition:
-            out["disposition"] = plan.disposition
-        if mapping.place and (place := self.link(mapping.place, facts, seen, code)):
+        if plan.simple_objects:
+            out["epcList"] = [f"{self._battery_prefix}{code}"]
+        else:
+            self._objects(plan, facts, seen, code, actor, out)
+        out.update(plan.terms)
+        if plan.place is not None and (place := plan.place(facts, seen, code, actor)):
             out["readPoint"] = {"id": place}
             out["bizLocation"] = {"id": place}
-        if mapping.sources or mapping.destinations:
-            self._parties(mapping, facts, seen, code, out)
+        for key, member, ends in plan.parties:
+            listed = []
+            for kind, resolve in ends:
+                uri = resolve(facts, seen, code, actor)
+                if uri:
+                    listed.append({"type": kind, member: uri})
+            if listed:
+                out[key] = listed
         if mapping.sensors:
             reports = [
                 {"type": sensor.measurement, "value": facts[sensor.field], "uom": sensor.uom}
@@ -215,69 +361,49 @@ class EventWriter:
             ]
             if reports:
                 out["sensorElementList"] = [{"sensorReport": reports}]
-        if mapping.ilmd:
-            out["ilmd"] = self._ilmd(mapping, facts, seen, code)
-        out.update(self._extensions(plan, facts, seen, code))
-        if seen.leaf is not None:
-            out[LEDGER_LEAF] = ledger_leaf(seen.leaf)
+        if plan.ilmd:
+            out["ilmd"] = {
+                key: _plain(facts[name]) if resolve is None else (resolve(facts, seen, code, actor) or [])
+                for key, name, resolve in plan.ilmd
+            }
+        self._note_party(actor)
+        out["bt:actor"] = f"{self._party_prefix}{actor}"
+        if state.get("late_correction", plan.late_default):
+            out["bt:late_correction"] = True
+        for name, key, resolve, is_vin in plan.extensions:
+            value = facts[name]
+            if value is None or (is_vin and not seen.knows_vin):
+                continue
+            if resolve is not None:
+                value = resolve(facts, seen, code, actor)
+            out[key] = value if type(value) in _AS_THEY_ARE else plain(value)
+        leaf = seen.leaf
+        if leaf is not None:
+            out[LEDGER_LEAF] = ledger_leaf(leaf)
         return out
 
-    def _parties(
-        self, mapping: EpcisEvent, facts: Mapping[str, Any], seen: Seen, code: str, out: dict[str, Any]
-    ) -> None:
-        for key, ends, name in (
-            ("sourceList", mapping.sources, "source"),
-            ("destinationList", mapping.destinations, "destination"),
-        ):
-            listed = [
-                {"type": kind, name: uri}
-                for kind, link in ends
-                if (uri := self.link(link, facts, seen, code))
-            ]
-            if listed:
-                out[key] = listed
-
     def _objects(
-        self, mapping: EpcisEvent, facts: Mapping[str, Any], seen: Seen, code: str, battery: str
-    ) -> dict[str, Any]:
-        if mapping.event_type == "AssociationEvent":
-            parent = next(
-                (uri for link in mapping.parent if (uri := self.link(link, facts, seen, code))), None
-            )
-            return {"parentID": parent or self.ids.undisclosed_vehicle(code), "childEPCs": [battery]}
-        if mapping.event_type == "TransformationEvent":
-            objects: dict[str, Any] = {"inputEPCList": [battery]}
-            if mapping.output and (product := self.link(mapping.output, facts, seen, code)):
-                objects["outputEPCList"] = [product]
-                objects["transformationID"] = product
-            if mapping.output_quantities:
-                objects["outputQuantityList"] = [
+        self, plan: _Plan, facts: Mapping[str, Any], seen: Any, code: str, actor: str, out: dict[str, Any]
+    ) -> None:
+        battery = f"{self._battery_prefix}{code}"
+        event_type = plan.mapping.event_type
+        if event_type == _ASSOCIATION:
+            parent = None
+            for resolve in plan.parents:
+                parent = resolve(facts, seen, code, actor)
+                if parent:
+                    break
+            out["parentID"] = parent or self.ids.undisclosed_vehicle(code)
+            out["childEPCs"] = [battery]
+        elif event_type == _TRANSFORMATION:
+            out["inputEPCList"] = [battery]
+            if plan.output is not None and (product := plan.output(facts, seen, code, actor)):
+                out["outputEPCList"] = [product]
+                out["transformationID"] = product
+            if plan.mapping.output_quantities:
+                out["outputQuantityList"] = [
                     {"epcClass": self.ids.material(name), "quantity": kg, "uom": "KGM"}
-                    for name, kg in sorted(facts[mapping.output_quantities].items())
+                    for name, kg in sorted(facts[plan.mapping.output_quantities].items())
                 ]
-            return objects
-        return {"epcList": [battery]}
-
-    def _ilmd(self, mapping: EpcisEvent, facts: Mapping[str, Any], seen: Seen, code: str) -> dict[str, Any]:
-        ilmd: dict[str, Any] = {}
-        for item in mapping.ilmd:
-            if isinstance(item, Link):
-                ilmd[f"bt:{item.field}"] = self.link(item, facts, seen, code) or []
-            else:
-                ilmd[f"bt:{item}"] = _plain(facts[item])
-        return ilmd
-
-    def _extensions(self, plan: _Plan, facts: Mapping[str, Any], seen: Seen, code: str) -> dict[str, Any]:
-        stored = seen.event
-        self.references.parties.add(stored.actor_id)
-        extensions: dict[str, Any] = {"bt:actor": self.ids.uri(IdKind.PARTY, stored.actor_id)}
-        if getattr(stored, "late_correction", False):
-            extensions["bt:late_correction"] = True
-        for name, key, link in plan.extensions:
-            value = facts[name]
-            if value is None or (name in VIN_FIELDS and not seen.knows_vin):
-                continue
-            if link is not None:
-                value = self.link(link, facts, seen, code)
-            extensions[key] = _plain(value)
-        return extensions
+        else:
+            out["epcList"] = [battery]

@@ -25,12 +25,14 @@ _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 def name_based_uuid(name: str) -> str:
     """``str(uuid.uuid5(uuid.NAMESPACE_URL, name))`` (RFC 9562 §5.5) without building a ``UUID``
     object, which costs a whole store's export more than the rest of its eventID: the SHA-1 of
-    namespace and name, cut to 16 bytes, with the version (5) and variant (10) bits set."""
-    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    namespace and name, cut to 16 bytes, with the version (5) and variant (10) bits set. Both
+    are the high half of a byte, so they are set on the hex digits: the 13th becomes ``5``, the
+    17th keeps its two low bits under ``10`` (``_VARIANT``)."""
+    h = hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {digit: f"{(int(digit, 16) & 0x3) | 0x8:x}" for digit in "0123456789abcdef"}
 
 
 class Identifiers:
@@ -45,6 +47,7 @@ class Identifiers:
             IdKind.POINT: f"{self.base}/loc/",
             IdKind.PARTY: f"{self.base}/party/",
         }
+        self._stream_prefix = f"{self.base}/b/"
 
     def battery(self, code: str) -> str:
         return f"{self.base}/b/{code}"
@@ -95,7 +98,7 @@ class Identifiers:
         of the event's EPCIS form would not be), unique (a code names one battery, a version one
         event of it) and the same after a round trip, where capture records the same events in the
         same order."""
-        return f"urn:uuid:{name_based_uuid(f'{self.base}/b/{code}#{version}')}"
+        return f"urn:uuid:{name_based_uuid(f'{self._stream_prefix}{code}#{version}')}"
 
     def own(self, kind: str, term: str) -> str:
         """A term of the service's own vocabulary (``bt:retiring``) as its URI."""

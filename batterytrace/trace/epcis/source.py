@@ -13,7 +13,8 @@ per battery or per page of the log, never all at once; an event not logged yet c
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from eventsourcing.utils import get_topic
@@ -27,9 +28,13 @@ from batterytrace.projections.event_data import event_details
 from batterytrace.projections.stored_decoding import fast_decoder
 from batterytrace.trace.access import disclosure_of
 from batterytrace.trace.epcis.events import Seen, event_name
+from batterytrace.trace.epcis.stored import Logged, LogReader, kept_state
 from batterytrace.trace.ledger.leaf_hashes import LeafReader, leaf_reader
 
 PAGE = 500  # notifications read at a time
+# notifications read at a time by the operator's export of the whole log: four times fewer reads and
+# read sessions (their own cost was a tenth of an export), two pages of ~1 MB held at most
+PAGE_AHEAD = 2000
 KNOWN_BATTERIES = 10_000  # disclosures remembered while scanning the log (bounded memory)
 _NEEDS_HOLDER_BEFORE = {
     name
@@ -92,7 +97,7 @@ class Positioned(NamedTuple):
     """A readable event and its position (notification id) in the store's log."""
 
     position: int
-    seen: Seen
+    seen: Logged  # read as a ``Seen`` is, its domain event made only when asked for
 
 
 def logged_events(
@@ -106,32 +111,78 @@ def logged_events(
     """Battery events in the order they were recorded, after position ``after``, of ``codes``
     only when given, as ``caller`` may read them, each with its ledger leaf (read from
     ``leaves``, by default on the application's views engine). Memory stays bounded: a page of
-    the log at a time, its leaves in one read, and the disclosures of the last batteries met."""
+    the log at a time, its leaves in one read, and the disclosures of the last batteries met.
+    The events are read from their stored state (``stored.py``), not made domain events, unless
+    a reader asks for ``seen.event``. The operator's export of the whole log (``caller`` None,
+    no ``codes``: the CLI) reads the next page and its leaves on a thread while this one is
+    written (``_pages_ahead``)."""
     wanted = set(codes)
     disclosures: OrderedDict[str, Disclosure] = OrderedDict()
-    holders: OrderedDict[str, tuple[int, Any, Custody]] = OrderedDict()  # code -> last event met
-    start = after + 1
+    holders: dict[str, _Last] = {}  # code -> its last event met, oldest first
     topics = battery_topics()
-    decode = fast_decoder(app.mapper)
-    reader = leaves or leaf_reader(app)
+    read = LogReader(app.mapper, fast_decoder(app.mapper)).read
+    page_leaves = leaves or leaf_reader(app)
+    everything = caller is None or caller.is_regulator
+    positioned = Positioned._make  # tuple's own constructor, one per event
+    if caller is None and not wanted:
+        pages = _pages_ahead(app, after + 1, topics, page_leaves)
+    else:
+        pages = ((page, None) for page in _pages(app, after + 1, topics))
+    for page, page_found in pages:
+        chosen: list[tuple[Any, str, Disclosure]] = []
+        for notification in page:
+            code = str(notification.originator_id)
+            if not wanted or code in wanted:
+                chosen.append(
+                    (notification, code, FULL if everything else _known(app, caller, code, disclosures))
+                )
+        found = page_found
+        if found is None:
+            found = page_leaves.of_page(
+                [n.id for n, _, shown in chosen if everything or shown.visible(n.originator_version)]
+            )
+        # Each event read as it is yielded: a page of them made at once would outlive the
+        # garbage collector's young generations, and the full collections cost an export a tenth.
+        for notification, code, shown in chosen:
+            logged = read(notification, code)
+            version = notification.originator_version
+            logged.before = _holder_before(app, logged, version, holders)
+            if everything or shown.visible(version):
+                logged.knows_vin = shown.knows_vin
+                logged.leaf = found.get(notification.id)
+                yield positioned((notification.id, logged))
+
+
+def _pages(app: Any, start: int, topics: list[str]) -> Iterator[list[Any]]:
+    """The battery events' notifications from position ``start``, a page at a time."""
     while True:
         page = app.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
         if not page:
             return
-        shown_here: list[tuple[int, Any, Custody, bool]] = []
-        for notification in page:
-            code = str(notification.originator_id)
-            if wanted and code not in wanted:
-                continue
-            event = decode(notification)
-            shown = _known(app, caller, code, disclosures)
-            before = _holder_before(app, event, holders)
-            if shown.visible(event.originator_version):
-                shown_here.append((notification.id, event, before, shown.knows_vin))
-        logged = reader.by_notification(position for position, *_ in shown_here) if shown_here else {}
-        for position, event, before, knows_vin in shown_here:
-            yield Positioned(position, Seen(event, before, knows_vin, logged.get(position)))
+        yield page
         start = page[-1].id + 1
+
+
+def _pages_ahead(
+    app: Any, start: int, topics: list[str], page_leaves: LeafReader
+) -> Iterator[tuple[list[Any], Mapping[int, Any]]]:
+    """``_pages`` with each page's leaves (the range of the log it spans), the next page read on
+    a thread while the caller uses this one: reading a page is mostly waiting for the database
+    (PostgreSQL: a third of an export's time), which the thread does while this one writes. One
+    page ahead at most, so memory stays bounded; an export stopped early waits for that page."""
+
+    def fetch(first: int) -> tuple[list[Any], Mapping[int, Any]]:
+        page = app.recorder.select_notifications(start=first, limit=PAGE_AHEAD, topics=topics)
+        return page, (page_leaves.between(page[0].id, page[-1].id) if page else {})
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="epcis-log") as pool:
+        coming = pool.submit(fetch, start)
+        while True:
+            page, found = coming.result()
+            if not page:
+                return
+            coming = pool.submit(fetch, page[-1].id + 1)
+            yield page, found
 
 
 def _known(
@@ -146,27 +197,34 @@ def _known(
     return disclosures[code]
 
 
-def _holder_before(app: Any, event: Any, holders: OrderedDict[str, tuple[int, Any, Custody]]) -> Custody:
-    """The battery's holder before ``event`` (a removal names the vehicle it left by it), NOBODY
+# A battery's last event met in the log, what the holder before its next event needs: its
+# version, name, state (as ``Logged.kept``) and the holder before it (a plain tuple: one is made
+# per event).
+_Last = tuple[int, str, bytes | Mapping[str, Any], Custody]
+
+
+def _holder_before(app: Any, logged: Logged, version: int, holders: dict[str, _Last]) -> Custody:
+    """The battery's holder before ``logged`` (a removal names the vehicle it left by it), NOBODY
     for an event that names no holder before it. Followed through the log for the last batteries
     met, each as its last event (and the holder before that, when it was needed): the holder after
     it is worked out only when a removal follows, as few events need it and a whole store's export
     meets every event. Read from the battery's stream otherwise. (An assembly's holder, a pack, is
     the one holder whose party depends on the holder before it; no removal names a pack, so it is
-    not followed further back.)"""
-    name = event_name(event)
-    code, version = str(event.originator_id), event.originator_version
+    not followed further back.) The last event is kept as its stored state (its text, read again
+    only when a removal follows), which the custody rules read as they read the event's
+    attributes (its ids only)."""
+    code, name = logged.code, logged.event_class.__name__
     known = holders.pop(code, None)
     before = NOBODY
     if name in _NEEDS_HOLDER_BEFORE:
         if known is not None and known[0] == version - 1:
-            _, last, last_before = known
-            before = custody_after(event_name(last), vars(last), last_before)
+            _, last_name, last_kept, last_before = known
+            before = custody_after(last_name, kept_state(last_kept), last_before)
         else:
-            for earlier in app.events.get(event.originator_id, lte=version - 1):
+            for earlier in app.events.get(logged.event.originator_id, lte=version - 1):
                 if event_name(earlier) in MAPPING:
                     before = custody_after(event_name(earlier), _facts(earlier), before)
-    holders[code] = (version, event, before)
+    holders[code] = (version, name, logged.kept, before)
     if len(holders) > KNOWN_BATTERIES:
-        holders.popitem(last=False)
+        del holders[next(iter(holders))]
     return before
