@@ -10,14 +10,17 @@ a rebuild is checked against them by ``batterytrace verify``.
 Each batch reads the tree's right edge (one row per binary digit of its size) and the chain heads
 of the batch's streams, appends in memory (``ledger_log.append_events``, records by
 ``ledger_record_writer``), and writes the finished subtrees, the leaves' index and the new heads in
-bulk. A rebuild goes set-wise (``builder``: ``ledger_builder``), with the same fold, so both paths
-give the same rows.
+bulk. The runner has the reading and appending done before its write transaction (``prepare``),
+so that on SQLite the database's write lock, which the scans wait for, is held only to check that
+the tree has not moved and to write (``apply_prepared``). A rebuild goes set-wise (``builder``:
+``ledger_builder``), with the same fold, so both paths give the same rows.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,25 +53,43 @@ class LedgerView:
     def apply(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> None:
         if not events:
             return
-        size = tree_size(connection)
-        frontier = Frontier(
-            size, {level: value for (level, _), value in read_nodes(connection, frontier_nodes(size)).items()}
-        )
-        streams = {str(event.originator_id) for _, event in events}
-        heads = _read_heads(connection, streams)
-        leaves: list[LeafRow] = []
-        nodes: list[NodeRow] = []
-        append_events(events, heads, frontier, leaves, nodes)
-        # rows in bulk (COPY / one executemany): SQLAlchemy's per-row statement costs as much as
-        # computing the records
-        insert_tuples(connection, ledger_nodes, nodes)
-        insert_tuples(connection, ledger_leaves, leaves)
-        for chunk in _chunks(sorted(streams)):
-            connection.execute(_DELETE_HEADS, {"streams": list(chunk)})
-        insert_tuples(
-            connection, ledger_heads, [(a, v, leaf) for a, (v, leaf) in heads.items() if a in streams]
-        )
-        self._maybe_sign(connection, frontier)
+        batch = _compute(connection, events)
+        _write(connection, batch)
+        self._maybe_sign(connection, batch.frontier)
+
+    # --------------------------------------------------------------- prepared outside the lock
+    def prepare(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> PreparedBatch | None:
+        """The batch's rows computed before the runner's write transaction, from ``connection``
+        (one read-only snapshot, no lock), for ``apply_prepared`` to write.
+
+        Why: on SQLite the write transaction holds the database's write lock, which the scans'
+        inserts wait for, and computing the records and hashes was most of the time it was held
+        (issue 15: scans with the log on vs off). Also decided here, so the transaction needs no
+        query for it in the usual case: whether a checkpoint may be due."""
+        if not events:
+            return None
+        batch = _compute(connection, events)
+        batch.may_sign = self._may_sign(connection, batch.frontier.size)
+        return batch
+
+    def apply_prepared(
+        self, connection: Connection, events: Sequence[tuple[int, Any]], prepared: PreparedBatch | None
+    ) -> None:
+        """``apply``, writing the rows ``prepare`` computed when the tree is still the one they
+        were computed from; otherwise (the view moved meanwhile: another runner, a rebuild, a
+        reset) computed again here, as ``apply`` does, so a stale batch is never written.
+
+        "Still the one": the same size and the same right edge, read in this transaction
+        (``_still_at``). The edge hashes commit to every leaf (its nodes fold to the root), so the
+        leaves are the same ones; the chain heads, written with the leaves in every transaction
+        that writes them, then are too. One query instead of the reads, records and hashes
+        ``apply`` does while holding the lock."""
+        if prepared is None or not prepared.computed_for(events) or not _still_at(connection, prepared):
+            self.apply(connection, events)
+            return
+        _write(connection, prepared)
+        if prepared.may_sign:  # checkpoints are only ever added: one not due then is not due now
+            self._maybe_sign(connection, prepared.frontier)
 
     def builder(self, fresh: FreshTables) -> LedgerBuilder:
         """The set-wise rebuild of the tree into ``fresh`` (``projections/rebuild.py``); signed
@@ -85,16 +106,29 @@ class LedgerView:
             self.config = LedgerConfig.from_environment(url)
         return self.config
 
+    def _may_sign(self, connection: Connection, size: int) -> bool:
+        """Whether ``_maybe_sign`` could sign at ``size`` (a key, and the last checkpoint old or
+        far enough behind), by the checkpoint seen from ``connection``."""
+        config = self._config(connection)
+        if config.key_path is None or not config.key_path.exists():
+            return False
+        return self._due(config, connection.execute(_LAST_CHECKPOINT).first(), size, self.clock())
+
+    @staticmethod
+    def _due(config: LedgerConfig, last: Any, size: int, now: datetime) -> bool:
+        if last is None:
+            return True
+        if size <= last.tree_size:
+            return False  # rebuilding below a checkpoint already signed
+        grown = size - last.tree_size >= config.checkpoint_events
+        return grown or now - last.signed_at >= timedelta(minutes=config.checkpoint_minutes)
+
     def _maybe_sign(self, connection: Connection, frontier: Frontier) -> None:
         config = self._config(connection)
         last = connection.execute(_LAST_CHECKPOINT).first()
         now = self.clock()
-        if last is not None:
-            if frontier.size <= last.tree_size:
-                return  # rebuilding below a checkpoint already signed
-            grown = frontier.size - last.tree_size >= config.checkpoint_events
-            if not grown and now - last.signed_at < timedelta(minutes=config.checkpoint_minutes):
-                return
+        if not self._due(config, last, frontier.size, now):
+            return
         signer = config.signer()
         if signer is None:
             return
@@ -107,6 +141,89 @@ class LedgerView:
             )
             return
         store_checkpoint(connection, signer, frontier.size, frontier.root(), now)
+
+
+@dataclass
+class PreparedBatch:
+    """One batch's rows, computed from the tree of ``size`` leaves whose right edge was
+    ``edge`` (level -> hash): what ``LedgerView.apply_prepared`` checks before writing them."""
+
+    ids: list[int]  # the events' notification ids, in order
+    size: int
+    edge: dict[int, bytes]
+    streams: list[str]  # sorted
+    leaves: list[LeafRow]
+    nodes: list[NodeRow]
+    heads: list[tuple[str, int, bytes]]  # the streams' new chain heads
+    frontier: Frontier  # after the batch
+    may_sign: bool = True
+
+    def computed_for(self, events: Sequence[tuple[int, Any]]) -> bool:
+        return self.ids == [notification_id for notification_id, _ in events]
+
+
+def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> PreparedBatch:
+    """Read the tree's right edge and the batch's chain heads, and append the events in memory
+    (``ledger_log.append_events``: the CPU part)."""
+    size = tree_size(connection)
+    edge = {level: value for (level, _), value in read_nodes(connection, frontier_nodes(size)).items()}
+    frontier = Frontier(size, edge)
+    streams = {str(event.originator_id) for _, event in events}
+    heads = _read_heads(connection, streams)
+    leaves: list[LeafRow] = []
+    nodes: list[NodeRow] = []
+    append_events(events, heads, frontier, leaves, nodes)
+    return PreparedBatch(
+        ids=[notification_id for notification_id, _ in events],
+        size=size,
+        edge=edge,
+        streams=sorted(streams),
+        leaves=leaves,
+        nodes=nodes,
+        heads=[(a, v, leaf) for a, (v, leaf) in heads.items() if a in streams],
+        frontier=frontier,
+    )
+
+
+def _still_at(connection: Connection, batch: PreparedBatch) -> bool:
+    """The stored tree has the size and right edge ``batch`` was computed from, asked in one
+    query: the edge's nodes, and the leaf that would come next (``(0, size)``), which must be
+    absent. Stored nodes are complete subtrees, so a smaller tree lacks the edge node holding
+    leaf ``size - 1``, and a larger one has leaf ``size``."""
+    following = (0, batch.size)
+    stored = _nodes_exactly(connection, [*frontier_nodes(batch.size), following])
+    return following not in stored and {level: value for (level, _), value in stored.items()} == batch.edge
+
+
+def _nodes_exactly(connection: Connection, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """``read_nodes`` for the few keys of one right edge, under the write lock: one primary-key
+    search per key (``(level = ? AND idx = ?) OR …``, SQLite's multi-index OR), sent to the
+    driver as it is. ``read_nodes`` asks ``level IN (…) AND idx IN (…)``, which returns every
+    pair of the two lists (about 30 rows for a tree of a few thousand leaves) and goes through
+    SQLAlchemy's expanding parameters: 0.2 ms a batch, most of what the lock was still held
+    for in a small batch (issue 15)."""
+    sql = _nodes_exactly_sql(len(keys), "%s" if connection.dialect.name == "postgresql" else "?")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, [value for key in keys for value in key])
+        return {(level, index): bytes(value) for level, index, value in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def _nodes_exactly_sql(count: int, mark: str) -> str:
+    where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * count)
+    return f'SELECT level, idx, hash FROM "{ledger_nodes.name}" WHERE {where}'
+
+
+def _write(connection: Connection, batch: PreparedBatch) -> None:
+    """The batch's rows in bulk (COPY / one executemany): SQLAlchemy's per-row statement costs
+    as much as computing the records."""
+    insert_tuples(connection, ledger_nodes, batch.nodes)
+    insert_tuples(connection, ledger_leaves, batch.leaves)
+    for chunk in _chunks(batch.streams):
+        connection.execute(_DELETE_HEADS, {"streams": list(chunk)})
+    insert_tuples(connection, ledger_heads, batch.heads)
 
 
 def _extends(connection: Connection, size: int, signed_root: bytes) -> bool:
