@@ -34,7 +34,7 @@ import pickle
 import signal
 import traceback
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
@@ -121,7 +121,9 @@ def fold_in_two(
     pages_out.close()
     answer_out.close()
     try:
-        done = _fold_here(source, head, here, pages_in, progress, builders, page_size)
+        done = fold_pages(
+            source, head, here, progress, page_size, on_page=_sender(pages_in), reported=builders
+        )
         pages_in.send_bytes(b"")  # the end: the child finishes its builders and answers
         pages_in.close()
         for builder in here.values():
@@ -140,28 +142,44 @@ def fold_in_two(
         raise
 
 
-def _fold_here(
+def fold_pages(
     source: EventSource,
     head: int,
-    here: Mapping[str, Any],
-    pages_in: PipeEnd,
+    builders: Mapping[str, Any],
     progress: Callable[[str, int], None] | None,
-    every: Mapping[str, Any],
     page_size: int,
+    *,
+    on_page: Callable[[list[Any]], None] | None = None,
+    reported: Iterable[str] | None = None,
 ) -> int:
+    """Every event of ``source`` up to ``head`` decoded and added to each of ``builders``;
+    returns how many. ``on_page``: called with each page of notifications before it is folded
+    (handing it to the child); ``reported``: the views whose progress each page advances (by
+    default ``builders``')."""
     decode = fast_decoder(source.mapper)
+    names = list(builders if reported is None else reported)
     done = 0
     for page in pages_up_to(source, head, page_size):
-        rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
-        pages_in.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        if on_page is not None:
+            on_page(page)
         events = decode_all(decode, page)
-        for builder in here.values():
+        for builder in builders.values():
             builder.add(events)
         done += len(events)
         if progress:
-            for name in every:
+            for name in names:
                 progress(name, len(events))
     return done
+
+
+def _sender(pages_in: PipeEnd) -> Callable[[list[Any]], None]:
+    """Hands a page to the child as plain tuples (what its decoder reads of a stored event)."""
+
+    def send(page: list[Any]) -> None:
+        rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
+        pages_in.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+
+    return send
 
 
 def _child_fold(

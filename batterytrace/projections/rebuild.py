@@ -36,10 +36,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, insert, or_, select, text
 
 from batterytrace.events.errors import ConcurrentWrite
-from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, pages_up_to, position_key
+from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, position_key
 from batterytrace.projections.fresh_tables import FreshTables
-from batterytrace.projections.parallel_fold import fold_in_two, fold_processes
-from batterytrace.projections.stored_decoding import decode_all, fast_decoder
+from batterytrace.projections.parallel_fold import fold_in_two, fold_pages, fold_processes
 from batterytrace.projections.tables import VIEW_TABLES, positions
 from batterytrace.store import ConfigurationError
 
@@ -201,7 +200,7 @@ def _rebuild(
             done = fold_in_two(source, heads[upstream], builders, engine, progress, page_size)
         else:
             for upstream, source in sources.items():
-                done += _fold(source, heads[upstream], builders, progress, page_size)
+                done += fold_pages(source, heads[upstream], builders, progress, page_size)
             for builder in builders.values():
                 builder.finish()
         with engine.begin() as connection:
@@ -229,27 +228,6 @@ def _rebuild(
             gc.enable()
     log.info("rebuilt %s set-wise from %d events", ", ".join(views), done)
     return done * len(views)
-
-
-def _fold(
-    source: EventSource,
-    head: int,
-    builders: dict[str, ViewBuilder],
-    progress: Callable[[str, int], None] | None,
-    page_size: int,
-) -> int:
-    """Every event of ``source`` up to ``head`` added to each builder; returns how many."""
-    decode = fast_decoder(source.mapper)
-    done = 0
-    for page in pages_up_to(source, head, page_size):
-        events = decode_all(decode, page)
-        for builder in builders.values():
-            builder.add(events)
-        done += len(events)
-        if progress:
-            for name in builders:
-                progress(name, len(events))
-    return done
 
 
 def _add_position_rows(connection: Connection, keys: Mapping[str, tuple[int, str]]) -> None:
