@@ -160,20 +160,33 @@ def _switch_to_wal(path: Path) -> None:
     import sqlite3
 
     try:
-        connection = sqlite3.connect(path, timeout=30)
+        wal_mode(path)
+    except NotSQLite:
+        raise ConfigurationError(
+            f"{str(path)!r} is not a SQLite database; point BATTERYTRACE_DATABASE_URL at a "
+            "batterytrace .db file, or at a new file name to create one"
+        ) from None
     except sqlite3.Error:
-        return  # the library's own open says what is wrong
+        pass  # unreadable, read-only, locked …: the library's own open says what is wrong
+
+
+class NotSQLite(Exception):
+    """The file exists and is something else than a SQLite database."""
+
+
+def wal_mode(path: str | Path) -> None:
+    """Open ``path`` (made if absent) with a 30 s busy timeout and put it in WAL mode; the event
+    store and a views database of its own both do so before anything else opens them.
+    ``NotSQLite`` for a file that is no database; the driver's ``sqlite3.Error`` otherwise."""
+    import sqlite3
+
+    connection = sqlite3.connect(path, timeout=30)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error):
-            raise ConfigurationError(
-                f"{str(path)!r} is not a SQLite database; point BATTERYTRACE_DATABASE_URL at a "
-                "batterytrace .db file, or at a new file name to create one"
-            ) from None
-        # read-only, locked …: the library's own open says what is wrong
-    except sqlite3.Error:
-        pass  # likewise
+            raise NotSQLite(str(path)) from None
+        raise
     finally:
         connection.close()
 

@@ -33,12 +33,14 @@ from sqlalchemy.pool import NullPool
 from batterytrace.projections.event_source import ViewSettings
 from batterytrace.store import (
     ConfigurationError,
+    NotSQLite,
     _create_schema,
     describe_database,
     direct_connection,
     eventsourcing_env,
     parse_database_url,
     postgres_schema,
+    wal_mode,
 )
 
 STORE_SETTING = "BATTERYTRACE_DATABASE_URL"
@@ -130,24 +132,16 @@ def _check_sqlite_file(path: str) -> None:
     import sqlite3
 
     try:
-        connection = sqlite3.connect(path, timeout=30)
+        wal_mode(path)
+    except NotSQLite:
+        raise ConfigurationError(
+            f"{path!r} is not a SQLite database; point {VIEWS_SETTING} at the views' .db "
+            "file, or at a new file name to create one"
+        ) from None
     except sqlite3.Error as error:
         raise ConfigurationError(
             f"cannot open the views database {path!r}: {_first_line(error)}; check {VIEWS_SETTING}"
         ) from None
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.DatabaseError as error:
-        if "not a database" in str(error):
-            raise ConfigurationError(
-                f"{path!r} is not a SQLite database; point {VIEWS_SETTING} at the views' .db "
-                "file, or at a new file name to create one"
-            ) from None
-        raise ConfigurationError(
-            f"cannot open the views database {path!r}: {_first_line(error)}; check {VIEWS_SETTING}"
-        ) from None
-    finally:
-        connection.close()
 
 
 def _first_line(error: Exception) -> str:

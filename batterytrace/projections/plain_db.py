@@ -177,12 +177,8 @@ def store_head(store_url: str) -> int | None:
     leaves alone, no store yet, a driver failure): the caller then takes the SQLAlchemy path."""
     from batterytrace.projections.freshness import _STORE_HEAD
 
-    target = target_of(store_url)
-    if target is None:
-        return None
-    try:
-        connection = PlainConnection(target)
-    except Exception:  # the driver's own failure, or no driver: the full path says what is wrong
+    connection = plain_connection(store_url)
+    if connection is None:
         return None
     try:
         return int(connection.scalar(_STORE_HEAD[connection.dialect]) or 0)
@@ -197,3 +193,16 @@ def failed(error: Exception) -> StoreUnavailable:
     (``cli/main.py``: "the database failed: <its first line>")."""
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
     return StoreUnavailable(f"the database failed: {first}")
+
+
+def plain_connection(database_url: str) -> PlainConnection | None:
+    """A driver connection to ``database_url``; None when this reader cannot open it (a URL
+    form it leaves alone, the driver's own failure, no driver): the caller then takes the
+    SQLAlchemy path, which says what is wrong."""
+    target = target_of(database_url)
+    if target is None:
+        return None
+    try:
+        return PlainConnection(target)
+    except Exception:  # whatever the driver raises: the full path reports it properly
+        return None

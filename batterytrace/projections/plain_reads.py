@@ -25,7 +25,7 @@ from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.battery_document import MAX_LINEAGE_DEPTH
 from batterytrace.projections.filters import Filters
 from batterytrace.projections.freshness import _STORE_HEAD, expected_fingerprint, holds_every_event
-from batterytrace.projections.plain_db import PlainConnection, failed, store_head, target_of
+from batterytrace.projections.plain_db import PlainConnection, failed, plain_connection, store_head
 from batterytrace.projections.plain_schema import COLUMNS, FINGERPRINTS
 from batterytrace.projections.quantities import THOUSANDTHS
 from batterytrace.projections.view_rows import (
@@ -59,12 +59,8 @@ def open_current_views(
     settings and holds every stored event (``freshness.views_are_current`` in plain SQL); None
     when the caller must take the SQLAlchemy path. ``database_url``: the views' database;
     ``store_url``: the event store's, when it is another one (its head is read there)."""
-    target = target_of(database_url)
-    if target is None:
-        return None
-    try:
-        connection = PlainConnection(target)
-    except Exception:  # the driver's own failure, or no driver: the full path says what is wrong
+    connection = plain_connection(database_url)
+    if connection is None:
         return None
     try:
         stored = {

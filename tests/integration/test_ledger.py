@@ -74,6 +74,19 @@ def _write(runner: ViewRunner, sql: str, **params: object) -> None:
         connection.execute(text(sql.replace("stored_events", _events(runner))), params)
 
 
+def _edit_first_event(runner: ViewRunner, pack: str) -> None:
+    """Rewrite the pack's first stored event in the database, as someone with database access
+    could: its mass 110.5 becomes 100.5."""
+    state = _stored(runner, pack, 1)
+    assert b"110.5" in state
+    _write(
+        runner,
+        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
+        s=state.replace(b"110.5", b"100.5"),
+        o=pack,
+    )
+
+
 def test_the_tree_is_the_store_recomputed_and_checkpoints_are_signed(ledger, app, key) -> None:
     runner, _store = ledger
     signer = key[1]
@@ -141,13 +154,7 @@ def test_a_rebuild_signs_the_rebuilt_tree_when_the_follower_would(ledger, app, c
 def test_a_rebuild_never_signs_over_a_rewritten_history(ledger, app, cast, key, caplog) -> None:
     runner, store = ledger
     app.issue_api_key(actor_id=None, participant_id=cast.regulator)  # beyond every checkpoint
-    state = _stored(runner, store.pack, 1)
-    _write(
-        runner,
-        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
-        s=state.replace(b"110.5", b"100.5"),
-        o=store.pack,
-    )
+    _edit_first_event(runner, store.pack)
     with runner.engine.connect() as connection:
         before = all_checkpoints(connection)
     runner.views["ledger"].config = LedgerConfig(key[0], checkpoint_events=1)  # type: ignore[attr-defined]
@@ -160,14 +167,7 @@ def test_a_rebuild_never_signs_over_a_rewritten_history(ledger, app, cast, key, 
 
 def test_an_edited_event_is_named(ledger, app, key) -> None:
     runner, store = ledger
-    state = _stored(runner, store.pack, 1)
-    assert b"110.5" in state
-    _write(
-        runner,
-        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
-        s=state.replace(b"110.5", b"100.5"),
-        o=store.pack,
-    )
+    _edit_first_event(runner, store.pack)
     with pytest.raises(LedgerMismatch, match=f"Battery.Produced of {store.pack} version 1 .*changed"):
         verify_store(app, runner.engine, key[1].verifier())
     with pytest.raises(LedgerMismatch, match=f"{store.pack} version 1 does not match"):
@@ -260,13 +260,7 @@ def test_evidence_verifies_offline_and_a_changed_record_does_not(ledger, app, ke
 
 def test_an_edit_hidden_by_a_rebuilt_view_still_breaks_the_signed_root(ledger, app, key) -> None:
     runner, store = ledger
-    state = _stored(runner, store.pack, 1)
-    _write(
-        runner,
-        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
-        s=state.replace(b"110.5", b"100.5"),
-        o=store.pack,
-    )
+    _edit_first_event(runner, store.pack)
     runner.rebuild(["ledger"])  # the leaves now agree with the edited event; the signatures do not
     with runner.engine.connect() as connection:
         produced = connection.execute(
@@ -279,13 +273,7 @@ def test_an_edit_hidden_by_a_rebuilt_view_still_breaks_the_signed_root(ledger, a
 
 def test_no_checkpoint_is_signed_over_a_rewritten_history(ledger, app, cast, key, caplog) -> None:
     runner, store = ledger
-    state = _stored(runner, store.pack, 1)
-    _write(
-        runner,
-        "UPDATE stored_events SET state = :s WHERE originator_id = :o AND originator_version = 1",
-        s=state.replace(b"110.5", b"100.5"),
-        o=store.pack,
-    )
+    _edit_first_event(runner, store.pack)
     runner.rebuild(["ledger"])
     runner.views["ledger"].config = LedgerConfig(key[0], checkpoint_events=1)  # type: ignore[attr-defined]
     with runner.engine.connect() as connection:
