@@ -7,8 +7,8 @@ measurement of them must write the very same rows, so they share this fold and d
 where the heads and the tree's right edge come from and where the rows go. It is the ledger's
 hot loop (every event, on every rebuild): records by ``ledger_record_writer``, hashes by one
 ``hashlib`` call each, the right edge appended in place, rows as tuples in the tables' column
-order (``ledger_leaves``: idx, notification_id, aggregate, version; ``ledger_nodes``: level,
-idx, hash). Pure: no I/O.
+order (``ledger_leaves``: idx, notification_id, aggregate, version, hash; ``ledger_nodes``:
+level, idx, hash — only the tiles' levels, ``ledger_merkle.TILE_HEIGHT``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from batterytrace.events.ledger_merkle import Frontier
+from batterytrace.events.ledger_merkle import TILE_HEIGHT, Frontier
 from batterytrace.events.ledger_record_writer import record_bytes
 
 Heads = dict[str, tuple[int, bytes]]  # stream -> (version, leaf hash) of its last record
-LeafRow = tuple[int, int, str, int]
+LeafRow = tuple[int, int, str, int, bytes]
 NodeRow = tuple[int, int, bytes]
 
 
@@ -33,7 +33,8 @@ def append_events(
     nodes: list[NodeRow],
 ) -> None:
     """Append ``(notification id, event)`` pairs to the tree: ``leaves`` and ``nodes`` get the
-    new rows, ``heads`` and ``frontier`` move on. ``heads`` must hold every stream of the events
+    new rows (the leaves with their hashes; the finished subtrees of the stored levels),
+    ``heads`` and ``frontier`` move on. ``heads`` must hold every stream of the events
     that has a record already (a stream missing from it starts a chain: ``prev`` null).
 
     The same tree as ``Frontier.append`` for each leaf (RFC 9162 leaves and interior nodes), in
@@ -41,21 +42,27 @@ def append_events(
     sha256 = hashlib.sha256
     edge = frontier.edge
     size = frontier.size
+    tile_mask = TILE_HEIGHT - 1
     try:
         for notification_id, event in events:
             head = heads.get(str(event.originator_id))
             aggregate, version, record = record_bytes(event, None if head is None else head[1])
             leaf = sha256(b"\x00" + record).digest()
             heads[aggregate] = (version, leaf)
-            leaves.append((size, notification_id, aggregate, version))
-            nodes.append((0, size, leaf))
+            leaves.append((size, notification_id, aggregate, version, leaf))
             index, level, current = size, 0, leaf
             while index & 1:
                 current = sha256(b"\x01" + edge.pop(level) + current).digest()
                 level += 1
                 index >>= 1
-                nodes.append((level, index, current))
+                if not level & tile_mask:
+                    nodes.append((level, index, current))
             edge[level] = current
             size += 1
     finally:
         frontier.size = size  # the edge holds exactly the leaves appended, also after a failure
+
+
+def edge_rows(frontier: Frontier) -> list[tuple[int, bytes]]:
+    """``ledger_edge``'s rows (level, hash) for the tree's right edge ``frontier``."""
+    return sorted(frontier.edge.items())

@@ -1,10 +1,13 @@
 """RFC 9162 Merkle tree hashing, proofs and their verification, over stored complete subtrees.
 
-Why this shape: the ledger keeps every complete subtree of its tree (2^level leaves starting at
-``index * 2^level``) as one stored node, written once when its last leaf arrives and never changed.
-Any range the RFC's definitions need (``MTH(D[a:b])`` for the root, the inclusion path and the
-consistency proof) is then a handful of those nodes (the binary digits of ``b - a``), so a proof
-reads O(log n) nodes, and appending a leaf needs only the right edge of the tree (the "frontier").
+Why this shape: any range the RFC's definitions need (``MTH(D[a:b])`` for the root, the inclusion
+path and the consistency proof) is a handful of complete subtrees (2^level leaves starting at
+``index * 2^level``; the binary digits of ``b - a``), so a proof needs O(log n) of them, and
+appending a leaf needs only the right edge of the tree (the "frontier"). The ledger stores the
+subtrees in tiles of height ``TILE_HEIGHT`` (as C2SP tlog-tiles do): the leaves and every complete
+subtree whose level is a multiple of it, each written once when its last leaf arrives; any other
+complete subtree is folded from the at most 2^(height-1) stored ones under it (``stored_span``,
+``fold_complete``). Storing every subtree instead cost a rebuild two more rows per event to write.
 
 The functions here take the nodes through a ``NodeSource`` (``(level, index) -> hash``), so the same
 code runs on a dictionary in tests, on the view's table in the service, and offline in
@@ -21,14 +24,17 @@ from batterytrace.events.ledger_record import leaf_hash
 
 NodeSource = Callable[[int, int], bytes]  # (level, index) of a complete subtree -> its hash
 HASH_SIZE = 32
+TILE_HEIGHT = 8  # stored levels: 0, 8, 16, … (C2SP tlog-tiles' height)
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}) = SHA-256() (RFC 9162 §2.1.1)
 
 __all__ = [  # leaf_hash lives with the record (the chain's prev is the same hash); offered here too
     "EMPTY_ROOT",
+    "TILE_HEIGHT",
     "Frontier",
     "NodeSource",
     "ProofError",
     "consistency_proof",
+    "fold_complete",
     "frontier_nodes",
     "inclusion_proof",
     "leaf_hash",
@@ -36,6 +42,7 @@ __all__ = [  # leaf_hash lives with the record (the chain's prev is the same has
     "nodes_needed",
     "range_hash",
     "root",
+    "stored_span",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -124,6 +131,23 @@ def _subproof(m: int, start: int, end: int, *, whole: bool) -> list[tuple[int, i
     if m <= k:
         return [*_subproof(m, start, start + k, whole=whole), (start + k, end)]
     return [*_subproof(m - k, start + k, end, whole=False), (start, start + k)]
+
+
+def stored_span(level: int, index: int) -> tuple[int, int, int]:
+    """Where complete subtree ``(level, index)`` is kept: ``(base level, first index, count)`` of
+    the stored subtrees (at the nearest multiple of ``TILE_HEIGHT`` at or below ``level``) that
+    ``fold_complete`` folds into it; one of them when ``level`` is itself stored."""
+    shift = level % TILE_HEIGHT
+    return level - shift, index << shift, 1 << shift
+
+
+def fold_complete(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a complete subtree from the 2^k subtrees of equal size that make it, left to
+    right (RFC 9162 interior nodes, pair by pair, level by level)."""
+    level = list(hashes)
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
 
 
 def nodes_needed(compute: Callable[[NodeSource], object]) -> set[tuple[int, int]]:

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from batterytrace.events.ledger_log import Heads, LeafRow, NodeRow, append_events
+from batterytrace.events.ledger_log import Heads, LeafRow, NodeRow, append_events, edge_rows
 from batterytrace.events.ledger_merkle import Frontier
 from batterytrace.projections.fresh_tables import FreshTables
-from batterytrace.projections.tables import ledger_heads, ledger_leaves, ledger_nodes
+from batterytrace.projections.tables import ledger_edge, ledger_heads, ledger_leaves, ledger_nodes
 
 if TYPE_CHECKING:
     from batterytrace.projections.ledger_view import LedgerView
@@ -73,6 +73,7 @@ class LedgerBuilder:
     def finish(self) -> None:
         self._write_tree()
         self.fresh.write_tuples(ledger_heads, _head_rows(self.heads))
+        self.fresh.write_tuples(ledger_edge, edge_rows(self.frontier))
         self.heads.clear()
 
     def outcome(self) -> Frontier:

@@ -7,13 +7,13 @@ view's position; ``projections rebuild ledger`` reproduces the same tree (it dep
 only), and the checkpoints already signed are kept (``ledger_checkpoints`` is not a view table), so
 a rebuild is checked against them by ``batterytrace verify``.
 
-Each batch reads the tree's right edge (one row per binary digit of its size) and the chain heads
-of the batch's streams, appends in memory (``ledger_log.append_events``, records by
-``ledger_record_writer``), and writes the finished subtrees, the leaves' index and the new heads in
-bulk. The runner has the reading and appending done before its write transaction (``prepare``),
-so that on SQLite the database's write lock, which the scans wait for, is held only to check that
-the tree has not moved and to write (``apply_prepared``). A rebuild goes set-wise (``builder``:
-``ledger_builder``), with the same fold, so both paths give the same rows.
+Each batch reads the tree's right edge (``ledger_edge``: one row per binary digit of its size) and
+the chain heads of the batch's streams, appends in memory (``ledger_log.append_events``, records by
+``ledger_record_writer``), and writes the leaves, the finished tiles' subtrees, the new heads and
+the new edge in bulk. The runner has the reading and appending done before its write transaction
+(``prepare``), so that on SQLite the database's write lock, which the scans wait for, is held only
+to check that the tree has not moved and to write (``apply_prepared``). A rebuild goes set-wise
+(``builder``: ``ledger_builder``), with the same fold, so both paths give the same rows.
 """
 
 from __future__ import annotations
@@ -26,12 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
-from batterytrace.events.ledger_log import LeafRow, NodeRow, append_events
-from batterytrace.events.ledger_merkle import Frontier, NodeSource, frontier_nodes, nodes_needed
+from batterytrace.events.ledger_log import LeafRow, NodeRow, append_events, edge_rows
+from batterytrace.events.ledger_merkle import (
+    TILE_HEIGHT,
+    Frontier,
+    NodeSource,
+    fold_complete,
+    nodes_needed,
+    stored_span,
+)
 from batterytrace.events.ledger_note import Checkpoint, Signer, sign_note
 from batterytrace.projections.fresh_tables import FreshTables, insert_tuples
 from batterytrace.projections.ledger_config import LedgerConfig
-from batterytrace.projections.tables import ledger_checkpoints, ledger_heads, ledger_leaves, ledger_nodes
+from batterytrace.projections.tables import (
+    ledger_checkpoints,
+    ledger_edge,
+    ledger_heads,
+    ledger_leaves,
+    ledger_nodes,
+)
 
 if TYPE_CHECKING:
     from batterytrace.projections.ledger_builder import LedgerBuilder
@@ -79,11 +92,11 @@ class LedgerView:
         were computed from; otherwise (the view moved meanwhile: another runner, a rebuild, a
         reset) computed again here, as ``apply`` does, so a stale batch is never written.
 
-        "Still the one": the same size and the same right edge, read in this transaction
-        (``_still_at``). The edge hashes commit to every leaf (its nodes fold to the root), so the
-        leaves are the same ones; the chain heads, written with the leaves in every transaction
-        that writes them, then are too. One query instead of the reads, records and hashes
-        ``apply`` does while holding the lock."""
+        "Still the one": the same right edge, read in this transaction (``_still_at``). Its
+        levels are the binary digits of the size, and its hashes commit to every leaf (they fold
+        to the root), so the leaves are the same ones; the chain heads, written with the leaves
+        in every transaction that writes them, then are too. One query instead of the reads,
+        records and hashes ``apply`` does while holding the lock."""
         if prepared is None or not prepared.computed_for(events) or not _still_at(connection, prepared):
             self.apply(connection, events)
             return
@@ -165,8 +178,8 @@ class PreparedBatch:
 def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> PreparedBatch:
     """Read the tree's right edge and the batch's chain heads, and append the events in memory
     (``ledger_log.append_events``: the CPU part)."""
-    size = tree_size(connection)
-    edge = {level: value for (level, _), value in read_nodes(connection, frontier_nodes(size)).items()}
+    edge = read_edge(connection)
+    size = sum(1 << level for level in edge)
     frontier = Frontier(size, edge)
     streams = {str(event.originator_id) for _, event in events}
     heads = _read_heads(connection, streams)
@@ -185,35 +198,21 @@ def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> Prepa
     )
 
 
-def _still_at(connection: Connection, batch: PreparedBatch) -> bool:
-    """The stored tree has the size and right edge ``batch`` was computed from, asked in one
-    query: the edge's nodes, and the leaf that would come next (``(0, size)``), which must be
-    absent. Stored nodes are complete subtrees, so a smaller tree lacks the edge node holding
-    leaf ``size - 1``, and a larger one has leaf ``size``."""
-    following = (0, batch.size)
-    stored = _nodes_exactly(connection, [*frontier_nodes(batch.size), following])
-    return following not in stored and {level: value for (level, _), value in stored.items()} == batch.edge
-
-
-def _nodes_exactly(connection: Connection, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """``read_nodes`` for the few keys of one right edge, under the write lock: one primary-key
-    search per key (``(level = ? AND idx = ?) OR …``, SQLite's multi-index OR), sent to the
-    driver as it is. ``read_nodes`` asks ``level IN (…) AND idx IN (…)``, which returns every
-    pair of the two lists (about 30 rows for a tree of a few thousand leaves) and goes through
-    SQLAlchemy's expanding parameters: 0.2 ms a batch, most of what the lock was still held
-    for in a small batch (issue 15)."""
-    sql = _nodes_exactly_sql(len(keys), "%s" if connection.dialect.name == "postgresql" else "?")
+def read_edge(connection: Connection) -> dict[int, bytes]:
+    """The stored tree's right edge, level -> hash (empty for an empty tree)."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, [value for key in keys for value in key])
-        return {(level, index): bytes(value) for level, index, value in cursor.fetchall()}
+        cursor.execute(_EDGE_SQL)
+        return {level: bytes(value) for level, value in cursor.fetchall()}
     finally:
         cursor.close()
 
 
-def _nodes_exactly_sql(count: int, mark: str) -> str:
-    where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * count)
-    return f'SELECT level, idx, hash FROM "{ledger_nodes.name}" WHERE {where}'
+def _still_at(connection: Connection, batch: PreparedBatch) -> bool:
+    """The stored tree has the right edge ``batch`` was computed from (hence its size: the
+    edge's levels are the size's binary digits), sent to the driver as it is: under the write
+    lock, SQLAlchemy's statement handling was most of what a small batch held it for."""
+    return read_edge(connection) == batch.edge
 
 
 def _write(connection: Connection, batch: PreparedBatch) -> None:
@@ -224,6 +223,8 @@ def _write(connection: Connection, batch: PreparedBatch) -> None:
     for chunk in _chunks(batch.streams):
         connection.execute(_DELETE_HEADS, {"streams": list(chunk)})
     insert_tuples(connection, ledger_heads, batch.heads)
+    connection.execute(delete(ledger_edge))
+    insert_tuples(connection, ledger_edge, edge_rows(batch.frontier))
 
 
 def _extends(connection: Connection, size: int, signed_root: bytes) -> bool:
@@ -269,10 +270,14 @@ def sign_now(connection: Connection, signer: Signer, now: datetime) -> str | Non
 # about as long building SQLAlchemy expressions (an ``in_`` list coerced value by value) as
 # running them; with expanding bind parameters each is compiled once and cached.
 _TREE_TOP = select(func.max(ledger_leaves.c.idx))
-_NODES_AT = select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-    ledger_nodes.c.level.in_(bindparam("levels", expanding=True)),
-    ledger_nodes.c.idx.in_(bindparam("indexes", expanding=True)),
+_NODES_BETWEEN = select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+    ledger_nodes.c.level == bindparam("level"),
+    ledger_nodes.c.idx.between(bindparam("first"), bindparam("last")),
 )
+_LEAVES_BETWEEN = select(ledger_leaves.c.idx, ledger_leaves.c.hash).where(
+    ledger_leaves.c.idx.between(bindparam("first"), bindparam("last"))
+)
+_EDGE_SQL = f'SELECT level, hash FROM "{ledger_edge.name}"'
 _HEADS_OF = select(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
 _DELETE_HEADS = delete(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
 _LAST_CHECKPOINT = (
@@ -291,34 +296,43 @@ def tree_size(connection: Connection) -> int:
 def read_nodes(
     connection: Connection, keys: Sequence[tuple[int, int]] | set[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """Stored complete subtrees by ``(level, index)``; a missing one is left out.
+    """Complete subtrees by ``(level, index)``, from the tiles; one not complete is left out.
 
-    Asked as ``level IN (…) AND idx IN (…)`` and the rows not asked for dropped, not as
-    ``(level, idx) IN ((…), …)``: SQLite plans a row-value ``IN`` list as a scan of the whole
-    table, which made every follower batch and every proof read all the nodes (O(n)) while holding
-    the write lock; this is one primary-key search per (level, index) pair on both databases. The
-    keys a tree needs (a frontier, a proof) are about one per level, so the pairs are few; a level
-    with many keys is asked on its own, so they stay few."""
-    wanted = set(keys)
+    Each is folded from the stored subtrees under it (``ledger_merkle.stored_span``: itself at a
+    stored level, else at most 128 of the level below that is one), read as ranges of the
+    primary key: per stored level, the ranges the keys need, merged where less than a tile
+    apart, so a proof (about one key per level) is a few range reads per tile level."""
+    spans = {key: stored_span(*key) for key in set(keys)}
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    for base, first, count in spans.values():
+        wanted.setdefault(base, []).append((first, first + count - 1))
+    stored: dict[int, dict[int, bytes]] = {}
+    for base, ranges in wanted.items():
+        hashes = stored[base] = {}
+        for first, last in _merged(ranges, gap=1 << TILE_HEIGHT):
+            if base == 0:
+                rows = connection.execute(_LEAVES_BETWEEN, {"first": first, "last": last})
+            else:
+                rows = connection.execute(_NODES_BETWEEN, {"level": base, "first": first, "last": last})
+            hashes.update((index, bytes(value)) for index, value in rows)
     found: dict[tuple[int, int], bytes] = {}
-    by_level: dict[int, list[int]] = {}
-    for level, index in wanted:
-        by_level.setdefault(level, []).append(index)
-    crowded = {level: indexes for level, indexes in by_level.items() if len(indexes) > 2}
-    sparse = sorted(
-        (level, index) for level, indexes in by_level.items() if level not in crowded for index in indexes
-    )
-    groups = [
-        ([level], indexes[i : i + _CHUNK])
-        for level, indexes in crowded.items()
-        for i in range(0, len(indexes), _CHUNK)
-    ]
-    for chunk in _chunks(sparse):
-        groups.append((sorted({lv for lv, _ in chunk}), sorted({ix for _, ix in chunk})))
-    for levels, indexes in groups:
-        rows = connection.execute(_NODES_AT, {"levels": levels, "indexes": indexes})
-        found.update({(r.level, r.idx): bytes(r.hash) for r in rows if (r.level, r.idx) in wanted})
+    for key, (base, first, count) in spans.items():
+        hashes = stored[base]
+        run = [hashes.get(index) for index in range(first, first + count)]
+        if None not in run:
+            found[key] = run[0] if count == 1 else fold_complete(run)  # type: ignore[arg-type]
     return found
+
+
+def _merged(ranges: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """Inclusive ranges merged where they overlap or lie less than ``gap`` apart."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first - merged[-1][1] <= gap:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def node_source(connection: Connection, compute: Any) -> NodeSource:

@@ -23,7 +23,7 @@ FINGERPRINTS: dict[str, str] = {
     "lifecycle": "cf135bb1aebcd3d2",
     "network": "c419f599639824bc",
     "reports": "2f79948bba63fb08",
-    "ledger": "3cdad9bd5b7b26f3",
+    "ledger": "5fbf8ee124c8bbdc",
 }
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "view_positions": (
@@ -206,11 +206,16 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("notification_id", "plain"),
         ("aggregate", "plain"),
         ("version", "plain"),
+        ("hash", "plain"),
     ),
     "ledger_heads": (
         ("aggregate", "plain"),
         ("version", "plain"),
         ("leaf", "plain"),
+    ),
+    "ledger_edge": (
+        ("level", "plain"),
+        ("hash", "plain"),
     ),
 }
 # END GENERATED

@@ -296,8 +296,11 @@ report_participants = Table(
 
 # -------------------------------------------------------------------------------------- ledger
 # The tamper-evidence log (projections/ledger_view.py): every stored event's canonical record as a
-# leaf of an RFC 9162 Merkle tree, in notification order. Each complete subtree (2^level leaves
-# from index * 2^level) is one row, written once, so a proof reads O(log n) rows.
+# leaf of an RFC 9162 Merkle tree, in notification order, stored as tiles of height 8 (C2SP
+# tlog-tiles): the leaves' hashes (``ledger_leaves.hash``) and every complete subtree whose level is
+# a multiple of 8 (``ledger_nodes``), each written once; a subtree between (levels 1-7, 9-15, …)
+# is folded from at most 128 stored ones on reading (``ledger_merkle.stored_span``). A proof reads
+# O(log n) short ranges; an event costs one leaf row and 1/256 of a node row to write.
 ledger_nodes = Table(
     "ledger_nodes",
     metadata,
@@ -306,7 +309,8 @@ ledger_nodes = Table(
     Column("hash", LargeBinary(32), nullable=False),
 )
 
-# Which leaf is which event: to find a stream's records in the tree, and a leaf's event.
+# Which leaf is which event (to find a stream's records in the tree, and a leaf's event), and its
+# hash (the tree's level 0).
 ledger_leaves = Table(
     "ledger_leaves",
     metadata,
@@ -314,7 +318,18 @@ ledger_leaves = Table(
     Column("notification_id", BigInteger, nullable=False, unique=True),
     Column("aggregate", String(80), nullable=False),
     Column("version", Integer, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
     Index("ix_ledger_leaves_stream", "aggregate", "version", unique=True),
+)
+
+# The tree's right edge (``ledger_merkle.Frontier``): one complete subtree per binary digit of its
+# size, rewritten with every batch. What the follower appends to, read in one query; most of its
+# nodes are not stored in tiles yet (they are inside an unfinished tile).
+ledger_edge = Table(
+    "ledger_edge",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
 )
 
 # Each stream's last record's leaf hash: the next record's ``prev`` (the stream's hash chain).
@@ -342,7 +357,7 @@ VIEW_TABLES: dict[str, list[Table]] = {
     "lifecycle": [lifecycle_batteries, lifecycle_events, lifecycle_participants, lifecycle_points],
     "network": [network_points, network_flows, network_last_point, network_participants],
     "reports": [report_batteries, report_monthly, report_findings, report_participants, report_swaps],
-    "ledger": [ledger_nodes, ledger_leaves, ledger_heads],
+    "ledger": [ledger_nodes, ledger_leaves, ledger_heads, ledger_edge],
 }
 VIEWS = tuple(VIEW_TABLES)
 

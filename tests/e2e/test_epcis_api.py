@@ -176,8 +176,7 @@ def test_documents_and_queries_name_each_events_ledger_leaf(api: Api, store: Var
             (row.aggregate, row.version): {"bt:index": row.idx, "bt:sha256": bytes(row.hash).hex()}
             for row in connection.execute(
                 text(
-                    "SELECT l.aggregate, l.version, l.idx, n.hash FROM ledger_leaves l "
-                    "JOIN ledger_nodes n ON n.level = 0 AND n.idx = l.idx WHERE l.aggregate = :code"
+                    "SELECT aggregate, version, idx, hash FROM ledger_leaves WHERE aggregate = :code"
                 ),
                 {"code": store.pack},
             )

@@ -33,9 +33,8 @@ def _leaf_held(api: Api, code: str) -> tuple[int, int, str]:
     with api.client.app.state.runner.engine.connect() as connection:  # type: ignore[attr-defined]
         row = connection.execute(
             text(
-                "SELECT l.version, l.idx, n.hash FROM ledger_leaves l "
-                "JOIN ledger_nodes n ON n.level = 0 AND n.idx = l.idx "
-                "WHERE l.aggregate = :code ORDER BY l.version DESC LIMIT 1"
+                "SELECT version, idx, hash FROM ledger_leaves "
+                "WHERE aggregate = :code ORDER BY version DESC LIMIT 1"
             ),
             {"code": code},
         ).one()

@@ -1,7 +1,7 @@
 """Every exported EPCIS event names the ledger leaf logged for it, on SQLite and PostgreSQL.
 
 The leaf in the document (``bt:ledgerLeaf``: index and SHA-256) is the one the ledger holds for
-that event (``ledger_leaves`` → level-0 ``ledger_nodes``) and the one recomputed from the stored
+that event (``ledger_leaves``: its index and hash) and the one recomputed from the stored
 event's canonical record; the whole store's export and one battery's document agree; an event
 the ledger has not logged yet (the view behind, or never built) is exported without the field,
 and the documents stay valid EPCIS 2.0.1 that JSON-LD expands without dropping a value. Capture
@@ -57,11 +57,7 @@ def _held_by_ledger(runner: ViewRunner, code: str, version: int) -> tuple[int, s
     """The leaf index and hash (hex) the ledger's tables hold for one event, read in plain SQL."""
     with runner.engine.connect() as connection:
         row = connection.execute(
-            text(
-                "SELECT l.idx, n.hash FROM ledger_leaves l "
-                "JOIN ledger_nodes n ON n.level = 0 AND n.idx = l.idx "
-                "WHERE l.aggregate = :code AND l.version = :version"
-            ),
+            text("SELECT idx, hash FROM ledger_leaves WHERE aggregate = :code AND version = :version"),
             {"code": code, "version": version},
         ).one()
     return int(row.idx), bytes(row.hash).hex()

@@ -12,6 +12,7 @@ tampering with the stored events found.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,25 +287,96 @@ def test_no_checkpoint_is_signed_over_a_rewritten_history(ledger, app, cast, key
     assert any("no longer give the root signed" in r.getMessage() for r in caplog.records)
 
 
-def test_node_reads_search_the_primary_key_and_never_scan_the_tree(tmp_path) -> None:
-    """A follower batch and a proof read O(log n) nodes: on SQLite a row-value ``IN`` list was
-    planned as a scan of every node, under the write lock, on every batch."""
+def test_a_tree_past_its_first_tiles_proves_as_the_whole_tree_in_memory(app: BatteryTrace, key) -> None:
+    """Hundreds of events (stored interior nodes at level 8): the follower's tables equal a
+    rebuild's, and the root, inclusion and consistency proofs read from the tiles equal those
+    of the tree kept whole in memory (every complete subtree, ``Frontier.append``)."""
+    from batterytrace.demo.national import generate_demo
+    from batterytrace.events.ledger_merkle import consistency_proof, inclusion_proof, root
+    from batterytrace.events.ledger_record import record_of
+    from batterytrace.projections.ledger_view import node_source
+
+    generate_demo(app, seed=5, batteries=80)
+    runner = ViewRunner(app, views={"ledger": LedgerView(LedgerConfig(key[0]))}, batch_size=97)
+    runner.catch_up()
+    followed = view_contents(runner.engine, "ledger")
+    whole: dict[tuple[int, int], bytes] = {}
+    frontier, chain = Frontier(), {}
+    for notification in app.recorder.select_notifications(start=1, limit=100_000):
+        event = app.mapper.to_domain_event(notification)
+        record = record_of(event, chain.get(event.originator_id))
+        chain[event.originator_id] = record.leaf
+        whole.update({(level, index): value for level, index, value in frontier.append(record.leaf)})
+    size = frontier.size
+    assert size > 2 * 256, size
+
+    def memory(level: int, index: int) -> bytes:
+        return whole[(level, index)]
+
+    with runner.engine.connect() as connection:
+        for compute in (
+            lambda n: root(size, n),
+            lambda n: root(size - 37, n),
+            lambda n: inclusion_proof(3, size, n),
+            lambda n: inclusion_proof(300, size - 5, n),
+            lambda n: inclusion_proof(size - 1, size, n),
+            lambda n: consistency_proof(7, size, n),
+            lambda n: consistency_proof(257, size - 1, n),
+            lambda n: consistency_proof(512, size, n),
+        ):
+            assert compute(node_source(connection, compute)) == compute(memory)
+    runner.rebuild(["ledger"])
+    assert view_contents(runner.engine, "ledger") == followed
+    runner.engine.dispose()
+
+
+def test_node_reads_fold_the_tiles_from_primary_key_ranges_and_never_scan_the_tree(tmp_path) -> None:
+    """A proof reads O(log n) nodes, each from a range of one stored level (a tile), by primary
+    key: on SQLite a row-value ``IN`` list was once planned as a scan of every node. A subtree
+    between the stored levels is the fold of the stored ones under it, and one not complete
+    (a stored node missing) is left out."""
     from sqlalchemy import create_engine
 
+    from batterytrace.events.ledger_merkle import fold_complete, node_hash
     from batterytrace.projections import ledger_view
-    from batterytrace.projections.tables import ledger_nodes
+    from batterytrace.projections.tables import ledger_leaves, ledger_nodes
+
+    def leaf(i: int) -> bytes:
+        return hashlib.sha256(b"\x00" + i.to_bytes(4, "big")).digest()
+
+    def level8(i: int) -> bytes:
+        return hashlib.sha256(b"\x01" + i.to_bytes(4, "big")).digest()
 
     engine = create_engine(f"sqlite:///{tmp_path / 'nodes.db'}")
     ledger_nodes.create(engine)
+    ledger_leaves.create(engine)
     with engine.begin() as connection:
         connection.execute(
-            ledger_nodes.insert(),
-            [{"level": lv, "idx": i, "hash": bytes(32)} for lv in range(3) for i in range(50)],
+            ledger_leaves.insert(),
+            [
+                {"idx": i, "notification_id": i + 1, "aggregate": "a", "version": i + 1, "hash": leaf(i)}
+                for i in range(300)
+            ],
         )
-        bound = ledger_view._NODES_AT.params(levels=[0, 2], indexes=[3, 7])
-        sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
-        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-        assert "SCAN ledger_nodes" not in plan and "SEARCH ledger_nodes" in plan, plan
-        found = ledger_view.read_nodes(connection, {(0, 3), (2, 7), (1, 4)} | {(1, i) for i in range(10, 20)})
-    assert set(found) == {(0, 3), (2, 7), (1, 4)} | {(1, i) for i in range(10, 20)}
+        connection.execute(
+            ledger_nodes.insert(), [{"level": 8, "idx": i, "hash": level8(i)} for i in range(5)]
+        )
+        for statement, params in (
+            (ledger_view._LEAVES_BETWEEN, {"first": 3, "last": 9}),
+            (ledger_view._NODES_BETWEEN, {"level": 8, "first": 1, "last": 3}),
+        ):
+            sql = str(statement.params(**params).compile(engine, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "SCAN" not in plan and "SEARCH" in plan, plan
+        found = ledger_view.read_nodes(
+            connection, {(0, 3), (1, 4), (3, 2), (8, 0), (9, 1), (10, 1), (2, 74), (2, 75)}
+        )
+    assert found == {
+        (0, 3): leaf(3),
+        (1, 4): node_hash(leaf(8), leaf(9)),
+        (3, 2): fold_complete([leaf(i) for i in range(16, 24)]),
+        (8, 0): level8(0),  # stored: read as it is
+        (9, 1): node_hash(level8(2), level8(3)),
+        (2, 74): fold_complete([leaf(i) for i in range(296, 300)]),
+    }  # (10, 1) needs level-8 nodes 4-7 and (2, 75) leaves 300-303: not complete
     engine.dispose()

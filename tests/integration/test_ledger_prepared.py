@@ -174,27 +174,22 @@ def _checkpoints(runner: ViewRunner) -> list[tuple[int, bytes]]:
         return [(row.tree_size, bytes(row.root)) for row in rows]
 
 
-def test_the_check_under_the_lock_searches_the_primary_key_and_never_scans_the_tree(tmp_path: Path) -> None:
-    """The check ``apply_prepared`` makes while holding the write lock reads one node per key."""
+def test_the_check_under_the_lock_reads_the_right_edge_alone(tmp_path: Path) -> None:
+    """The check ``apply_prepared`` makes while holding the write lock reads the stored right
+    edge (a row per binary digit of the size), whatever the tree's size, and nothing else."""
     from sqlalchemy import create_engine
 
     from batterytrace.projections import ledger_view
-    from batterytrace.projections.tables import ledger_nodes
+    from batterytrace.projections.tables import ledger_edge
 
-    engine = create_engine(f"sqlite:///{tmp_path / 'nodes.db'}")
-    ledger_nodes.create(engine)
-    keys = [(0, 12), (2, 2), (3, 0)]
+    engine = create_engine(f"sqlite:///{tmp_path / 'edge.db'}")
+    ledger_edge.create(engine)
+    edge = {0: bytes([1]) * 32, 3: bytes([2]) * 32}
     with engine.begin() as connection:
-        connection.execute(
-            ledger_nodes.insert(),
-            [{"level": lv, "idx": i, "hash": bytes([lv, i])} for lv in range(4) for i in range(50)],
-        )
-        sql = ledger_view._nodes_exactly_sql(len(keys), "?")
-        values = [value for key in keys for value in key]
+        connection.execute(ledger_edge.insert(), [{"level": lv, "hash": h} for lv, h in edge.items()])
         plan = " ".join(
-            str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(values))
+            str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + ledger_view._EDGE_SQL)
         )
-        assert "SCAN ledger_nodes" not in plan and "SEARCH ledger_nodes" in plan, plan
-        found = ledger_view._nodes_exactly(connection, [*keys, (1, 99)])
-    assert found == {(lv, i): bytes([lv, i]) for lv, i in keys}
+        assert "ledger_edge" in plan and "ledger_nodes" not in plan and "ledger_leaves" not in plan, plan
+        assert ledger_view.read_edge(connection) == edge
     engine.dispose()

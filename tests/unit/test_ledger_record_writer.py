@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batterytrace.events.ledger_log import append_events
-from batterytrace.events.ledger_merkle import Frontier
+from batterytrace.events.ledger_merkle import TILE_HEIGHT, Frontier
 from batterytrace.events.ledger_record import RecordError, record_of
 from batterytrace.events.ledger_record_writer import record_and_leaf, record_bytes
 from tests.utils.ledger_events import collected
@@ -107,11 +107,23 @@ def test_the_fast_writer_gives_the_reference_records_bytes_or_its_refusal(
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(0.5, 500.0)), min_size=1, max_size=40))
 def test_the_fold_builds_the_tree_frontier_append_builds(streams: list[tuple[str, float]]) -> None:
     """Leaves chained per stream, nodes and right edge as ``Frontier.append`` gives them."""
+    _check_fold(streams)
+
+
+def test_the_fold_keeps_the_tiles_levels_of_a_larger_tree() -> None:
+    """Past 256 leaves the first stored interior nodes (level 8) appear, and only those."""
+    streams = [("abc"[i % 3], 1.0 + i) for i in range(700)]
+    nodes = _check_fold(streams)
+    assert [(level, index) for level, index, _ in nodes] == [(8, 0), (8, 1)]
+
+
+def _check_fold(streams: list[tuple[str, float]]) -> list[tuple[int, int, bytes]]:
     events, versions = [], {}
     for i, (stream, mass) in enumerate(streams):
         versions[stream] = versions.get(stream, 0) + 1
         facts = {"originator_id": stream, "originator_version": versions[stream], "mass_kg": mass}
-        events.append((100 + i, Sampled(facts | {"timestamp": datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC)})))
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
+        events.append((100 + i, Sampled(facts | {"timestamp": moment})))
     heads: dict[str, tuple[int, bytes]] = {}
     frontier, leaves, nodes = Frontier(), [], []
     append_events(events, heads, frontier, leaves, nodes)
@@ -120,11 +132,14 @@ def test_the_fold_builds_the_tree_frontier_append_builds(streams: list[tuple[str
     for index, (notification_id, event) in enumerate(events):
         record = record_of(event, chain.get(event.originator_id))
         chain[event.originator_id] = record.leaf
-        expected_nodes += expected.append(record.leaf)
-        assert leaves[index] == (index, notification_id, record.aggregate, record.version)
+        expected_nodes += [
+            node for node in expected.append(record.leaf) if node[0] and not node[0] % TILE_HEIGHT
+        ]
+        assert leaves[index] == (index, notification_id, record.aggregate, record.version, record.leaf)
     assert nodes == expected_nodes
     assert (frontier.size, frontier.edge, frontier.root()) == (expected.size, expected.edge, expected.root())
     assert heads == {stream: (versions[stream], leaf) for stream, leaf in chain.items()}
+    return nodes
 
 
 def test_a_real_event_and_the_helpers_agree() -> None:

@@ -3,13 +3,12 @@
 An export (EPCIS, the passport) names, for each event it carries, the leaf the ledger logged for
 it, so that whoever holds the export can ask for the evidence (an inclusion proof of that leaf in
 a signed checkpoint) and check that the event it was given is the one logged. The hash is the
-level-0 node of the tree (``ledger_nodes``), which is what every proof is built from; it is read,
-not recomputed from the event (recomputing every record would cost an export more than the rest of
-it). ``batterytrace verify`` is the check that the stored events still give these leaves.
+leaf's row's (``ledger_leaves.hash``, the tree's level 0, which every proof is built from); it is
+read, not recomputed from the event (recomputing every record would cost an export more than the
+rest of it). ``batterytrace verify`` is the check that the stored events still give these leaves.
 
-Two queries per chunk of events (the leaf indexes through the stream or notification index, then
-their hashes through the nodes' primary key; a page of the log is one range of each), so an
-export reads the leaves a page at a time in constant memory. An event the ledger has not logged
+One query per chunk of events (through the stream or notification index; a page of the log is one
+range), so an export reads the leaves a page at a time in constant memory. An event the ledger has not logged
 yet (the view is behind, or was never built on this store) has no leaf: it is left out of the
 answer, never an error.
 """
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from batterytrace.projections.database import read_session
-from batterytrace.projections.tables import ledger_leaves, ledger_nodes
+from batterytrace.projections.tables import ledger_leaves
 
 CHUNK = 500  # keys per IN (…) list, as the ledger view reads them
 K = TypeVar("K")
@@ -50,60 +49,38 @@ def leaves_by_stream(
     asked for: a tuple ``IN`` is planned by SQLite as a scan of every leaf."""
     wanted = set(events)
     streams = sorted({aggregate for aggregate, _ in wanted})
-    found: dict[tuple[str, int], int] = {}
+    found: dict[tuple[str, int], LoggedLeaf] = {}
     for start in range(0, len(streams), CHUNK):
         rows = connection.execute(
-            select(ledger_leaves.c.aggregate, ledger_leaves.c.version, ledger_leaves.c.idx).where(
-                ledger_leaves.c.aggregate.in_(streams[start : start + CHUNK])
-            )
+            select(_AGGREGATE, _VERSION, _INDEX, _HASH).where(_AGGREGATE.in_(streams[start : start + CHUNK]))
         ).all()
-        found.update({(a, v): idx for a, v, idx in rows if (a, v) in wanted})
-    return _with_hashes(connection, found)
+        found.update({(a, v): LoggedLeaf(idx, bytes(h)) for a, v, idx, h in rows if (a, v) in wanted})
+    return found
 
 
 def leaves_by_notification(connection: Connection, notification_ids: Iterable[int]) -> dict[int, LoggedLeaf]:
     """The logged leaves of events given by their notification id; unlogged ones left out. A
     page of the log (ids close together) is read as one range."""
     ids = sorted(set(notification_ids))
-    column = ledger_leaves.c.notification_id
-    found: dict[int, int] = {}
-    for where in _ranges_or_lists(column, ids):
-        rows = connection.execute(select(column, ledger_leaves.c.idx).where(where)).all()
-        found.update({notification: idx for notification, idx in rows})
     wanted = set(ids)
-    return _with_hashes(connection, {n: idx for n, idx in found.items() if n in wanted})
-
-
-_LEAF_HASH = (  # a leaf's hash: its level-0 node, by primary key
-    select(ledger_nodes.c.hash)
-    .where(ledger_nodes.c.level == 0, ledger_nodes.c.idx == ledger_leaves.c.idx)
-    .scalar_subquery()
-)
+    found: dict[int, LoggedLeaf] = {}
+    for where in _ranges_or_lists(_NOTIFICATION, ids):
+        rows = connection.execute(select(_NOTIFICATION, _INDEX, _HASH).where(where)).all()
+        found.update({n: LoggedLeaf(idx, bytes(h)) for n, idx, h in rows if n in wanted})
+    return found
 
 
 def leaves_between(connection: Connection, first: int, last: int) -> dict[int, LoggedLeaf]:
     """The logged leaves of every event from notification id ``first`` to ``last`` (a page of
-    the log), in one query: the hash as a correlated subquery by the nodes' primary key (a join
-    SQLite would plan as a scan of every leaf node), the rows taken as tuples. For a whole
-    store's export, where the two queries of ``leaves_by_notification`` cost about as much as
-    reading the log."""
+    the log), in one range query, the rows taken as tuples: for a whole store's export."""
     rows = connection.execute(
-        select(ledger_leaves.c.notification_id, ledger_leaves.c.idx, _LEAF_HASH).where(
-            ledger_leaves.c.notification_id.between(first, last)
-        )
+        select(_NOTIFICATION, _INDEX, _HASH).where(_NOTIFICATION.between(first, last))
     ).all()
-    return {n: LoggedLeaf(index, bytes(digest)) for n, index, digest in rows if digest is not None}
+    return {n: LoggedLeaf(index, bytes(digest)) for n, index, digest in rows}
 
 
-def _with_hashes(connection: Connection, indexes: dict[K, int]) -> dict[K, LoggedLeaf]:
-    """Each key's leaf, its hash read from the level-0 nodes (a separate query, not a join:
-    SQLite would plan the join as a scan of every leaf node)."""
-    column = ledger_nodes.c.idx
-    hashes: dict[int, bytes] = {}
-    for where in _ranges_or_lists(column, sorted(set(indexes.values()))):
-        rows = connection.execute(select(column, ledger_nodes.c.hash).where(ledger_nodes.c.level == 0, where))
-        hashes.update({idx: bytes(digest) for idx, digest in rows.all()})
-    return {key: LoggedLeaf(idx, hashes[idx]) for key, idx in indexes.items() if idx in hashes}
+_AGGREGATE, _VERSION = ledger_leaves.c.aggregate, ledger_leaves.c.version
+_NOTIFICATION, _INDEX, _HASH = ledger_leaves.c.notification_id, ledger_leaves.c.idx, ledger_leaves.c.hash
 
 
 def _ranges_or_lists(column: Any, values: Sequence[int]) -> Iterator[Any]:

@@ -31,7 +31,7 @@ from batterytrace.events.ledger_note import NoteError, Verifier, open_checkpoint
 from batterytrace.projections.database import read_session
 from batterytrace.projections.ledger_view import node_source, read_nodes, tree_size
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
-from batterytrace.projections.tables import ledger_leaves, ledger_nodes
+from batterytrace.projections.tables import ledger_leaves
 from batterytrace.trace.ledger.reading import all_checkpoints, stream_records
 
 BATCH = 5000
@@ -85,36 +85,25 @@ def _check_versions(page: list[tuple[int, Any]], heads: Heads) -> None:
         seen[stream] = version
 
 
-def _compare(
-    engine: Engine, page: list[tuple[int, Any]], leaves: list[LeafRow], nodes: list[NodeRow]
-) -> None:
-    """The recomputed leaves of ``page`` against the view's: the same event at each index (two
-    range reads by primary key), the same hash."""
+def _compare(engine: Engine, page: list[tuple[int, Any]], leaves: list[LeafRow]) -> None:
+    """The recomputed leaves of ``page`` against the view's: the same event at each index (one
+    range read by primary key), the same hash."""
     first, last = leaves[0][0], leaves[-1][0]
     with read_session(engine) as connection:
-        logged = dict(
-            connection.execute(
-                select(ledger_leaves.c.idx, ledger_leaves.c.notification_id).where(
-                    ledger_leaves.c.idx.between(first, last)
-                )
-            ).all()
-        )
-        hashes = {
-            index: bytes(value)
-            for index, value in connection.execute(
-                select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    ledger_nodes.c.level == 0, ledger_nodes.c.idx.between(first, last)
-                )
+        rows = connection.execute(
+            select(ledger_leaves.c.idx, ledger_leaves.c.notification_id, ledger_leaves.c.hash).where(
+                ledger_leaves.c.idx.between(first, last)
             )
-        }
-    recomputed = {index: value for level, index, value in nodes if level == 0}
-    for (notification_id, event), (index, _, _, _) in zip(page, leaves, strict=True):
+        ).all()
+    logged = {index: notification_id for index, notification_id, _ in rows}
+    hashes = {index: bytes(value) for index, _, value in rows}
+    for (notification_id, event), (index, _, _, _, recomputed) in zip(page, leaves, strict=True):
         if logged.get(index) != notification_id:
             raise LedgerMismatch(
                 f"{_name(event, notification_id)} is not where the ledger logged leaf {index}: "
                 "an event was deleted, added or moved in the store"
             )
-        if hashes.get(index) != recomputed[index]:
+        if hashes.get(index) != recomputed:
             raise LedgerMismatch(
                 f"{_name(event, notification_id)} does not match its ledger leaf {index}: "
                 "its stored bytes were changed after it was logged"
@@ -138,7 +127,7 @@ def verify_store(
         logged = page[: max(size - frontier.size, 0)]  # later events are not in the tree yet
         report.unlogged += len(page) - len(logged)
         leaves: list[LeafRow] = []
-        nodes: list[NodeRow] = []
+        nodes: list[NodeRow] = []  # not compared: they follow from the leaves
         start = 0
         while start < len(logged):  # stop at each checkpoint's size to take the root there
             end = len(logged)
@@ -153,7 +142,7 @@ def verify_store(
         for _, event in page[len(logged) :]:  # not in the tree: only their versions are checked
             heads[str(event.originator_id)] = (int(event.originator_version), b"")
         if leaves:
-            _compare(engine, logged, leaves, nodes)
+            _compare(engine, logged, leaves)
         if progress:
             progress(frontier.size)
     report.events = frontier.size
