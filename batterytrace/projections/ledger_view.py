@@ -277,6 +277,12 @@ _NODES_BETWEEN = select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
 _LEAVES_BETWEEN = select(ledger_leaves.c.idx, ledger_leaves.c.hash).where(
     ledger_leaves.c.idx.between(bindparam("first"), bindparam("last"))
 )
+_LEAVES_IN = select(ledger_leaves.c.idx, ledger_leaves.c.hash).where(
+    ledger_leaves.c.idx.in_(bindparam("indexes", expanding=True))
+)
+_NODES_IN = select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+    ledger_nodes.c.level == bindparam("level"), ledger_nodes.c.idx.in_(bindparam("indexes", expanding=True))
+)
 _EDGE_SQL = f'SELECT level, hash FROM "{ledger_edge.name}"'
 _HEADS_OF = select(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
 _DELETE_HEADS = delete(ledger_heads).where(ledger_heads.c.aggregate.in_(bindparam("streams", expanding=True)))
@@ -301,7 +307,8 @@ def read_nodes(
     Each is folded from the stored subtrees under it (``ledger_merkle.stored_span``: itself at a
     stored level, else at most 128 of the level below that is one), read as ranges of the
     primary key: per stored level, the ranges the keys need, merged where less than a tile
-    apart, so a proof (about one key per level) is a few range reads per tile level."""
+    apart, so a proof (about one key per level) is a few range reads per tile level; single
+    stored nodes far apart (a battery's leaves, spread over the log) are asked in ``IN`` lists."""
     spans = {key: stored_span(*key) for key in set(keys)}
     wanted: dict[int, list[tuple[int, int]]] = {}
     for base, first, count in spans.values():
@@ -309,7 +316,17 @@ def read_nodes(
     stored: dict[int, dict[int, bytes]] = {}
     for base, ranges in wanted.items():
         hashes = stored[base] = {}
-        for first, last in _merged(ranges, gap=1 << TILE_HEIGHT):
+        merged = _merged(ranges, gap=1 << TILE_HEIGHT)
+        singles = [first for first, last in merged if first == last]  # leaves far apart: IN lists
+        for chunk in _chunks(singles):
+            if base == 0:
+                rows = connection.execute(_LEAVES_IN, {"indexes": list(chunk)})
+            else:
+                rows = connection.execute(_NODES_IN, {"level": base, "indexes": list(chunk)})
+            hashes.update((index, bytes(value)) for index, value in rows)
+        for first, last in merged:
+            if first == last:
+                continue
             if base == 0:
                 rows = connection.execute(_LEAVES_BETWEEN, {"first": first, "last": last})
             else:

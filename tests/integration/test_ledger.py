@@ -364,12 +364,14 @@ def test_node_reads_fold_the_tiles_from_primary_key_ranges_and_never_scan_the_tr
         for statement, params in (
             (ledger_view._LEAVES_BETWEEN, {"first": 3, "last": 9}),
             (ledger_view._NODES_BETWEEN, {"level": 8, "first": 1, "last": 3}),
+            (ledger_view._LEAVES_IN, {"indexes": [3, 290]}),
+            (ledger_view._NODES_IN, {"level": 8, "indexes": [1, 4]}),
         ):
             sql = str(statement.params(**params).compile(engine, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "SCAN" not in plan and "SEARCH" in plan, plan
         found = ledger_view.read_nodes(
-            connection, {(0, 3), (1, 4), (3, 2), (8, 0), (9, 1), (10, 1), (2, 74), (2, 75)}
+            connection, {(0, 3), (1, 4), (3, 2), (8, 0), (9, 1), (10, 1), (2, 74), (2, 75), (0, 290)}
         )
     assert found == {
         (0, 3): leaf(3),
@@ -378,5 +380,13 @@ def test_node_reads_fold_the_tiles_from_primary_key_ranges_and_never_scan_the_tr
         (8, 0): level8(0),  # stored: read as it is
         (9, 1): node_hash(level8(2), level8(3)),
         (2, 74): fold_complete([leaf(i) for i in range(296, 300)]),
-    }  # (10, 1) needs level-8 nodes 4-7 and (2, 75) leaves 300-303: not complete
+        (0, 290): leaf(290),
+    }
+    with engine.connect() as connection:  # single nodes far apart: asked by IN lists
+        assert ledger_view.read_nodes(connection, {(0, 3), (0, 290), (8, 0), (8, 4), (8, 9)}) == {
+            (0, 3): leaf(3),
+            (0, 290): leaf(290),
+            (8, 0): level8(0),
+            (8, 4): level8(4),
+        }  # (10, 1) needs level-8 nodes 4-7 and (2, 75) leaves 300-303: not complete
     engine.dispose()
