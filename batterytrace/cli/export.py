@@ -7,6 +7,10 @@ incremental feed: the position is the notification id every write answers with).
 
 The ledger is brought up to date first (as ``ledger evidence`` does), so that every exported
 event names its ledger leaf (``bt:ledgerLeaf``) even where no service follows the store.
+
+Without codes the export runs over two processes where two cores are usable
+(``trace/epcis/whole_store.py``; ``BATTERYTRACE_EXPORT_PROCESSES=1``: one). A file is written
+under a temporary name and renamed when complete: an export that fails leaves none behind.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ def epcis(
     from batterytrace.events.battery_code import parse_battery_code
     from batterytrace.trace.epcis.document import document_chunks, store_master_data
     from batterytrace.trace.epcis.identifiers import Identifiers
+    from batterytrace.trace.epcis.whole_store import whole_store_chunks
 
     app = open_app()
     try:
@@ -51,12 +56,15 @@ def epcis(
         after = since or 0
         total = max((app.recorder.max_notification_id() or 0) - after, 0)
         with _progress(total, show=output is not None or err_console.is_terminal) as advance:
-            chunks = document_chunks(
-                ids,
-                _events(app, wanted, after, advance),
-                master_data=store_master_data(app, ids),
-                created=app.clock(),
-            )
+            if wanted:
+                chunks = document_chunks(
+                    ids,
+                    _events(app, wanted, after, advance),
+                    master_data=store_master_data(app, ids),
+                    created=app.clock(),
+                )
+            else:
+                chunks = whole_store_chunks(app, ids, created=app.clock(), after=after, advance=advance)
             _write(chunks, output)
     finally:
         app.close()
@@ -115,8 +123,14 @@ def _write(chunks: Iterator[str], output: Path | None) -> None:
         sys.stdout.write("\n")
         sys.stdout.flush()
         return
-    with output.open("w", encoding="utf-8") as file:
-        for chunk in chunks:
-            file.write(chunk)
-        file.write("\n")
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:
+            for chunk in chunks:
+                file.write(chunk)
+            file.write("\n")
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     err_console.print(f"wrote {output}")

@@ -27,19 +27,17 @@ builder, or with ``BATTERYTRACE_REBUILD_PROCESSES=1``, the fold runs in this pro
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import pickle
-import signal
-import traceback
-from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
 from sqlalchemy import Engine
 
+from batterytrace import forked_child
+from batterytrace.forked_child import StoredRow, failure_of, raised_from
 from batterytrace.projections.event_source import EventSource, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
 from batterytrace.store import ConfigurationError, InvalidSetting
@@ -51,9 +49,6 @@ FOLD_COST = {"lifecycle": 42.0, "ledger": 28.0, "reports": 16.0, "network": 2.0}
 UNKNOWN_VIEW_COST = 10.0
 READING_COST = 6.0  # µs an event this process spends reading a page and pickling it for the child
 ANSWER_POLL_SECONDS = 0.5
-
-# What the child decodes: the fields of the library's stored event that a decoder reads
-StoredRow = namedtuple("StoredRow", "id originator_id originator_version topic state")
 
 
 class ParallelFoldFailed(ConfigurationError):
@@ -135,10 +130,10 @@ def fold_in_two(
         return done
     except BrokenPipeError:
         error = _answer_or_none(answer_in, child)
-        _stop(child)
+        forked_child.stop(child)
         raise error or _died(child) from None
     except BaseException:
-        _stop(child)
+        forked_child.stop(child)
         raise
 
 
@@ -192,7 +187,7 @@ def _child_fold(
 ) -> None:
     """The child: fold every page it is sent into its builders, finish them, answer with their
     outcomes, or with its error."""
-    _end_with(parent)
+    forked_child.end_with(parent)
     try:
         engine.dispose(close=False)  # new connections here; the inherited ones stay the parent's
         decode = fast_decoder(mapper)
@@ -206,28 +201,8 @@ def _child_fold(
         outcomes = {name: b.outcome() for name, b in builders.items() if hasattr(b, "outcome")}
         answer_out.send(("done", outcomes))
     except BaseException as error:  # told to the parent, which fails the rebuild with it
-        try:
-            pickled: bytes | None = pickle.dumps(error)
-        except Exception:  # an error that cannot travel is told by its text
-            pickled = None
-        answer_out.send(("failed", pickled, f"{type(error).__name__}: {error}", traceback.format_exc()))
+        answer_out.send(("failed", *failure_of(error)))
         raise SystemExit(1) from None
-
-
-def _end_with(parent: int) -> None:
-    """Be killed when ``parent`` ends, however it ends (Linux: ``PR_SET_PDEATHSIG``). Why: a
-    child left running after its parent was killed would go on writing the fresh tables that the
-    next rebuild creates anew. Elsewhere the child still ends at its next page: the pipe closes."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent ended before the request took effect
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _answer(answer_in: PipeEnd, child: Any) -> dict[str, Any]:
@@ -260,18 +235,13 @@ def _answer_or_none(answer_in: PipeEnd, child: Any) -> BaseException | None:
 def _failed(answer: tuple[Any, ...]) -> BaseException:
     """The child's own error (its type kept, so callers handle it as if it were raised here),
     with the child's traceback as a note; ``ParallelFoldFailed`` if it could not be pickled."""
-    _, pickled, message, child_traceback = answer
-    if pickled is not None:
-        try:
-            error = pickle.loads(pickled)
-        except Exception:
-            error = None
-        if isinstance(error, BaseException):
-            error.add_note(f"raised in the rebuild's second process:\n{child_traceback}")
-            return error
-    return ParallelFoldFailed(
-        f"the rebuild's second process failed: {message}; nothing live was changed. Its "
-        f"traceback:\n{child_traceback}Retry, or set {PROCESSES_SETTING}=1 to rebuild in one process"
+    return raised_from(
+        answer[1:],
+        "the rebuild's second process",
+        lambda message, child_traceback: ParallelFoldFailed(
+            f"the rebuild's second process failed: {message}; nothing live was changed. Its "
+            f"traceback:\n{child_traceback}Retry, or set {PROCESSES_SETTING}=1 to rebuild in one process"
+        ),
     )
 
 
@@ -280,9 +250,3 @@ def _died(child: Any) -> ParallelFoldFailed:
         f"the rebuild's second process ended without finishing (exit code {child.exitcode}); "
         f"nothing live was changed. Retry, or set {PROCESSES_SETTING}=1 to rebuild in one process"
     )
-
-
-def _stop(child: Any) -> None:
-    if child.is_alive():
-        child.kill()
-    child.join()

@@ -175,9 +175,7 @@ def test_documents_and_queries_name_each_events_ledger_leaf(api: Api, store: Var
         held = {
             (row.aggregate, row.version): {"bt:index": row.idx, "bt:sha256": bytes(row.hash).hex()}
             for row in connection.execute(
-                text(
-                    "SELECT aggregate, version, idx, hash FROM ledger_leaves WHERE aggregate = :code"
-                ),
+                text("SELECT aggregate, version, idx, hash FROM ledger_leaves WHERE aggregate = :code"),
                 {"code": store.pack},
             )
         }

@@ -73,18 +73,12 @@ def document_chunks(
     which the garbage collector does not track (500 events' dicts waiting would be promoted to
     its oldest generation, and the full collections that sets off took a tenth of an export)."""
     writer = EventWriter(ids)
-    opening = {
-        "@context": context(ids),
-        "type": "EPCISDocument",
-        "schemaVersion": SCHEMA_VERSION,
-        "creationDate": plain(created),
-    }
-    yield to_json(opening)[:-1] + ',"epcisBody":{"eventList":['
+    yield opening(ids, created)
     separator = b""
     batch: list[bytes] = []
     event = writer.event
     for item in seen:
-        batch.append(_event_json(event(item)))
+        batch.append(event_json(event(item)))
         if on_event is not None:
             on_event()
         if len(batch) == BATCH:
@@ -92,11 +86,28 @@ def document_chunks(
             separator, batch = b",", []
     if batch:
         yield (separator + b",".join(batch)).decode()
-    header = {"epcisMasterData": {"vocabularyList": master_data(writer.references)}}
-    yield ']},"epcisHeader":' + to_json(header) + "}"
+    yield closing(master_data, writer.references)
 
 
-def _event_json(event: dict[str, Any]) -> bytes:
+def opening(ids: Identifiers, created: datetime) -> str:
+    """The document's text up to its first event (the event list opened)."""
+    head = {
+        "@context": context(ids),
+        "type": "EPCISDocument",
+        "schemaVersion": SCHEMA_VERSION,
+        "creationDate": plain(created),
+    }
+    return to_json(head)[:-1] + ',"epcisBody":{"eventList":['
+
+
+def closing(master_data: MasterData, references: References) -> str:
+    """The document's text after its last event: the list closed, the header with the master
+    data of what the events named (``references``)."""
+    header = {"epcisMasterData": {"vocabularyList": master_data(references)}}
+    return ']},"epcisHeader":' + to_json(header) + "}"
+
+
+def event_json(event: dict[str, Any]) -> bytes:
     """One event's JSON text, UTF-8 (as ``to_json`` writes it)."""
     try:
         return orjson.dumps(event)

@@ -74,6 +74,19 @@ class References:
     parties: set[str] = field(default_factory=set)
     stations: dict[tuple[str, str], str] = field(default_factory=dict)  # (operator, label) -> division
 
+    def update(self, later: References) -> None:
+        """Add what a later part of the document named (``whole_store.py``: a segment the other
+        process wrote); a station's division is the last one named, as in one pass."""
+        self.points |= later.points
+        self.parties |= later.parties
+        self.stations.update(later.stations)
+
+    def clear(self) -> None:
+        """Forget everything, in place (the writer's resolvers hold these very sets)."""
+        self.points.clear()
+        self.parties.clear()
+        self.stations.clear()
+
 
 def event_name(event: Any) -> str:
     return type(event).__name__
@@ -110,23 +123,29 @@ def _time(moment: Any) -> str | None:
 _NEXT_DAYS: dict[str, str] = {}  # "2026-11-06" -> "2026-11-07", for the hours that cross midnight
 _KNOWN_DAYS = 100_000  # bounded: about 270 years of days
 _ISO_LENGTHS = (25, 32)  # isoformat() of an aware datetime, without and with microseconds
+# a UTC hour's digits -> the same hour's in China Standard Time: that day's, or the next day's
+_SAME_DAY = {f"{hour:02d}": f"{hour + 8:02d}" for hour in range(16)}
+_NEXT_DAY = {f"{hour:02d}": f"{hour - 16:02d}" for hour in range(16, 24)}
 
 
 def iso_in_china_time(text: str) -> str:
     """``_time(datetime.fromisoformat(text))`` for the ISO text of an aware datetime as the
     library stores it (``isoformat()``), without making the datetime: a whole store's export
     reads two per event. A text already at +08:00 reads as it is; one at +00:00 (the library's
-    timestamps) moves by eight hours, which changes its hour and, past midnight, its date (the
-    next day's date worked out once per day met). Anything else goes through ``datetime``."""
+    timestamps) moves by eight hours, which changes its hour (looked up, not parsed) and, past
+    midnight, its date (the next day's date worked out once per day met). Anything else goes
+    through ``datetime``."""
     if len(text) in _ISO_LENGTHS and text[13] == ":" and text[10] == "T":
         offset = text[-6:]
         if offset == "+08:00":
             return text
         if offset == "+00:00":
-            hour = int(text[11:13]) + 8
-            if hour < 24:
-                return f"{text[:11]}{hour:02d}{text[13:-6]}+08:00"
-            return f"{_next_day(text[:10])}T{hour - 24:02d}{text[13:-6]}+08:00"
+            hour = text[11:13]
+            same_day = _SAME_DAY.get(hour)
+            if same_day is not None:
+                return f"{text[:11]}{same_day}{text[13:-6]}+08:00"
+            if hour in _NEXT_DAY:
+                return f"{_next_day(text[:10])}T{_NEXT_DAY[hour]}{text[13:-6]}+08:00"
     return _time(datetime.fromisoformat(text))
 
 
@@ -139,9 +158,12 @@ def _next_day(day: str) -> str:
     return following
 
 
+_LEAF_INDEX, _LEAF_SHA256 = f"{OWN}index", f"{OWN}sha256"
+
+
 def ledger_leaf(leaf: LoggedLeaf) -> dict[str, Any]:
     """The value of ``bt:ledgerLeaf``: the leaf's index in the ledger's tree and its hash (hex)."""
-    return {f"{OWN}index": leaf.index, f"{OWN}sha256": leaf.hash.hex()}
+    return {_LEAF_INDEX: leaf.index, _LEAF_SHA256: leaf.hash.hex()}
 
 
 _ASSOCIATION, _TRANSFORMATION = "AssociationEvent", "TransformationEvent"
@@ -216,6 +238,8 @@ class EventWriter:
 
         def resolve(facts: Mapping[str, Any], seen: Any, code: str, actor: str) -> str | list[str] | None:
             value = actor if name == "actor_id" else facts.get(name)
+            if type(value) is str:  # nearly every value: the rest as before
+                return named(value, facts, seen, code, actor)
             if value is None or value == []:
                 return None
             if isinstance(value, list | tuple):

@@ -28,7 +28,11 @@ def name_based_uuid(name: str) -> str:
     namespace and name, cut to 16 bytes, with the version (5) and variant (10) bits set. Both
     are the high half of a byte, so they are set on the hex digits: the 13th becomes ``5``, the
     17th keeps its two low bits under ``10`` (``_VARIANT``)."""
-    h = hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).hexdigest()
+    return _as_uuid(hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).hexdigest())
+
+
+def _as_uuid(h: str) -> str:
+    """A name-based UUID's text from its SHA-1 (hex): cut to 16 bytes, version and variant set."""
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
@@ -47,7 +51,9 @@ class Identifiers:
             IdKind.POINT: f"{self.base}/loc/",
             IdKind.PARTY: f"{self.base}/party/",
         }
-        self._stream_prefix = f"{self.base}/b/"
+        # the SHA-1 of every eventID's name starts the same (namespace, battery URL prefix):
+        # hashed once, copied per event (a third less than hashing each name whole)
+        self._event_id_seed = hashlib.sha1(_URL_NAMESPACE + f"{self.base}/b/".encode(), usedforsecurity=False)
 
     def battery(self, code: str) -> str:
         return f"{self.base}/b/{code}"
@@ -98,7 +104,9 @@ class Identifiers:
         of the event's EPCIS form would not be), unique (a code names one battery, a version one
         event of it) and the same after a round trip, where capture records the same events in the
         same order."""
-        return f"urn:uuid:{name_based_uuid(f'{self._stream_prefix}{code}#{version}')}"
+        digest = self._event_id_seed.copy()  # name_based_uuid(f"{self.base}/b/{code}#{version}")
+        digest.update(f"{code}#{version}".encode())
+        return "urn:uuid:" + _as_uuid(digest.hexdigest())
 
     def own(self, kind: str, term: str) -> str:
         """A term of the service's own vocabulary (``bt:retiring``) as its URI."""

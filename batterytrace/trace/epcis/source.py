@@ -28,7 +28,7 @@ from batterytrace.projections.event_data import event_details
 from batterytrace.projections.stored_decoding import fast_decoder
 from batterytrace.trace.access import disclosure_of
 from batterytrace.trace.epcis.events import Seen, event_name
-from batterytrace.trace.epcis.stored import Logged, LogReader, kept_state
+from batterytrace.trace.epcis.stored import Logged, LogReader, kept_state, select_page
 from batterytrace.trace.ledger.leaf_hashes import LeafReader, leaf_reader
 
 PAGE = 500  # notifications read at a time
@@ -107,15 +107,17 @@ def logged_events(
     after: int = 0,
     codes: Iterable[str] = (),
     leaves: LeafReader | None = None,
+    stop: int | None = None,
 ) -> Iterator[Positioned]:
-    """Battery events in the order they were recorded, after position ``after``, of ``codes``
-    only when given, as ``caller`` may read them, each with its ledger leaf (read from
-    ``leaves``, by default on the application's views engine). Memory stays bounded: a page of
-    the log at a time, its leaves in one read, and the disclosures of the last batteries met.
-    The events are read from their stored state (``stored.py``), not made domain events, unless
-    a reader asks for ``seen.event``. The operator's export of the whole log (``caller`` None,
-    no ``codes``: the CLI) reads the next page and its leaves on a thread while this one is
-    written (``_pages_ahead``)."""
+    """Battery events in the order they were recorded, after position ``after`` (up to ``stop``
+    when given: one range of the log, ``whole_store.py``), of ``codes`` only when given, as
+    ``caller`` may read them, each with its ledger leaf (read from ``leaves``, by default on the
+    application's views engine). Memory stays bounded: a page of the log at a time, its leaves
+    in one read, and the disclosures of the last batteries met. The events are read from their
+    stored state (``stored.py``), not made domain events, unless a reader asks for
+    ``seen.event``. The operator's export of the whole log (``caller`` None, no ``codes``: the
+    CLI) reads the next page (as plain rows, ``stored.select_page``) and its leaves on a thread
+    while this one is written (``_pages_ahead``)."""
     wanted = set(codes)
     disclosures: OrderedDict[str, Disclosure] = OrderedDict()
     holders: dict[str, _Last] = {}  # code -> its last event met, oldest first
@@ -124,11 +126,20 @@ def logged_events(
     page_leaves = leaves or leaf_reader(app)
     everything = caller is None or caller.is_regulator
     positioned = Positioned._make  # tuple's own constructor, one per event
-    if caller is None and not wanted:
-        pages = _pages_ahead(app, after + 1, topics, page_leaves)
+    whole_log = caller is None and not wanted
+    if whole_log:
+        pages = _pages_ahead(app, after + 1, topics, page_leaves, stop)
     else:
-        pages = ((page, None) for page in _pages(app, after + 1, topics))
+        pages = ((page, None) for page in _pages(app, after + 1, topics, stop))
     for page, page_found in pages:
+        if whole_log and page_found is not None:  # every event, as it comes: nothing to choose
+            leaf_of = page_found.get
+            for notification in page:
+                logged = read(notification, str(notification.originator_id))
+                logged.before = _holder_before(app, logged, notification.originator_version, holders)
+                logged.leaf = leaf_of(notification.id)
+                yield positioned((notification.id, logged))
+            continue
         chosen: list[tuple[Any, str, Disclosure]] = []
         for notification in page:
             code = str(notification.originator_id)
@@ -153,10 +164,10 @@ def logged_events(
                 yield positioned((notification.id, logged))
 
 
-def _pages(app: Any, start: int, topics: list[str]) -> Iterator[list[Any]]:
-    """The battery events' notifications from position ``start``, a page at a time."""
+def _pages(app: Any, start: int, topics: list[str], stop: int | None = None) -> Iterator[list[Any]]:
+    """The battery events' notifications from position ``start`` (to ``stop``), a page at a time."""
     while True:
-        page = app.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
+        page = app.recorder.select_notifications(start=start, limit=PAGE, stop=stop, topics=topics)
         if not page:
             return
         yield page
@@ -164,7 +175,7 @@ def _pages(app: Any, start: int, topics: list[str]) -> Iterator[list[Any]]:
 
 
 def _pages_ahead(
-    app: Any, start: int, topics: list[str], page_leaves: LeafReader
+    app: Any, start: int, topics: list[str], page_leaves: LeafReader, stop: int | None = None
 ) -> Iterator[tuple[list[Any], Mapping[int, Any]]]:
     """``_pages`` with each page's leaves (the range of the log it spans), the next page read on
     a thread while the caller uses this one: reading a page is mostly waiting for the database
@@ -172,7 +183,7 @@ def _pages_ahead(
     page ahead at most, so memory stays bounded; an export stopped early waits for that page."""
 
     def fetch(first: int) -> tuple[list[Any], Mapping[int, Any]]:
-        page = app.recorder.select_notifications(start=first, limit=PAGE_AHEAD, topics=topics)
+        page = select_page(app.recorder, first, PAGE_AHEAD, stop, topics)
         return page, (page_leaves.between(page[0].id, page[-1].id) if page else {})
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="epcis-log") as pool:
