@@ -13,6 +13,7 @@ says where); an error that cannot be pickled still arrives, as its text.
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import pickle
 import signal
@@ -29,6 +30,24 @@ Failure = tuple[bytes | None, str, str]
 StoredRow = namedtuple("StoredRow", "id originator_id originator_version topic state")
 
 _PR_SET_PDEATHSIG = 1
+
+
+def processes_from(setting: str, work: str) -> int:
+    """How many processes ``work`` (``"a rebuild can fold in"``) runs in: the environment's
+    ``setting`` (1 or 2), else 2 where this process may use two cores or more and the platform
+    can fork, else 1."""
+    from batterytrace.store import InvalidSetting
+
+    raw = os.environ.get(setting, "").strip()
+    if raw:
+        if raw not in ("1", "2"):
+            raise InvalidSetting(
+                f"{setting}={raw!r} is not a number of processes {work}: give 1 (this process "
+                "alone) or 2 (two processes, on a machine with two cores or more)"
+            )
+        return int(raw)
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    return 2 if can_fork and len(os.sched_getaffinity(0)) >= 2 else 1
 
 
 def end_with(parent: int) -> None:

@@ -40,7 +40,7 @@ from batterytrace import forked_child
 from batterytrace.forked_child import StoredRow, failure_of, raised_from
 from batterytrace.projections.event_source import EventSource, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
-from batterytrace.store import ConfigurationError, InvalidSetting
+from batterytrace.store import ConfigurationError
 
 PROCESSES_SETTING = "BATTERYTRACE_REBUILD_PROCESSES"
 # µs an event of each view's fold and writes (SQLite, demo store, 2026-11-28; PostgreSQL in the
@@ -60,16 +60,7 @@ class ParallelFoldFailed(ConfigurationError):
 def fold_processes() -> int:
     """How many processes a rebuild folds in: ``BATTERYTRACE_REBUILD_PROCESSES`` (1 or 2), else 2
     where this process may use two cores or more and the platform can fork, else 1."""
-    raw = os.environ.get(PROCESSES_SETTING, "").strip()
-    if raw:
-        if raw not in ("1", "2"):
-            raise InvalidSetting(
-                f"{PROCESSES_SETTING}={raw!r} is not a number of processes a rebuild can fold in: "
-                "give 1 (this process alone) or 2 (two processes, on a machine with two cores or more)"
-            )
-        return int(raw)
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    return 2 if can_fork and len(os.sched_getaffinity(0)) >= 2 else 1
+    return forked_child.processes_from(PROCESSES_SETTING, "a rebuild can fold in")
 
 
 def split_views(names: list[str]) -> tuple[list[str], list[str]]:

@@ -43,7 +43,7 @@ from typing import Any
 
 from batterytrace import forked_child
 from batterytrace.forked_child import Failure, failure_of, raised_from
-from batterytrace.store import ConfigurationError, InvalidSetting
+from batterytrace.store import ConfigurationError
 from batterytrace.trace.epcis.document import BATCH, closing, event_json, opening, store_master_data
 from batterytrace.trace.epcis.events import EventWriter, References
 from batterytrace.trace.epcis.identifiers import Identifiers
@@ -85,16 +85,7 @@ class ExportWorkerFailed(ConfigurationError):
 def export_processes() -> int:
     """How many processes the whole store's export uses: ``BATTERYTRACE_EXPORT_PROCESSES`` (1 or
     2), else 2 where this process may use two cores or more and the platform can fork, else 1."""
-    raw = os.environ.get(PROCESSES_SETTING, "").strip()
-    if raw:
-        if raw not in ("1", "2"):
-            raise InvalidSetting(
-                f"{PROCESSES_SETTING}={raw!r} is not a number of processes an export can use: give 1 "
-                "(this process alone) or 2 (two processes, on a machine with two cores or more)"
-            )
-        return int(raw)
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    return 2 if can_fork and len(os.sched_getaffinity(0)) >= 2 else 1
+    return forked_child.processes_from(PROCESSES_SETTING, "an export can use")
 
 
 def segments(after: int, head: int, size: int = SEGMENT) -> list[Segment]:
