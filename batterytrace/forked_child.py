@@ -18,16 +18,11 @@ import os
 import pickle
 import signal
 import traceback
-from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
 # A child's error as it travels: pickled if it can be, its text, its traceback.
 Failure = tuple[bytes | None, str, str]
-
-# The fields of the library's stored event that a decoder reads: what a parent hands a child
-# (a rebuild's pages), or a page read without the library's ``Notification`` objects (an export).
-StoredRow = namedtuple("StoredRow", "id originator_id originator_version topic state")
 
 _PR_SET_PDEATHSIG = 1
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from batterytrace.events.working_days import WorkingCalendar
+from batterytrace.stored_rows import select_page
 
 
 class NotificationLog(Protocol):
@@ -59,11 +60,11 @@ class EventSource(Protocol):
 
 def pages_up_to(source: EventSource, head: int, page_size: int) -> Iterator[list[Any]]:
     """The store's notifications from the first up to ``head`` (the head read when a rebuild
-    started: what arrives later is the catch-up's), ``page_size`` at a time."""
+    started: what arrives later is the catch-up's), ``page_size`` at a time, as plain rows
+    (``stored_rows.select_page``: the library's ``Notification`` objects cost more than the read)."""
     start = 1
     while start <= head:
-        page = source.recorder.select_notifications(start=start, limit=min(page_size, head - start + 1))
-        page = [n for n in page if n.id <= head]
+        page = select_page(source.recorder, start, min(page_size, head - start + 1), head, ())
         if not page:
             return
         yield page

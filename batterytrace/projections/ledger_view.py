@@ -158,11 +158,10 @@ class LedgerView:
 
 @dataclass
 class PreparedBatch:
-    """One batch's rows, computed from the tree of ``size`` leaves whose right edge was
-    ``edge`` (level -> hash): what ``LedgerView.apply_prepared`` checks before writing them."""
+    """One batch's rows, computed from the tree whose right edge was ``edge`` (level -> hash):
+    what ``LedgerView.apply_prepared`` checks before writing them."""
 
     ids: list[int]  # the events' notification ids, in order
-    size: int
     edge: dict[int, bytes]
     streams: list[str]  # sorted
     leaves: list[LeafRow]
@@ -178,9 +177,8 @@ class PreparedBatch:
 def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> PreparedBatch:
     """Read the tree's right edge and the batch's chain heads, and append the events in memory
     (``ledger_log.append_events``: the CPU part)."""
-    edge = read_edge(connection)
-    size = sum(1 << level for level in edge)
-    frontier = Frontier(size, edge)
+    frontier = stored_frontier(connection)
+    edge = dict(frontier.edge)  # as read: the frontier's own moves on as the events are appended
     streams = {str(event.originator_id) for _, event in events}
     heads = _read_heads(connection, streams)
     leaves: list[LeafRow] = []
@@ -188,7 +186,6 @@ def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> Prepa
     append_events(events, heads, frontier, leaves, nodes)
     return PreparedBatch(
         ids=[notification_id for notification_id, _ in events],
-        size=size,
         edge=edge,
         streams=sorted(streams),
         leaves=leaves,
@@ -196,6 +193,13 @@ def _compute(connection: Connection, events: Sequence[tuple[int, Any]]) -> Prepa
         heads=[(a, v, leaf) for a, (v, leaf) in heads.items() if a in streams],
         frontier=frontier,
     )
+
+
+def stored_frontier(connection: Connection) -> Frontier:
+    """The stored tree's right edge as a ``Frontier`` (its size: the edge's levels are the size's
+    binary digits)."""
+    edge = read_edge(connection)
+    return Frontier(sum(1 << level for level in edge), edge)
 
 
 def read_edge(connection: Connection) -> dict[int, bytes]:
@@ -255,14 +259,11 @@ def store_checkpoint(connection: Connection, signer: Signer, size: int, root: by
 def sign_now(connection: Connection, signer: Signer, now: datetime) -> str | None:
     """Sign the tree as it stands (``batterytrace ledger checkpoint``); None when the latest
     checkpoint covers it already."""
-    from batterytrace.events.ledger_merkle import root
-
-    size = tree_size(connection)
+    frontier = stored_frontier(connection)  # its root is the tree head: one query, no tile read
     last = connection.execute(select(func.max(ledger_checkpoints.c.tree_size))).scalar()
-    if size == 0 or (last is not None and last >= size):
+    if frontier.size == 0 or (last is not None and last >= frontier.size):
         return None
-    head = root(size, node_source(connection, lambda n: root(size, n)))
-    return store_checkpoint(connection, signer, size, head, now)
+    return store_checkpoint(connection, signer, frontier.size, frontier.root(), now)
 
 
 # ----------------------------------------------------------------------------------- reading

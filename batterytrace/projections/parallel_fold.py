@@ -37,10 +37,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from batterytrace import forked_child
-from batterytrace.forked_child import StoredRow, failure_of, raised_from
+from batterytrace.forked_child import failure_of, raised_from
 from batterytrace.projections.event_source import EventSource, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
 from batterytrace.store import ConfigurationError
+from batterytrace.stored_rows import StoredRow
 
 PROCESSES_SETTING = "BATTERYTRACE_REBUILD_PROCESSES"
 # µs an event of each view's fold and writes (SQLite, demo store, 2026-11-28; PostgreSQL in the

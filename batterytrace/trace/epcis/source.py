@@ -26,9 +26,10 @@ from batterytrace.events.epcis_mapping import MAPPING, IdKind
 from batterytrace.events.participant import Participant
 from batterytrace.projections.event_data import event_details
 from batterytrace.projections.stored_decoding import fast_decoder
+from batterytrace.stored_rows import select_page
 from batterytrace.trace.access import disclosure_of
 from batterytrace.trace.epcis.events import Seen, event_name
-from batterytrace.trace.epcis.stored import Logged, LogReader, kept_state, select_page
+from batterytrace.trace.epcis.stored import Logged, LogReader, kept_state
 from batterytrace.trace.ledger.leaf_hashes import LeafReader, leaf_reader
 
 PAGE = 500  # notifications read at a time
@@ -116,7 +117,7 @@ def logged_events(
     in one read, and the disclosures of the last batteries met. The events are read from their
     stored state (``stored.py``), not made domain events, unless a reader asks for
     ``seen.event``. The operator's export of the whole log (``caller`` None, no ``codes``: the
-    CLI) reads the next page (as plain rows, ``stored.select_page``) and its leaves on a thread
+    CLI) reads the next page (as plain rows, ``stored_rows.select_page``) and its leaves on a thread
     while this one is written (``_pages_ahead``)."""
     wanted = set(codes)
     disclosures: OrderedDict[str, Disclosure] = OrderedDict()
