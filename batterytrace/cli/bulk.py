@@ -94,10 +94,19 @@ def demo(
         bool,
         typer.Option("--show-example", help="End by printing a second-life product's whole life."),
     ] = False,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Build the views too (beside the generation where two cores allow); "
+            "--no-views leaves them to 'projections rebuild' or the follower.",
+        ),
+    ] = True,
 ) -> None:
-    """Fill an empty store with a realistic national data set and print codes to try."""
+    """Fill an empty store with a realistic national data set, build its views, print codes to try."""
     from batterytrace.demo.examples import passport_hint
     from batterytrace.demo.national import generate_demo
+    from batterytrace.demo.with_views import generate_demo_with_views
     from batterytrace.trace.presenters import battery_document
 
     if batteries < 1:
@@ -111,7 +120,15 @@ def demo(
             elapsed = progress.tasks[task].elapsed or 1e-9
             progress.update(task, rate=f"{progress.tasks[task].completed / elapsed:,.0f}/s")
 
-        summary = generate_demo(app, seed=seed, batteries=batteries, progress=advance)
+        def views_started() -> None:
+            progress.add_task("building the views", total=None, rate="")
+
+        if views:
+            summary = generate_demo_with_views(
+                app, seed=seed, batteries=batteries, progress=advance, views_started=views_started
+            )
+        else:
+            summary = generate_demo(app, seed=seed, batteries=batteries, progress=advance)
     console.print(
         f"{summary.participants} participants, {summary.collection_points} collection points, "
         f"{summary.batteries} batteries, {summary.events} events"

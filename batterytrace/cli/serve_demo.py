@@ -33,7 +33,7 @@ ALREADY_LOADED = (
 def prepare_demo(batteries: int, address: str) -> None:
     """Generate the demo into an empty store (or find its codes again), issue one fresh key per
     role and print what to try: codes, keys, the outlet's points and an example scan."""
-    from batterytrace.demo.national import generate_demo
+    from batterytrace.demo.with_views import generate_demo_with_views
 
     app = open_app()
     try:
@@ -43,7 +43,7 @@ def prepare_demo(batteries: int, address: str) -> None:
             examples = _examples_in_views(app)
         else:
             console.print(f"generating demo data ({batteries} batteries) …")
-            examples = generate_demo(app, batteries=batteries).examples
+            examples = generate_demo_with_views(app, batteries=batteries).examples
         _print_examples(examples)
         _print_passport_hint(examples, address)
         keys = _issue_demo_keys(app)

@@ -58,11 +58,36 @@ class EventSource(Protocol):
     def settings(self) -> ViewSettings: ...
 
 
-def pages_up_to(source: EventSource, head: int, page_size: int) -> Iterator[list[Any]]:
+class WrittenHeads(Protocol):
+    """The head of a log that a writer is still filling, as that writer tells it (a rebuild that
+    runs beside the demo's generation: ``trace/views_alongside.py``)."""
+
+    def beyond(self, position: int) -> int | None:
+        """Wait until the writer has stored past ``position`` and return its head then; None
+        once it has finished and stored nothing past ``position``."""
+        ...
+
+    @property
+    def final(self) -> int:
+        """The head the writer finished at (known once ``beyond`` has returned None)."""
+        ...
+
+
+def pages_up_to(source: EventSource, head: int | WrittenHeads, page_size: int) -> Iterator[list[Any]]:
     """The store's notifications from the first up to ``head`` (the head read when a rebuild
     started: what arrives later is the catch-up's), ``page_size`` at a time, as plain rows
-    (``stored_rows.select_page``: the library's ``Notification`` objects cost more than the read)."""
+    (``stored_rows.select_page``: the library's ``Notification`` objects cost more than the read).
+    ``head`` may be a writer's ``WrittenHeads``: then every page it announces, until it finishes."""
+    if isinstance(head, int):
+        yield from _pages_between(source, 1, head, page_size)
+        return
     start = 1
+    while (reached := head.beyond(start - 1)) is not None:
+        yield from _pages_between(source, start, reached, page_size)
+        start = reached + 1
+
+
+def _pages_between(source: EventSource, start: int, head: int, page_size: int) -> Iterator[list[Any]]:
     while start <= head:
         page = select_page(source.recorder, start, min(page_size, head - start + 1), head, ())
         if not page:

@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 
 from batterytrace import forked_child
 from batterytrace.forked_child import failure_of, raised_from
-from batterytrace.projections.event_source import EventSource, pages_up_to
+from batterytrace.projections.event_source import EventSource, WrittenHeads, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
 from batterytrace.store import ConfigurationError
 from batterytrace.stored_rows import StoredRow
@@ -83,7 +83,7 @@ def split_views(names: list[str]) -> tuple[list[str], list[str]]:
 
 def fold_in_two(
     source: EventSource,
-    head: int,
+    head: int | WrittenHeads,
     builders: Mapping[str, Any],
     engine: Engine,
     progress: Callable[[str, int], None] | None,
@@ -131,7 +131,7 @@ def fold_in_two(
 
 def fold_pages(
     source: EventSource,
-    head: int,
+    head: int | WrittenHeads,
     builders: Mapping[str, Any],
     progress: Callable[[str, int], None] | None,
     page_size: int,

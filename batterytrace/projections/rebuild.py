@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, insert, or_, select, text
 
 from batterytrace.events.errors import ConcurrentWrite
-from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, position_key
+from batterytrace.projections.event_source import UPSTREAM_SEPARATOR, EventSource, WrittenHeads, position_key
 from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.parallel_fold import fold_in_two, fold_pages, fold_processes
 from batterytrace.projections.tables import VIEW_TABLES, positions
@@ -82,16 +82,21 @@ def rebuild_setwise(
     page_size: int | None = None,
     upstream: str | None = None,
     upstreams: Mapping[str | None, EventSource] | None = None,
+    written: WrittenHeads | None = None,
 ) -> int:
     """Rebuild ``views`` (name -> view) from every event stored up to now; each view then stands
     at that head with its fingerprint. Returns the events applied, summed over the views.
 
     ``source`` is the ``upstream`` named (None: the default one); ``upstreams``: the other
-    stores the views follow (name -> source), folded after it."""
+    stores the views follow (name -> source), folded after it. ``written``: the store is being
+    filled by a writer that tells its heads (``WrittenHeads``); the fold follows it, and the views
+    stand at the head it finished at (one upstream only)."""
     page_size = page_size or PAGE_SIZE
     sources = {upstream: source, **(upstreams or {})}
+    if written is not None and len(sources) > 1:
+        raise ValueError("a rebuild that follows a writer's heads folds one upstream only")
     with only_rebuild(engine):
-        return _rebuild(sources, engine, views, fingerprints, progress, page_size)
+        return _rebuild(sources, engine, views, fingerprints, progress, page_size, written)
 
 
 class RebuildNeedsUpstreams(ConfigurationError):
@@ -186,8 +191,12 @@ def _rebuild(
     fingerprints: dict[str, str],
     progress: Callable[[str, int], None] | None,
     page_size: int,
+    written: WrittenHeads | None = None,
 ) -> int:
-    heads = {upstream: source.recorder.max_notification_id() or 0 for upstream, source in sources.items()}
+    ends: dict[str | None, int | WrittenHeads] = {  # how far each upstream is read
+        upstream: written if written is not None else source.recorder.max_notification_id() or 0
+        for upstream, source in sources.items()
+    }
     fresh = FreshTables(engine, [t for name in views for t in VIEW_TABLES[name]])
     fresh.create()
     collecting = gc.isenabled()
@@ -197,12 +206,14 @@ def _rebuild(
         done = 0
         if len(sources) == 1 and len(builders) >= 2 and fold_processes() == 2:
             ((upstream, source),) = sources.items()
-            done = fold_in_two(source, heads[upstream], builders, engine, progress, page_size)
+            done = fold_in_two(source, ends[upstream], builders, engine, progress, page_size)
         else:
             for upstream, source in sources.items():
-                done += fold_pages(source, heads[upstream], builders, progress, page_size)
+                done += fold_pages(source, ends[upstream], builders, progress, page_size)
             for builder in builders.values():
                 builder.finish()
+        # the views stand where the reading stopped (a writer's heads: where it finished)
+        heads = {upstream: end if isinstance(end, int) else end.final for upstream, end in ends.items()}
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})

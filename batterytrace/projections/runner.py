@@ -47,7 +47,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, text, upda
 
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import open_view_engine, read_session
-from batterytrace.projections.event_source import EventSource, checked_upstream, position_key
+from batterytrace.projections.event_source import EventSource, WrittenHeads, checked_upstream, position_key
 from batterytrace.projections.freshness import SETTINGS_SEPARATOR, calendar_fingerprint
 from batterytrace.projections.ledger_view import LedgerView
 from batterytrace.projections.lifecycle_view import LifecycleView
@@ -381,6 +381,7 @@ class ViewRunner:
         *,
         progress: Callable[[str, int], None] | None = None,
         upstreams: dict[str | None, EventSource] | None = None,
+        written: WrittenHeads | None = None,
     ) -> int:
         """Rebuild the views from the first event; return the events applied (summed over views).
 
@@ -395,7 +396,10 @@ class ViewRunner:
         are the other stores, folded set-wise after this runner's own; a set-wise rebuild that
         would leave out the events of an upstream the views hold is refused
         (``RebuildNeedsUpstreams``). A follower's-path rebuild resets every upstream's position,
-        so each upstream's runner applies its events again."""
+        so each upstream's runner applies its events again.
+
+        ``written``: the store is still being filled by a writer that tells its heads; the
+        set-wise fold follows it to the head it finishes at (``trace/views_alongside.py``)."""
         names = list(names or self.views)
         for name in names:
             self._check_view(name)
@@ -419,6 +423,7 @@ class ViewRunner:
                         progress=progress,
                         upstream=self.upstream,
                         upstreams=others,
+                        written=written,
                     )
         for name in names:
             if name in setwise:

@@ -683,3 +683,16 @@ def test_demo_prints_example_codes_that_show_can_open(tmp_path: Path) -> None:
         assert document["battery"]["code"] == code
         assert document["timeline"][0]["event"] == "Produced"
     assert examples[0] in cli.ok("show", examples[0]).stdout
+    views = cli.ok("projections", "status", "--format", "json").json()
+    assert {(row["lag"], row["position"] > 0) for row in views} == {(0, True)}  # built with the demo
+
+
+def test_demo_without_views_leaves_them_to_a_rebuild(tmp_path: Path) -> None:
+    cli = Cli(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
+
+    cli.ok("demo", "--batteries", "40", "--no-views")
+
+    views = cli.ok("projections", "status", "--format", "json").json()
+    assert {row["position"] for row in views} == {0} and all(row["lag"] > 0 for row in views)
+    cli.ok("projections", "rebuild")
+    assert {row["lag"] for row in cli.ok("projections", "status", "--format", "json").json()} == {0}
