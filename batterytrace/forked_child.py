@@ -25,6 +25,7 @@ from typing import Any
 Failure = tuple[bytes | None, str, str]
 
 _PR_SET_PDEATHSIG = 1
+POLL_SECONDS = 0.5  # how often a wait for the child checks that it is still alive
 
 
 def processes_from(setting: str, work: str) -> int:
@@ -88,3 +89,18 @@ def raised_from(
             error.add_note(f"raised in {where}:\n{child_traceback}")
             return error
     return otherwise(message, child_traceback)
+
+
+def next_message(
+    receiving: Any, child: Any, died: Callable[[Any], BaseException], *, as_bytes: bool = False
+) -> Any:
+    """In the parent: the child's next message on ``receiving`` (bytes with ``as_bytes``), waited
+    for without end while the child lives; ``died(child)`` raised once it has ended without one,
+    so a child that dies never leaves the parent waiting."""
+    while not receiving.poll(POLL_SECONDS):
+        if not child.is_alive() and not receiving.poll(0):
+            raise died(child)
+    try:
+        return receiving.recv_bytes() if as_bytes else receiving.recv()
+    except EOFError:
+        raise died(child) from None

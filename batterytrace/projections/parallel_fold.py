@@ -49,7 +49,7 @@ PROCESSES_SETTING = "BATTERYTRACE_REBUILD_PROCESSES"
 FOLD_COST = {"lifecycle": 42.0, "ledger": 28.0, "reports": 16.0, "network": 2.0}
 UNKNOWN_VIEW_COST = 10.0
 READING_COST = 6.0  # µs an event this process spends reading a page and pickling it for the child
-ANSWER_POLL_SECONDS = 0.5
+ANSWER_POLL_SECONDS = forked_child.POLL_SECONDS
 
 
 class ParallelFoldFailed(ConfigurationError):
@@ -199,13 +199,7 @@ def _child_fold(
 
 def _answer(answer_in: PipeEnd, child: Any) -> dict[str, Any]:
     """The child's outcomes once it has finished; its error, or its death, raised."""
-    while not answer_in.poll(ANSWER_POLL_SECONDS):
-        if not child.is_alive() and not answer_in.poll(0):
-            raise _died(child)
-    try:
-        answer = answer_in.recv()
-    except EOFError:
-        raise _died(child) from None
+    answer = forked_child.next_message(answer_in, child, _died)
     if answer[0] == "done":
         return answer[1]
     raise _failed(answer)

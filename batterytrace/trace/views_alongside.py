@@ -41,8 +41,6 @@ from batterytrace.store import ConfigurationError
 if TYPE_CHECKING:
     from batterytrace.trace.settings import Settings
 
-ANSWER_POLL_SECONDS = 0.5
-
 
 class WriterStopped(ConfigurationError):
     """In the child: the writer ended without saying where (it failed); the rebuild is abandoned."""
@@ -66,9 +64,9 @@ class AnnouncedHeads:
 
     def beyond(self, position: int) -> int | None:
         while self._head <= position and self._final is None:
-            self._take(block=True)
+            self._take()
         while self._final is None and self._pipe.poll(0):  # everything told meanwhile: fewer, longer reads
-            self._take(block=False)
+            self._take()
         return self._head if self._head > position else None
 
     @property
@@ -77,7 +75,7 @@ class AnnouncedHeads:
             raise RuntimeError("the writer has not finished yet")
         return self._final
 
-    def _take(self, *, block: bool) -> None:
+    def _take(self) -> None:
         try:
             kind, head = self._pipe.recv()
         except EOFError:
@@ -157,19 +155,14 @@ class ViewsAlongside:
 
     def _answer(self) -> tuple[Any, ...]:
         assert self._answer_in is not None
-        while not self._answer_in.poll(ANSWER_POLL_SECONDS):
-            if not self._child.is_alive() and not self._answer_in.poll(0):
-                raise self._died()
-        try:
-            return self._answer_in.recv()
-        except EOFError:
-            raise self._died() from None
+        return forked_child.next_message(self._answer_in, self._child, _died)
 
-    def _died(self) -> ViewsAlongsideFailed:
-        self._child.join(ANSWER_POLL_SECONDS)
-        return ViewsAlongsideFailed(
-            f"the views' rebuild beside the writer ended without finishing (exit code {self._child.exitcode})"
-        )
+
+def _died(child: Any) -> ViewsAlongsideFailed:
+    child.join(forked_child.POLL_SECONDS * 4)  # its end seen on the pipe before its exit: wait for its code
+    return ViewsAlongsideFailed(
+        f"the views' rebuild beside the writer ended without finishing (exit code {child.exitcode})"
+    )
 
 
 def _rebuild_as_written(

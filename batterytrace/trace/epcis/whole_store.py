@@ -65,7 +65,7 @@ COLLECT_AFTER = 50_000
 # opens its own application and connections (~50 ms on PostgreSQL, its first page and leaves
 # read cold; ~10 ms on SQLite), so that neither waits for the other at the first hand-over
 HEAD_START = 3_000
-POLL_SECONDS = 0.5  # how often a wait for the child checks that it is still alive
+POLL_SECONDS = forked_child.POLL_SECONDS
 # A segment from the child is one message of records, each its kind, a log position (a chunk's
 # last event's) and its length before its body: chunks of text, then what they named (``_END``);
 # a failure is a message of its own (``_FAILED`` and the pickled error).
@@ -215,13 +215,7 @@ def _received(receiving: PipeEnd, child: Any, references: References) -> Texts:
 
 def _message(receiving: PipeEnd, child: Any) -> bytes:
     """The child's next message; ``ExportWorkerFailed`` if it ends without one (never a hang)."""
-    while not receiving.poll(POLL_SECONDS):
-        if not child.is_alive() and not receiving.poll(0):
-            raise _died(child)
-    try:
-        return receiving.recv_bytes()
-    except EOFError:
-        raise _died(child) from None
+    return forked_child.next_message(receiving, child, _died, as_bytes=True)
 
 
 def _child(sending: PipeEnd, app: Any, ids: Identifiers, mine: list[Segment], parent: int) -> None:
