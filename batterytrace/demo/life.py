@@ -24,10 +24,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 
 from batterytrace.demo.cast import DemoCast, DemoPoints
 from batterytrace.demo.parts import (
-    FIRST_PRODUCTION,
+    FIRST_PRODUCTION_DAY,
     Labels,
     PackModel,
     RegionSampler,
@@ -53,8 +54,15 @@ STAGES = {
     "cascade_reused": (20, 3),
 }  # fmt: skip
 CHAINED = ("collected", "handed_over", "recycled", "cascade_reused")  # stages after retirement
+# Drawn for every pack: ``rng.choices(names, cum_weights=...)`` draws exactly what
+# ``rng.choices(names, weights)`` does (it accumulates the weights first), so accumulate them once.
+STAGE_NAMES = tuple(STAGES)
+STAGE_CUM_WEIGHTS = {
+    kind: list(accumulate(w[column] for w in STAGES.values())) for column, kind in enumerate(("B", "E"))
+}
 
 VEHICLE_SHARE = (35, 10, 20, 15, 20)  # vehicle-maker-1 … vehicle-maker-5
+VEHICLE_CUM_SHARE = list(accumulate(VEHICLE_SHARE))
 NON_COMPLIANT_SHARE = 0.03  # recycling handovers that go to a non-whitelisted workshop
 DELIVERY_LEAD_DAYS = 5  # a new pack reaches the vehicle maker this long before it is installed
 DELIVERY_TIME = time(10, 0)  # delivered mid-morning (no random draw: see LifeWriter._deliver)
@@ -86,9 +94,20 @@ class LifeWriter:
         self.rng, self.cast, self.points, self.today, self.reports = rng, cast, points, today, reports
         self.last_day = today.toordinal() - 1  # every real-world time lies before today
         self.models, self.model_weights = pack_models(rng, cast)
+        self.model_cum_weights = list(accumulate(self.model_weights))
+        self.heaviest = max(self.models, key=lambda m: m.energy_kwh * m.kg_per_kwh)
+        self.lfp_models = [m for m in self.models if m.battery_type == "B"]
         self.vehicle_makers = cast.role("vehicle-maker")
         self.dismantlers = cast.role("dismantler")
+        self.informal = cast.role("informal")
         self.grants = grants(cast)
+        # Whitelist lookups of every disposal, worked out once: the first grant of an activity, and
+        # who holds one on a day (in ``grants`` order, the order ``rng.choice`` picks from).
+        self.first_grant = {
+            activity: min(d for _, a, d in self.grants if a == activity)
+            for activity in (Activity.RECYCLING, Activity.CASCADE_USE)
+        }
+        self.whitelisted: dict[tuple[Activity, int], list[Participant]] = {}
         self.regions = RegionSampler()
         self.batch: list[Battery] = []
         self.pools: dict[tuple[str, str], list[Battery]] = {}
@@ -102,7 +121,7 @@ class LifeWriter:
         """One pack-level battery from production to ``stage`` (drawn when not given)."""
         rng = self.rng
         model = self._model(twist)
-        stage = stage or _draw_stage(rng, model.battery_type)
+        stage = stage or rng.choices(STAGE_NAMES, cum_weights=STAGE_CUM_WEIGHTS[model.battery_type])[0]
         mass = round(model.energy_kwh * model.kg_per_kwh * rng.uniform(0.98, 1.02), 1)
         point_id = twist.point_id
         region = _division_of(self.points, point_id) if point_id else self.regions(rng)
@@ -116,7 +135,7 @@ class LifeWriter:
         self.packs += 1
         if "install" not in days:
             return battery
-        vehicle_maker = rng.choices(self.vehicle_makers, VEHICLE_SHARE)[0]
+        vehicle_maker = rng.choices(self.vehicle_makers, cum_weights=VEHICLE_CUM_SHARE)[0]
         self._first_life(battery, vehicle_maker, days)
         if stage == "removed":
             self._remove(battery, vehicle_maker, "repair", self.labels.at(days["remove"]))
@@ -137,7 +156,7 @@ class LifeWriter:
         """Day numbers (ordinals) of each step, leaving room for the steps the stage needs (and,
         for a chained stage, ``quiet_days`` after the last step: a report still to come)."""
         rng, last = self.rng, self.last_day
-        start = FIRST_PRODUCTION.toordinal()
+        start = FIRST_PRODUCTION_DAY
         install_gap = rng.randint(10, 120)
         if stage == "produced":
             return {"produce": rng.randint(last - 150, last - 30)}
@@ -279,15 +298,13 @@ class LifeWriter:
         """
         rng, day = self.rng, days["hand_over"]
         activity = Activity.CASCADE_USE if stage == "cascade_reused" else Activity.RECYCLING
-        first_grant = min(d for _, a, d in self.grants if a == activity)
+        first_grant = self.first_grant[activity]
         shift = first_grant - day + rng.randint(0, 30) if day < first_grant else 0
         day += shift
         if informal is None:
             informal = activity == Activity.RECYCLING and rng.random() < NON_COMPLIANT_SHARE
-        if informal:
-            receiver = rng.choice(self.cast.role("informal"))
-        else:
-            receiver = rng.choice([p for p, a, d in self.grants if a == activity and d <= day])
+        receivers = self.informal if informal else self._whitelisted(activity, day)
+        receiver = rng.choice(receivers)
         when = self.labels.at(day)
         self.reports.report(when, battery)
         battery.hand_over(actor=holder, receiver=receiver, activity=activity, occurred_at=when)
@@ -404,12 +421,22 @@ class LifeWriter:
                 self.examples.setdefault(key, battery.code)
 
     # ------------------------------------------------------------------------------- helpers
+    def _whitelisted(self, activity: Activity, day: int) -> list[Participant]:
+        """Who is whitelisted for ``activity`` on ``day``, in ``grants`` order (kept per day:
+        bounded by the calendar)."""
+        found = self.whitelisted.get((activity, day))
+        if found is None:
+            found = self.whitelisted[(activity, day)] = [
+                p for p, a, d in self.grants if a == activity and d <= day
+            ]
+        return found
+
     def _model(self, twist: Twist) -> PackModel:
         if twist.heavy:
-            return max(self.models, key=lambda m: m.energy_kwh * m.kg_per_kwh)
+            return self.heaviest
         if twist.lfp:
-            return self.rng.choice([m for m in self.models if m.battery_type == "B"])
-        return self.rng.choices(self.models, self.model_weights)[0]
+            return self.rng.choice(self.lfp_models)
+        return self.rng.choices(self.models, cum_weights=self.model_cum_weights)[0]
 
     def _produce(self, model: PackModel, day: int, mass: float, with_modules: bool) -> Battery:
         """Produce a pack; 2 % of packs (and planted ones) are recorded with their modules."""
@@ -436,7 +463,7 @@ class LifeWriter:
 
     def _modules(self, model: PackModel, day: int, pack_mass: float) -> list[Battery]:
         count = self.rng.choice((4, 6, 8))
-        made = max(FIRST_PRODUCTION.toordinal(), day - self.rng.randint(1, 5))
+        made = max(FIRST_PRODUCTION_DAY, day - self.rng.randint(1, 5))
         modules = []
         for _ in range(count):
             spec = ProductionSpec(
@@ -454,11 +481,6 @@ class LifeWriter:
             )
         self.modules += count
         return modules
-
-
-def _draw_stage(rng: random.Random, battery_type: str) -> str:
-    column = 0 if battery_type == "B" else 1
-    return rng.choices(list(STAGES), [w[column] for w in STAGES.values()])[0]
 
 
 def _division_of(points: DemoPoints, point_id: str) -> Division:

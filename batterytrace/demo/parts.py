@@ -10,17 +10,20 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from itertools import accumulate
+from operator import mul
 
 from batterytrace.demo.cast import POPULATION, DemoCast
 from batterytrace.events.base import CHINA_STANDARD_TIME
 from batterytrace.events.battery import Battery
-from batterytrace.events.battery_code import make_battery_code
+from batterytrace.events.battery_code import encode_production_date
 from batterytrace.events.conventions import YEAR_CHARACTERS
 from batterytrace.events.participant import Activity, Participant
 from batterytrace.events.regions import Division, prefectures
 
 FIRST_PRODUCTION = date(2017, 1, 1)
+FIRST_PRODUCTION_DAY = FIRST_PRODUCTION.toordinal()
 TRACE_CHARACTERS = "0123456789ABCDEFGHJKLMNPRSTUVWXY"  # maker-defined; no I, O, Q, Z to misread
 VIN_CHARACTERS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # GB 16735: no I, O, Q
 VIN_VALUES = {
@@ -31,6 +34,8 @@ VIN_VALUES = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }  # fmt: skip
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+_TRACE_COUNT = float(len(TRACE_CHARACTERS))  # what ``Random.choices`` multiplies by
+_VIN_COUNT = float(len(VIN_CHARACTERS))
 VIN_YEAR = {year: char for char, year in YEAR_CHARACTERS.items()}  # the VIN model-year table
 
 # Pack designs: LFP cells are 3.2 V, NCM 3.65 V; 96-120 cells in series give 300-400 V, and
@@ -62,7 +67,7 @@ class PackModel:
     voltage_v: float
     kg_per_kwh: float
 
-    @property
+    @cached_property  # read for every pack made of the model
     def energy_kwh(self) -> float:
         return round(self.capacity_ah * self.voltage_v / 1000, 1)
 
@@ -92,7 +97,9 @@ def pack_models(rng: random.Random, cast: DemoCast) -> tuple[list[PackModel], li
 
 def vin_check_digit(vin: str) -> str:
     """Position 9 of a VIN (GB 16735 / ISO 3779 weighting)."""
-    total = sum(VIN_VALUES[c] * w for c, w in zip(vin, VIN_WEIGHTS, strict=True))
+    if len(vin) != len(VIN_WEIGHTS):
+        raise ValueError(f"a VIN has {len(VIN_WEIGHTS)} characters, {vin!r} has {len(vin)}")
+    total = sum(map(mul, map(VIN_VALUES.__getitem__, vin), VIN_WEIGHTS))  # no generator: run per VIN
     return "X" if total % 11 == 10 else str(total % 11)
 
 
@@ -131,36 +138,54 @@ class RegionSampler:
 @dataclass
 class Labels:
     """Battery codes, VINs and times. Serial counters are per maker code and day, so memory
-    is bounded by the calendar, not by the number of batteries."""
+    is bounded by the calendar, not by the number of batteries (so are the per-day caches).
+
+    Run for every battery, so they spend no more than the labels need: each draws the same random
+    numbers in the same order as the plain ``Random`` calls noted beside it (the same seed must
+    give the same codes), and what depends on the day only is worked out once per day."""
 
     rng: random.Random
     wmi: dict[str, str]  # vehicle maker id -> world manufacturer identifier
     serials: dict[tuple[str, int], int] = field(default_factory=dict)
     vin_serials: dict[str, int] = field(default_factory=dict)
+    code_dates: dict[int, str] = field(default_factory=dict)  # day -> production date characters
+    vin_years: dict[int, str] = field(default_factory=dict)  # day -> model-year character
+    calendar: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # day -> (y, m, d)
 
     def code(self, maker_code: str, level: str, kind: str, spec: str, day: int) -> str:
+        """A GB/T 34014 code; checked where every code is, when ``Battery.produce`` parses it."""
         key = (maker_code, day)
-        if key not in self.serials:  # other lines made packs that day too: start anywhere
-            self.serials[key] = self.rng.randint(0, 4000)
-        serial = self.serials[key] = self.serials[key] + 1
-        trace = "".join(self.rng.choices(TRACE_CHARACTERS, k=7))
-        return make_battery_code(maker_code, level, kind, spec, trace, date.fromordinal(day), serial)
+        serial = self.serials.get(key)
+        if serial is None:  # other lines made packs that day too: start anywhere
+            serial = self.rng.randint(0, 4000)
+        serial = self.serials[key] = serial + 1
+        random = self.rng.random  # rng.choices(TRACE_CHARACTERS, k=7): one random() a character
+        trace = "".join([TRACE_CHARACTERS[int(random() * _TRACE_COUNT)] for _ in range(7)])
+        produced = self.code_dates.get(day)
+        if produced is None:
+            produced = self.code_dates[day] = encode_production_date(date.fromordinal(day))
+        return f"{maker_code}{level}{kind}{spec}{trace}{produced}{serial:07d}"
 
     def vin(self, vehicle_maker: Participant, day: int) -> str:
         serial = self.vin_serials[vehicle_maker.id] = self.vin_serials.get(vehicle_maker.id, 0) + 1
-        year = VIN_YEAR[date.fromordinal(day).year]
-        descriptor = "".join(self.rng.choices(VIN_CHARACTERS, k=5))
+        year = self.vin_years.get(day)
+        if year is None:
+            year = self.vin_years[day] = VIN_YEAR[date.fromordinal(day).year]
+        random = self.rng.random  # rng.choices(VIN_CHARACTERS, k=5)
+        descriptor = "".join([VIN_CHARACTERS[int(random() * _VIN_COUNT)] for _ in range(5)])
         vin = f"{self.wmi[vehicle_maker.id]}{descriptor}0{year}A{serial % 1_000_000:06d}"
         return vin[:8] + vin_check_digit(vin) + vin[9:]
 
     def at(self, day: int, hour: int | None = None) -> datetime:
         """A working-hours moment of a day, China Standard Time."""
-        moment = date.fromordinal(day)
+        ymd = self.calendar.get(day)
+        if ymd is None:
+            moment = date.fromordinal(day)
+            ymd = self.calendar[day] = (moment.year, moment.month, moment.day)
+        randint = self.rng.randint
         return datetime(
-            moment.year, moment.month, moment.day,
-            hour if hour is not None else self.rng.randint(8, 17), self.rng.randint(0, 59),
-            tzinfo=CHINA_STANDARD_TIME,
-        )  # fmt: skip
+            *ymd, hour if hour is not None else randint(8, 17), randint(0, 59), tzinfo=CHINA_STANDARD_TIME
+        )
 
 
 def day_of(moment: datetime) -> int:

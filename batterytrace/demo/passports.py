@@ -90,10 +90,11 @@ class PassportCandidates:
                 self._second_life_model(battery, cast)
             if battery.state != State.INSTALLED or battery.level != "pack" or battery.responsible_id is None:
                 continue
-            found = in_service(battery)
-            if self.first_in_service is None or found.code < self.first_in_service.code:
-                self.first_in_service = found
+            found = None  # made only for a battery that needs it (most are neither)
+            if self.first_in_service is None or battery.code < self.first_in_service.code:
+                found = self.first_in_service = in_service(battery)
             if random.Random(f"{self.seed}/readings/{battery.code}").randrange(READINGS_ONE_IN) == 0:
+                found = found or in_service(battery)
                 streams.append(self._readings(app, battery, cast.by_id[found.holder_id], found, reports))
         return streams
 
