@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -62,6 +62,7 @@ from batterytrace.store import (
 from batterytrace.trace import keys
 from batterytrace.trace.batches import Batch, BatchResult, run_batch
 from batterytrace.trace.battery_commands import Attempt, handler_for
+from batterytrace.trace.group_commit import GroupCommit
 from batterytrace.trace.registry import Registry
 from batterytrace.trace.settings import Settings
 
@@ -122,6 +123,7 @@ class BatteryTrace(Registry, Application[str]):
             ) from None
         _bound_pool_wait(self.recorder)
         self._write_turns = WriteTurns(env["PERSISTENCE_MODULE"] != "eventsourcing.postgres")
+        self._group_commit = GroupCommit(self._save_together, wait_seconds=TURN_WAIT_SECONDS)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's save, telling listeners (metrics) how many events were recorded. A save
@@ -130,11 +132,19 @@ class BatteryTrace(Registry, Application[str]):
         this process's writers take turns (``WriteTurns``)."""
         with self._write_turns:
             recordings = super().save(*objs, **kwargs)
+        self._recorded(objs, recordings)
+        return recordings
+
+    def _save_together(self, events: list[Any]) -> list[Any]:
+        """The events of several writes in one transaction (``GroupCommit``)."""
+        with self._write_turns:
+            return super().save(*events)
+
+    def _recorded(self, objs: Sequence[Any], recordings: Sequence[Any]) -> None:
         if any(isinstance(obj, _IDENTITY) for obj in objs):
             self.identity_version += 1
         for listener in self.recorded_listeners:
             listener(len(recordings))
-        return recordings
 
     # ------------------------------------------------------------------------ loading helpers
     def _load(self, kind: type[A], stream_id: str, what: str, hint: str) -> A:
@@ -220,7 +230,8 @@ class BatteryTrace(Registry, Application[str]):
         if not pending:
             return WriteResult(replayed=True, saved=aggregates)
         try:
-            recordings = self.save(*pending)
+            recordings = self._group_commit.save(pending)  # perhaps with other writes: group_commit.py
+            self._recorded(pending, recordings)
         except OperationalError as error:
             raise StoreUnavailable(
                 f"the event store is unavailable, nothing was recorded: {_first_line(error)}"
