@@ -556,7 +556,8 @@ class WriteTurns:
     scans on SQLite, three interleaved pairs of runs, issue 13), at the same rate or better.
     Writers of other processes (the view follower, a CLI) still meet SQLite's own lock. The
     wait is bounded as SQLite's is (``TURN_WAIT_SECONDS``). PostgreSQL locks rows, not the
-    database: there it does nothing."""
+    database: there it does nothing. The single writes of commands queue first in
+    ``GroupCommit`` (``group_commit.py``), whose leader takes a turn here for the whole group."""
 
     def __init__(self, serialise: bool) -> None:
         self._lock = threading.Lock() if serialise else None
