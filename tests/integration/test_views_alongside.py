@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from batterytrace.demo.with_views import generate_demo_with_views
 from batterytrace.projections.ledger_config import write_new_key
@@ -27,6 +26,7 @@ from batterytrace.projections.runner import ViewRunner
 from batterytrace.projections.tables import ledger_checkpoints
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.views_alongside import ViewsAlongside, ViewsAlongsideFailed
+from tests.integration.test_parallel_fold import last_checkpoint
 from tests.integration.test_setwise_rebuild import leftover_tables
 from tests.utils.views import view_contents
 
@@ -56,18 +56,8 @@ def positions(runner: ViewRunner) -> dict[str, int]:
     return {status.view: status.position for status in runner.status()}
 
 
-def signed_head(runner: ViewRunner) -> tuple[int, bytes]:
-    with runner.engine.connect() as connection:
-        row = connection.execute(
-            select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.root)
-            .order_by(ledger_checkpoints.c.tree_size.desc())
-            .limit(1)
-        ).one()
-    return row[0], bytes(row[1])
-
-
 def without_signatures(contents: dict[str, list[tuple[object, ...]]]) -> dict[str, list[tuple[object, ...]]]:
-    """Checkpoints carry the moment they were signed: compared by ``signed_head`` instead."""
+    """Checkpoints carry the moment they were signed: compared by ``last_checkpoint`` instead."""
     return {table: rows for table, rows in contents.items() if table != ledger_checkpoints.name}
 
 
@@ -82,12 +72,12 @@ def test_the_views_stand_at_the_last_event_with_the_rows_a_rebuild_gives(
 
     head = app.recorder.max_notification_id()
     assert head and positions(runner) == dict.fromkeys(runner.views, head)
-    alongside, alongside_head = view_contents(runner.engine), signed_head(runner)
-    assert alongside_head[0] == head
+    alongside, alongside_head = view_contents(runner.engine), last_checkpoint(runner)
+    assert alongside_head is not None and alongside_head[0] == head
     assert sum(len(rows) for rows in alongside.values()) > head  # not empty views
     runner.rebuild()
     assert without_signatures(view_contents(runner.engine)) == without_signatures(alongside)
-    assert signed_head(runner) == alongside_head
+    assert last_checkpoint(runner) == alongside_head
     assert leftover_tables(runner) == [] and no_child_left()
 
 
