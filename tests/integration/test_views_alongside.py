@@ -132,3 +132,17 @@ def test_a_killed_child_is_reported_and_the_events_stay(app: BatteryTrace, runne
     assert set(positions(runner).values()) == {0}  # nothing was swapped in
     runner.rebuild()
     assert leftover_tables(runner) == []
+
+
+def test_with_one_process_the_views_are_built_after_the_generation(
+    app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATTERYTRACE_REBUILD_PROCESSES", "1")
+    assert not ViewsAlongside.available()
+    started = []
+
+    demo(app, views_started=lambda: started.append(app.recorder.max_notification_id()))
+
+    head = app.recorder.max_notification_id()
+    assert started == [head]  # told once the generation was done
+    assert positions(runner) == dict.fromkeys(runner.views, head) and no_child_left()
