@@ -56,7 +56,11 @@ def generate_demo_with_views(
 def _rebuild_here(app: BatteryTrace) -> int:
     from batterytrace.projections.runner import ViewRunner
 
-    return ViewRunner(app).rebuild()
+    runner = ViewRunner(app)
+    try:
+        return runner.rebuild()
+    finally:
+        runner.engine.dispose()
 
 
 def _views_or_hint(summary: DemoSummary, build: Callable[[], int]) -> None:

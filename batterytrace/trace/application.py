@@ -123,22 +123,24 @@ class BatteryTrace(Registry, Application[str]):
             ) from None
         _bound_pool_wait(self.recorder)
         self._write_turns = WriteTurns(env["PERSISTENCE_MODULE"] != "eventsourcing.postgres")
-        self._group_commit = GroupCommit(self._save_together, wait_seconds=TURN_WAIT_SECONDS)
+        self._group_commit = GroupCommit(
+            lambda events: self._save_in_turn(*events), wait_seconds=TURN_WAIT_SECONDS
+        )
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's save, telling listeners (metrics) how many events were recorded. A save
         that changes a participant or an API key moves ``identity_version`` on, so that this
         process forgets the callers it authenticated recently (``api/deps.py``) at once. On SQLite
         this process's writers take turns (``WriteTurns``)."""
-        with self._write_turns:
-            recordings = super().save(*objs, **kwargs)
+        recordings = self._save_in_turn(*objs, **kwargs)
         self._recorded(objs, recordings)
         return recordings
 
-    def _save_together(self, events: list[Any]) -> list[Any]:
-        """The events of several writes in one transaction (``GroupCommit``)."""
+    def _save_in_turn(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save in this process's turn (``WriteTurns``): ``save``'s, and the one
+        transaction in which ``GroupCommit`` saves the events of several writes."""
         with self._write_turns:
-            return super().save(*events)
+            return super().save(*objs, **kwargs)
 
     def _recorded(self, objs: Sequence[Any], recordings: Sequence[Any]) -> None:
         if any(isinstance(obj, _IDENTITY) for obj in objs):
