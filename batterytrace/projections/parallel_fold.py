@@ -40,6 +40,7 @@ from batterytrace import forked_child
 from batterytrace.forked_child import failure_of, raised_from
 from batterytrace.projections.event_source import EventSource, WrittenHeads, pages_up_to
 from batterytrace.projections.stored_decoding import decode_all, fast_decoder
+from batterytrace.read_ahead import one_ahead
 from batterytrace.store import ConfigurationError
 from batterytrace.stored_rows import StoredRow
 
@@ -146,7 +147,7 @@ def fold_pages(
     decode = fast_decoder(source.mapper)
     names = list(builders if reported is None else reported)
     done = 0
-    for page in pages_up_to(source, head, page_size):
+    for page in one_ahead(pages_up_to(source, head, page_size), "rebuild-read"):
         if on_page is not None:
             on_page(page)
         events = decode_all(decode, page)

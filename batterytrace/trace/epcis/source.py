@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from eventsourcing.utils import get_topic
@@ -26,6 +25,7 @@ from batterytrace.events.epcis_mapping import MAPPING, IdKind
 from batterytrace.events.participant import Participant
 from batterytrace.projections.event_data import event_details
 from batterytrace.projections.stored_decoding import fast_decoder
+from batterytrace.read_ahead import one_ahead
 from batterytrace.stored_rows import select_page
 from batterytrace.trace.access import disclosure_of
 from batterytrace.trace.epcis.events import Seen, event_name
@@ -179,22 +179,17 @@ def _pages_ahead(
     app: Any, start: int, topics: list[str], page_leaves: LeafReader, stop: int | None = None
 ) -> Iterator[tuple[list[Any], Mapping[int, Any]]]:
     """``_pages`` with each page's leaves (the range of the log it spans), the next page read on
-    a thread while the caller uses this one: reading a page is mostly waiting for the database
-    (PostgreSQL: a third of an export's time), which the thread does while this one writes. One
-    page ahead at most, so memory stays bounded; an export stopped early waits for that page."""
+    a thread while the caller uses this one (``read_ahead.one_ahead``): reading a page is mostly
+    waiting for the database (PostgreSQL: a third of an export's time), which the thread does
+    while this one writes."""
 
-    def fetch(first: int) -> tuple[list[Any], Mapping[int, Any]]:
-        page = select_page(app.recorder, first, PAGE_AHEAD, stop, topics)
-        return page, (page_leaves.between(page[0].id, page[-1].id) if page else {})
+    def with_leaves() -> Iterator[tuple[list[Any], Mapping[int, Any]]]:
+        first = start
+        while page := select_page(app.recorder, first, PAGE_AHEAD, stop, topics):
+            yield page, page_leaves.between(page[0].id, page[-1].id)
+            first = page[-1].id + 1
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="epcis-log") as pool:
-        coming = pool.submit(fetch, start)
-        while True:
-            page, found = coming.result()
-            if not page:
-                return
-            coming = pool.submit(fetch, page[-1].id + 1)
-            yield page, found
+    return one_ahead(with_leaves(), "epcis-log")
 
 
 def _known(
