@@ -304,6 +304,17 @@ def test_only_the_operator_of_the_collection_point_may_scan_there(api: Api) -> N
     assert collected_events(api, pack) == []
 
 
+def test_the_scan_is_documented_as_needing_a_key_like_every_route_that_takes_the_caller(api: Api) -> None:
+    """The scan resolves its caller itself (``deps.caller_of``), not through ``Caller``: its
+    OpenAPI operation must still say it needs the bearer key, as the other writes' do."""
+    spec = api.client.get("/openapi.json").json()
+    scan_operation = spec["paths"]["/api/v1/collection-points/{point_id}/scans"]["post"]
+    install_operation = spec["paths"]["/api/v1/batteries/{code}/install"]["post"]
+    assert scan_operation["security"] == install_operation["security"] == [{"HTTPBearer": []}]
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert [p["name"] for p in scan_operation["parameters"]] == ["point_id"]
+
+
 def test_a_scan_without_a_valid_client_scan_id_or_body_is_refused_listing_the_field(api: Api) -> None:
     pack = retired(api, 1)
 

@@ -34,7 +34,7 @@ from batterytrace.events.commands import Collect, Reporting
 from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
 from batterytrace.trace.api.bodies import limited_chunks, media_type, too_large
-from batterytrace.trace.api.deps import Caller, Service
+from batterytrace.trace.api.deps import BEARER_SECURITY, caller_of
 from batterytrace.trace.api.errors import PayloadTooLarge
 from batterytrace.trace.api.models import BatterySummary, WriteResponse, problem_responses, write_fields
 from batterytrace.trace.api.problems import problem
@@ -202,13 +202,16 @@ class ScanResponse(WriteResponse):
     "multipart/form-data with the same fields as form fields. Records `Collected` at this point by its "
     "operator and answers with the battery. A retry with the same `client_scan_id` is answered again "
     "(200, `replayed: true`) and records nothing.",
-    openapi_extra={"requestBody": _SCAN_BODY},
+    openapi_extra={"requestBody": _SCAN_BODY, "security": BEARER_SECURITY},
     responses={
         200: {"model": ScanResponse, "description": "The same scan was already recorded."},
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )
-async def scan(point_id: PointId, request: Request, service: Service, caller: Caller) -> Any:
+async def scan(point_id: PointId, request: Request) -> Any:
+    """The busiest route: it resolves the service and the caller itself (``deps.caller_of``)."""
+    service: BatteryTrace = request.app.state.service
+    caller = await caller_of(request)
     kind, _ = media_type(request)
     if kind not in ("application/json", "multipart/form-data"):
         return problem(
