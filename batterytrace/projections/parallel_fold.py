@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
@@ -108,12 +109,10 @@ def fold_in_two(
     child.start()
     pages_out.close()
     answer_out.close()
+    sender = _PageSender(pages_in)
     try:
-        done = fold_pages(
-            source, head, here, progress, page_size, on_page=_sender(pages_in), reported=builders
-        )
-        pages_in.send_bytes(b"")  # the end: the child finishes its builders and answers
-        pages_in.close()
+        done = fold_pages(source, head, here, progress, page_size, on_page=sender.send, reported=builders)
+        sender.finish()  # the end: the child finishes its builders and answers
         for builder in here.values():
             builder.finish()
         outcomes = _answer(answer_in, child)
@@ -128,6 +127,8 @@ def fold_in_two(
     except BaseException:
         forked_child.stop(child)
         raise
+    finally:
+        sender.close()
 
 
 def fold_pages(
@@ -160,14 +161,42 @@ def fold_pages(
     return done
 
 
-def _sender(pages_in: PipeEnd) -> Callable[[list[Any]], None]:
-    """Hands a page to the child as plain tuples (what its decoder reads of a stored event)."""
+class _PageSender:
+    """Hands each page to the child as plain tuples (what its decoder reads of a stored event),
+    pickled here and written into the pipe by a thread, one page in flight at most.
 
-    def send(page: list[Any]) -> None:
+    Why a thread: a page (~0.4 MB) is larger than the pipe's buffer, so a write returns only once
+    the child has read the page, that is once it has folded the one before; written from here,
+    this process would wait at every page for the slower of the two, however even they are on
+    the whole. With one page in flight, each runs ahead of the other by a page. A write that
+    fails (the child is gone) is raised at the next page or at the end."""
+
+    def __init__(self, pages_in: PipeEnd) -> None:
+        self._pipe = pages_in
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-send")
+        self._writing: Future[None] | None = None
+
+    def send(self, page: list[Any]) -> None:
         rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
-        pages_in.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        self._written()
+        self._writing = self._thread.submit(self._pipe.send_bytes, data)
 
-    return send
+    def finish(self) -> None:
+        """The last page written, then the end (an empty message); the pipe closed."""
+        self._written()
+        self._pipe.send_bytes(b"")
+        self._pipe.close()
+
+    def close(self) -> None:
+        """Let the thread go (after a failure, a write may still wait on a child being stopped:
+        it fails once the child is gone)."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    def _written(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
 
 
 def _child_fold(
