@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
 from batterytrace.events.deadlines import DEFAULT_DEADLINES, ReportingDeadlines, ReportingRule
@@ -34,9 +34,11 @@ class WorkingCalendar:
         self.working_weekends = frozenset(working_weekends)
         self.deadlines = deadlines
         # Deadlines are asked for every event of every rebuild (twice: the lifecycle flag and the
-        # reports' findings); the answers repeat by day and by (event, roles), so both are cached.
-        self._due = lru_cache(maxsize=65_536)(self._end_of_due_day)
-        self._rule = lru_cache(maxsize=4_096)(self._uncached_rule)
+        # reports' findings); the answers repeat by day and by (event, roles), so both are cached,
+        # and the caches are offered as they are (C calls, no Python frame) to a fold's loop:
+        # ``due_on(local_day, working_days)``, ``rule_for(event, frozenset(roles), state, outlet)``.
+        self.due_on = self._due = lru_cache(maxsize=65_536)(self._end_of_due_day)
+        self.rule_for = self._rule = lru_cache(maxsize=4_096)(self._uncached_rule)
         self._years: dict[int, list[int]] = {}
 
     def is_working_day(self, day: date) -> bool:
@@ -75,10 +77,10 @@ class WorkingCalendar:
     def due(self, occurred_at: datetime, working_days: int) -> datetime:
         """The moment a report of an event that occurred at ``occurred_at`` becomes late: the end
         (China Standard Time) of the ``working_days``-th working day after the event's day."""
-        return self._due(occurred_at.astimezone(CHINA_STANDARD_TIME).date(), working_days)
+        return self._due(local_day(occurred_at), working_days)
 
-    def _end_of_due_day(self, local_day: date, working_days: int) -> datetime:
-        due = self.add_working_days(local_day, working_days)
+    def _end_of_due_day(self, day: date, working_days: int) -> datetime:
+        due = self.add_working_days(day, working_days)
         return datetime.combine(due + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
 
     def rule(
@@ -123,10 +125,21 @@ class WorkingCalendar:
         previous_state: str | None = None,
         at_an_outlet: bool = False,
     ) -> bool:
-        due = self.deadline(
-            event_name, occurred_at, actor_roles, previous_state=previous_state, at_an_outlet=at_an_outlet
-        )
-        return due is not None and recorded_at >= due
+        # ``deadline`` inlined: asked for every event of a rebuild (the lifecycle's flag).
+        rule = self._rule(event_name, frozenset(actor_roles), previous_state, at_an_outlet)
+        return rule is not None and recorded_at >= self._due(local_day(occurred_at), rule.working_days)
+
+
+_PLUS_EIGHT = timezone(timedelta(hours=8))  # equal to any fixed +08:00 zone (CHINA_STANDARD_TIME too)
+
+
+def local_day(moment: datetime) -> date:
+    """The day of ``moment`` in China Standard Time. A moment already at +08:00 (as events'
+    occurrence times are stored) is not converted: its fields are the local ones, and
+    ``astimezone`` cost ten times the zone's comparison."""
+    if moment.tzinfo == _PLUS_EIGHT:
+        return moment.date()
+    return moment.astimezone(CHINA_STANDARD_TIME).date()
 
 
 def parse_holidays(text: str) -> list[date]:
