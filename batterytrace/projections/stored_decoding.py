@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, find_id_convertor
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
 from batterytrace.projections.event_source import EventDecoder
@@ -50,6 +52,13 @@ class _JSONDecoder:
     def __init__(self, transcoder: JSONTranscoder) -> None:
         self._names = transcoder.names
         self._classes: dict[str, tuple[type, Callable[[Any], Any]]] = {}
+        # The library's own transcodings of a text (datetimes, decimals: two or three in every
+        # event) made by their constructor directly, without the transcoding's method around it.
+        self._from_text: dict[str, Callable[[str], Any]] = {
+            name: _FROM_TEXT[type(transcoding)]
+            for name, transcoding in transcoder.names.items()
+            if type(transcoding) in _FROM_TEXT
+        }
 
     def decode(self, stored: Any) -> Any:
         topic = stored.topic
@@ -61,7 +70,7 @@ class _JSONDecoder:
         state = parse_stored_state(stored.state)
         revive = self._revive
         for key, value in state.items():
-            if type(value) is dict or type(value) is list:
+            if type(value) in _CONTAINERS:
                 state[key] = revive(value)
         state["originator_id"] = convert_id(stored.originator_id)
         state["originator_version"] = stored.originator_version
@@ -77,16 +86,29 @@ class _JSONDecoder:
     def _revive(self, value: Any) -> Any:
         """What the library's ``object_hook`` makes of ``value``: inner objects first."""
         if type(value) is list:
-            return [self._revive(v) if type(v) is dict or type(v) is list else v for v in value]
+            return [self._revive(v) if type(v) in _CONTAINERS else v for v in value]
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             data = value["_data_"]
-            if type(data) is dict or type(data) is list:
+            if type(data) is str:
+                from_text = self._from_text.get(value["_type_"])
+                if from_text is not None:
+                    return from_text(data)
+            elif type(data) in _CONTAINERS:
                 data = self._revive(data)
             return self._names[value["_type_"]].decode(data)
         for key, inner in value.items():
-            if type(inner) is dict or type(inner) is list:
+            if type(inner) in _CONTAINERS:
                 value[key] = self._revive(inner)
         return value
+
+
+_CONTAINERS = frozenset({dict, list})
+# The library's transcodings that make their value from its text by one constructor (their
+# ``decode`` checks it is a text and calls it): called directly for a text.
+_FROM_TEXT: dict[type, Callable[[str], Any]] = {
+    DatetimeAsISO: datetime.fromisoformat,
+    DecimalAsStr: Decimal,
+}
 
 
 def parse_stored_state(state: Any) -> Any:
