@@ -19,15 +19,22 @@ def event_name(domain_event: Any) -> str:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_TEXT = frozenset({str})
 
 
 def plain(value: Any) -> Any:
     """JSON-ready: times in China Standard Time with their offset (as the views show them, so a
     battery read from its events and from the lifecycle view reads the same), dates as ISO.
     Texts and numbers, most of any event's facts, are answered first by their exact type: this
-    runs for every fact of every event of a rebuild."""
-    if type(value) in _SCALARS:
+    runs for every fact of every event of a rebuild; so are lists and dicts of texts and numbers
+    (a battery's components, a recycler's recovered masses), copied in one call."""
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if kind is list or kind is tuple:
+        return list(value) if _SCALARS.issuperset(map(type, value)) else [plain(v) for v in value]
+    if kind is dict and _TEXT.issuperset(map(type, value)) and _SCALARS.issuperset(map(type, value.values())):
+        return dict(value)
     if isinstance(value, datetime):
         return in_china_time(value).isoformat()
     if isinstance(value, date):
@@ -39,10 +46,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+# What ``event_details`` leaves out: bookkeeping and the common fields, in one set.
+_NOT_DETAILS = frozenset(_HIDDEN | set(COMMON))
+
+
 def event_details(domain_event: Any) -> dict[str, Any]:
-    """The event's own facts, without bookkeeping and common fields, None values dropped."""
+    """The event's own facts, without bookkeeping and common fields, None values dropped. Texts
+    and numbers pass as they are without a call to ``plain``: this runs for every battery event
+    of a rebuild."""
+    scalars = _SCALARS
     return {
-        key: plain(value)
+        key: value if type(value) in scalars else plain(value)
         for key, value in vars(domain_event).items()
-        if key not in _HIDDEN and key not in COMMON and value is not None
+        if value is not None and key not in _NOT_DETAILS
     }

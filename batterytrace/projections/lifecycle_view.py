@@ -11,15 +11,21 @@ one or the other).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import singledispatch
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select
 
 from batterytrace.events.battery import FLAG_CUSTODY_UNVERIFIED, FLAG_NON_COMPLIANT, Battery
 from batterytrace.events.collection_point import CollectionPoint
-from batterytrace.events.custody import Custody, consequence_of, custody_after, event_kind, state_after
+from batterytrace.events.custody import (
+    NOBODY,
+    Custody,
+    Facts,
+    consequence_of,
+    event_kind,
+)
 from batterytrace.events.participant import Participant
 from batterytrace.events.working_days import WorkingCalendar
 from batterytrace.projections.database import upsert
@@ -34,6 +40,7 @@ from batterytrace.projections.tables import (
 
 FLAG_LATE_REPORT = "late report"
 FLAG_BACKWARDS = "dates run backwards (late correction)"
+TIMELINE_COLUMNS = tuple(c.name for c in lifecycle_events.columns)  # the order of ``fold``'s rows
 
 
 class LifecycleView:
@@ -50,7 +57,8 @@ class LifecycleView:
         timeline, points = self.fold(events, batteries, participants, roles)
         upsert(connection, lifecycle_batteries, list(batteries.values()), key=["code"])
         if timeline:
-            connection.execute(insert(lifecycle_events), timeline)
+            rows = [dict(zip(TIMELINE_COLUMNS, t, strict=True)) for t in timeline]
+            connection.execute(insert(lifecycle_events), rows)
         upsert(connection, lifecycle_participants, list(participants.values()), key=["credit_code"])
         upsert(connection, lifecycle_points, points, key=["id"])
 
@@ -60,22 +68,76 @@ class LifecycleView:
         batteries: dict[str, dict[str, Any]],
         participants: dict[str, dict[str, Any]],
         roles: dict[str, list[str]],
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
         """The events applied to the rows in memory (``batteries`` and ``participants`` by key,
         holding every row the events touch, and the battery actors' ``roles``), changed in place;
-        returns the new timeline rows and collection points. Shared by ``apply`` and the
-        set-wise rebuild (``builder``), so that both give the same rows."""
-        timeline: list[dict[str, Any]] = []
+        returns the new timeline rows (tuples in ``TIMELINE_COLUMNS`` order: the rebuild writes
+        them as they are, one dict less per event) and collection points. Shared by ``apply``
+        and the set-wise rebuild (``builder``), so that both give the same rows."""
+        timeline: list[tuple[Any, ...]] = []
         points: list[dict[str, Any]] = []
-        for position, domain_event in events:
-            if isinstance(domain_event, Battery.Event):
-                timeline.append(self._battery_event(batteries, position, domain_event, roles))
-            elif isinstance(domain_event, Participant.Event):
-                self._participant_event(participants, domain_event)
-                if isinstance(domain_event, Participant.Registered):
-                    roles[domain_event.originator_id] = list(domain_event.roles)
-            elif isinstance(domain_event, CollectionPoint.Registered):
-                points.append(_point_row(domain_event))
+        plans = _PLANS
+        is_late = self.calendar.is_late
+        roles_of = roles.get
+        add_to_timeline = timeline.append
+        for position, e in events:
+            plan = plans.get(type(e)) or _plan(type(e))
+            if plan.role is not _BATTERY:
+                if plan.role is _PARTICIPANT:
+                    self._participant_event(participants, e)
+                    if plan.registers_roles:
+                        roles[e.originator_id] = list(e.roles)
+                elif plan.role is _POINT:
+                    points.append(_point_row(e))
+                continue
+            # A battery event (written out here, not in a function: this runs for most events of
+            # a rebuild). The row's state and holder become what the aggregate has them be
+            # (custody.py), then come the event's other facts (``_row_facts``).
+            code = e.originator_id
+            if plan.produced:
+                row = batteries[code] = _produced_row(e)
+            else:
+                row = batteries[code]
+            kind = plan.kind
+            occurred_at = e.occurred_at
+            recorded_at = e.timestamp
+            actor_id = e.actor_id
+            # The deadline of who reported what (events/deadlines.py), as the compliance report has it.
+            reported_late = is_late(
+                kind,
+                occurred_at,
+                recorded_at,
+                roles_of(actor_id, ()),
+                previous_state=row["state"],
+                at_an_outlet=bool(getattr(e, "from_collection_point_id", None)),
+            )
+            row["state"] = plan.state
+            row["holder_kind"], row["holder_id"], row["responsible_id"] = plan.holder(  # type: ignore[misc]
+                vars(e), _custody(Custody, (row["holder_kind"], row["holder_id"], row["responsible_id"]))
+            )
+            if plan.facts is not None:
+                plan.facts(e, row)
+            if reported_late:
+                _flag(row, FLAG_LATE_REPORT)
+            last_occurred_at = row["last_occurred_at"]
+            if occurred_at < last_occurred_at:
+                _flag(row, FLAG_BACKWARDS)
+            version = row["version"] = e.originator_version
+            row["last_occurred_at"] = max(last_occurred_at, occurred_at)
+            add_to_timeline(
+                (  # in lifecycle_events' column order (TIMELINE_COLUMNS)
+                    code,
+                    version,
+                    position,
+                    kind,
+                    occurred_at,
+                    recorded_at,
+                    actor_id,
+                    bool(getattr(e, "late_correction", False)),
+                    reported_late,
+                    event_details(e),
+                )
+            )
         return timeline, points
 
     def builder(self, fresh: FreshTables) -> LifecycleBuilder:
@@ -92,47 +154,6 @@ class LifecycleView:
             for row in connection.execute(query).mappings():
                 rows[row["code"]] = dict(row)
         return rows
-
-    def _battery_event(
-        self,
-        batteries: dict[str, dict[str, Any]],
-        position: int,
-        domain_event: Any,
-        roles: dict[str, list[str]],
-    ) -> dict[str, Any]:
-        kind = event_kind(type(domain_event))
-        code = domain_event.originator_id
-        if isinstance(domain_event, Battery.Produced):
-            batteries[code] = _produced_row(domain_event)
-        row = batteries[code]
-        # The deadline of who reported what (events/deadlines.py), as the compliance report has it.
-        reported_late = self.calendar.is_late(
-            kind,
-            domain_event.occurred_at,
-            domain_event.timestamp,
-            roles.get(domain_event.actor_id, ()),
-            previous_state=row["state"],
-            at_an_outlet=bool(getattr(domain_event, "from_collection_point_id", None)),
-        )
-        _apply(row, domain_event)
-        if reported_late:
-            _flag(row, FLAG_LATE_REPORT)
-        if domain_event.occurred_at < row["last_occurred_at"]:
-            _flag(row, FLAG_BACKWARDS)
-        row["version"] = domain_event.originator_version
-        row["last_occurred_at"] = max(row["last_occurred_at"], domain_event.occurred_at)
-        return {
-            "code": code,
-            "version": domain_event.originator_version,
-            "position": position,
-            "event": kind,
-            "occurred_at": domain_event.occurred_at,
-            "recorded_at": domain_event.timestamp,
-            "actor_id": domain_event.actor_id,
-            "late_correction": bool(getattr(domain_event, "late_correction", False)),
-            "reported_late": reported_late,
-            "details": event_details(domain_event),
-        }
 
     # --------------------------------------------------------------------------- participants
     @staticmethod
@@ -193,7 +214,13 @@ def _is_battery(domain_event: Any) -> bool:
     return isinstance(domain_event, Battery.Event)
 
 
+_custody = tuple.__new__  # a Custody made in one C call: Custody(...) goes through a Python __new__
+_PRODUCED = consequence_of(Battery.Produced)
+_PRODUCED_STATE = _PRODUCED.state.value
+
+
 def _produced_row(e: Any) -> dict[str, Any]:
+    holder_kind, holder_id, responsible_id = _PRODUCED.holder(vars(e), NOBODY)
     return {
         "code": e.code,
         "level": e.level,
@@ -205,8 +232,10 @@ def _produced_row(e: Any) -> dict[str, Any]:
         "nominal_voltage_v": e.nominal_voltage_v,
         "energy_kwh": e.energy_kwh,
         "mass_kg": e.mass_kg,
-        "state": state_after(Battery.Produced).value,
-        **custody_after(Battery.Produced, vars(e))._asdict(),
+        "state": _PRODUCED_STATE,
+        "holder_kind": holder_kind,
+        "holder_id": holder_id,
+        "responsible_id": responsible_id,
         "vin": None,
         "site": None,
         "collection_point_id": None,
@@ -223,14 +252,46 @@ def _produced_row(e: Any) -> dict[str, Any]:
     }
 
 
-def _apply(row: dict[str, Any], e: Battery.Event) -> None:
-    """The battery row after one event: state and holder as the aggregate has them (custody.py),
-    then the event's other facts."""
-    before = Custody(row["holder_kind"], row["holder_id"], row["responsible_id"])
-    consequence = consequence_of(type(e))  # looked up once: this runs for every battery event
-    row["state"] = consequence.state.value
-    row.update(consequence.holder(vars(e), before)._asdict())
-    _row_facts(e, row)
+class _Plan(NamedTuple):
+    """What the fold does with one event class, worked out once per class (``_plan``) rather
+    than for every event: the fold runs for every stored event of a rebuild, and looking the
+    same things up again (the event's name, its consequence, its state's text, its row handler)
+    cost more than applying it."""
+
+    role: str  # _BATTERY, _PARTICIPANT, _POINT or _IGNORED
+    registers_roles: bool = False  # Participant.Registered: the actor's roles for the deadlines
+    kind: str = ""  # a battery event's name in the timeline (``event_kind``)
+    state: str = ""  # the state a battery event leaves (custody.py)
+    holder: Callable[[Facts, Custody], Custody] | None = None  # the holder it leaves (custody.py)
+    facts: Callable[[Any, dict[str, Any]], None] | None = None  # its ``_row_facts``, if any
+    produced: bool = False  # Battery.Produced: makes the battery's row
+
+
+_BATTERY, _PARTICIPANT, _POINT, _IGNORED = "battery", "participant", "point", "ignored"
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(event_class: type) -> _Plan:
+    """``event_class``'s plan, made on its first event and kept (event classes are few)."""
+    if issubclass(event_class, Battery.Event):
+        consequence = consequence_of(event_class)
+        handler = _row_facts.dispatch(event_class)
+        plan = _Plan(
+            _BATTERY,
+            kind=event_kind(event_class),
+            state=consequence.state.value,
+            holder=consequence.holder,
+            facts=None if handler is _row_facts.registry[object] else handler,
+            produced=issubclass(event_class, Battery.Produced),
+        )
+    elif issubclass(event_class, Participant.Event):
+        plan = _Plan(_PARTICIPANT, registers_roles=issubclass(event_class, Participant.Registered))
+    elif issubclass(event_class, CollectionPoint.Registered):
+        plan = _Plan(_POINT)
+    else:
+        plan = _Plan(_IGNORED)
+    _PLANS[event_class] = plan
+    return plan
 
 
 # Battery events that change only the row's state and holder (besides the timeline).
@@ -333,21 +394,24 @@ class LifecycleBuilder:
         self.participants: dict[str, dict[str, Any]] = {}
         self.roles: dict[str, list[str]] = {}
         self.points: dict[str, dict[str, Any]] = {}
+        self.flushed = False  # whether battery rows were written early (``read_back``)
 
     def add(self, events: Sequence[tuple[int, Any]]) -> None:
         batteries = self.batteries
-        missing = {
-            e.originator_id
-            for _, e in events
-            if _is_battery(e) and e.originator_id not in batteries and not isinstance(e, Battery.Produced)
-        }
-        if missing:
-            batteries.update(self.fresh.read_back(lifecycle_batteries, "code", missing))
+        if self.flushed:  # only then can a battery's row be in the fresh table instead of here
+            missing = {
+                e.originator_id
+                for _, e in events
+                if _is_battery(e) and e.originator_id not in batteries and not isinstance(e, Battery.Produced)
+            }
+            if missing:
+                batteries.update(self.fresh.read_back(lifecycle_batteries, "code", missing))
         timeline, points = self.view.fold(events, batteries, self.participants, self.roles)
         self.fresh.write(lifecycle_events, timeline)
         self.points.update((p["id"], p) for p in points)
         if len(batteries) > ROWS_IN_MEMORY:
             self.fresh.write(lifecycle_batteries, list(batteries.values()), flushed_early=True)
+            self.flushed = True
             batteries.clear()
 
     def finish(self) -> None:

@@ -35,14 +35,30 @@ DISPLAY_NAMES = {
 
 def thousandths(value: float | int | str | None) -> int:
     """kWh as Wh, kg as g: the value times 1000, rounded half up to a whole number. The decimal
-    text of the float (``repr``) is what is rounded, so 0.0005 kg is 1 g, as typed."""
+    text of the float (``repr``) is what is rounded, so 0.0005 kg is 1 g, as typed. A float's
+    answer is kept (``_FLOATS``): the views convert every battery's energy and mass, and the
+    same few declared values come again and again, while a ``Decimal`` costs microseconds."""
+    if type(value) is float:
+        known = _FLOATS.get(value)
+        if known is None:
+            known = _rounded(repr(value))
+            if len(_FLOATS) >= _FLOATS_KEPT:
+                _FLOATS.clear()
+            _FLOATS[value] = known
+        return known
     if value is None:
         return 0
-    return int(
-        (Decimal(repr(value) if isinstance(value, float) else str(value)) * THOUSANDTHS).to_integral_value(
-            ROUND_HALF_UP
-        )
-    )
+    return _rounded(repr(value) if isinstance(value, float) else str(value))
+
+
+def _rounded(decimal_text: str) -> int:
+    return int((Decimal(decimal_text) * THOUSANDTHS).to_integral_value(ROUND_HALF_UP))
+
+
+# Floats by their thousandths (equal floats have the same ``repr`` but for 0.0 and -0.0, which
+# both give 0; a NaN or an infinity raises before it is kept). Bounded: cleared when full.
+_FLOATS: dict[float, int] = {}
+_FLOATS_KEPT = 65_536
 
 
 def in_units(stored: int | None) -> float | None:
