@@ -126,11 +126,13 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     middleware.install(app, settings)
+    # Routes are matched in the order they are included: the scan, the busiest route (an
+    # outlet's handhelds), first; matching it behind three routers cost ~20 µs a scan.
     for module in (
+        scan,
         production,
         lifecycle,
         vehicles,
-        scan,
         batteries,
         reports,
         participants,
