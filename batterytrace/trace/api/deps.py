@@ -120,17 +120,17 @@ class _Known:
         return self.participant
 
 
-async def optional_caller(
-    request: Request,
-    service: Service,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Participant | None:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def optional_caller(request: Request, credentials: Credentials) -> Participant | None:
     """The participant behind the bearer token, or None for the public. Wrong keys are throttled
     per client address and key id (429), logged and counted: see ``throttle``. A token seen a
     moment ago is answered from ``RecentCallers`` on the event loop; any other is looked up in a
     worker thread."""
     if credentials is None:
         return None
+    service: BatteryTrace = request.app.state.service
     guard: AuthGuard = request.app.state.auth_guard
     token = credentials.credentials
     address = request.client.host if request.client else "unknown"
@@ -147,10 +147,19 @@ async def optional_caller(
     return participant
 
 
-async def caller(participant: Annotated[Participant | None, Depends(optional_caller)]) -> Participant:
+def required(participant: Participant | None) -> Participant:
+    """The caller of a route that needs a key: the public is refused."""
     if participant is None:
         raise NotAuthenticated("this needs an API key: send 'Authorization: Bearer bt_…'")
     return participant
+
+
+async def caller(request: Request, credentials: Credentials) -> Participant:
+    """``optional_caller``, the public refused. Called, not declared on it: FastAPI solves a
+    route's dependency tree on every request, and each level costs (the tree was a sixth of a
+    scan's CPU before it was cut, py-spy under ``bench.scan_rate``, 2026-11-29); the bearer
+    scheme stays in the tree, so the OpenAPI documents the key."""
+    return required(await optional_caller(request, credentials))
 
 
 OptionalCaller = Annotated[Participant | None, Depends(optional_caller)]
@@ -160,15 +169,11 @@ BEARER_SECURITY = [{"HTTPBearer": []}]  # what ``Caller`` writes into a route's 
 
 
 async def caller_of(request: Request) -> Participant:
-    """``Caller`` resolved by a route itself, with the same functions and the same refusals.
-
-    Why: FastAPI solves a route's dependency tree on every request, and the scan's
-    (service, caller → optional caller → bearer credentials) took a sixth of a scan's CPU under load
-    (py-spy, ``bench.scan_rate``, 2026-11-29); the busiest route takes only the request and calls
-    these instead. Such a route declares ``openapi_extra={"security": BEARER_SECURITY}``, so its
-    documentation is as with ``Caller``."""
-    credentials = await _bearer(request)
-    return await caller(await optional_caller(request, request.app.state.service, credentials))
+    """``Caller`` resolved by a route itself, with the same functions and the same refusals: the
+    busiest route (the scan) takes only the request, no dependency tree at all. Such a route
+    declares ``openapi_extra={"security": BEARER_SECURITY}``, so its documentation is as with
+    ``Caller``."""
+    return await caller(request, await _bearer(request))
 
 
 async def regulator(participant: Caller) -> Participant:
