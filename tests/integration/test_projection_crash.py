@@ -40,8 +40,10 @@ from batterytrace.projections.tables import VIEWS, positions
 from batterytrace.trace.application import BatteryTrace
 from tests.utils.server import batterytrace_command
 from tests.utils.views import (
+    Contents,
     demo_store,
     differences,
+    positions_and_contents,
     rows_as_dicts,
     view_contents,
 )
@@ -150,11 +152,11 @@ def view_positions(runner: ViewRunner) -> dict[str, int]:
 
 
 def check_views_hold_exactly_their_prefix(
-    runner: ViewRunner, events: list[tuple[int, Any]], at: dict[str, int], journal: Journal
+    contents: Contents, events: list[tuple[int, Any]], at: dict[str, int], journal: Journal
 ) -> None:
     """Each view holds the events up to its position, each once: timeline rows, collection
-    counters per point, monthly counts."""
-    contents = view_contents(runner.engine)
+    counters per point, monthly counts. ``contents`` and ``at`` must be read in one snapshot
+    (``positions_and_contents``): a killed runner's last COMMIT may land after it died."""
 
     def upto(view: str, name: str) -> list[Any]:
         return [e for n, e in events if n <= at[view] and event_name(e) == name]
@@ -228,10 +230,11 @@ def test_runners_killed_at_random_moments_leave_views_equal_to_a_rebuild(
             assert process.returncode == 0 and "done" in out, f"{out}\n{err}\n{journal}"
         else:
             assert process.returncode == -signal.SIGKILL, f"{out}\n{err}\n{journal}"
-        this.positions_after = view_positions(runner)
+        at, contents = positions_and_contents(runner.engine)
+        this.positions_after = {view: at[view] for view in VIEWS}
         for view in VIEWS:
             assert this.positions_after[view] >= this.positions_before[view], str(journal)
-        check_views_hold_exactly_their_prefix(runner, events, this.positions_after, journal)
+        check_views_hold_exactly_their_prefix(contents, events, this.positions_after, journal)
 
     print(journal)
     interrupted = [
@@ -243,8 +246,8 @@ def test_runners_killed_at_random_moments_leave_views_equal_to_a_rebuild(
 
     runner.catch_up()
     assert [s.lag for s in runner.status()] == [0] * len(runner.status()), str(journal)
-    check_views_hold_exactly_their_prefix(runner, events, dict.fromkeys(VIEWS, head), journal)
     after_kills = view_contents(runner.engine)
+    check_views_hold_exactly_their_prefix(after_kills, events, dict.fromkeys(VIEWS, head), journal)
     runner.rebuild()
     rebuilt = view_contents(runner.engine)
     assert after_kills == rebuilt, f"{differences(after_kills, rebuilt)}\n{journal}"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from batterytrace.demo.national import DemoSummary, generate_demo
 from batterytrace.events.base import CHINA_STANDARD_TIME
@@ -39,7 +39,7 @@ from batterytrace.events.commands import (
     ScrapVehicle,
     Swap,
 )
-from batterytrace.projections.tables import VIEW_TABLES
+from batterytrace.projections.tables import VIEW_TABLES, positions
 from batterytrace.trace.application import BatteryTrace
 from tests.utils.cast import NationalCast
 
@@ -68,13 +68,32 @@ def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[int, str], ...]:
 
 def view_contents(engine: Engine, view: str | None = None) -> Contents:
     """Every row of every table of ``view`` (all views when None), by table name, sorted."""
+    with engine.connect() as connection:
+        return _contents(connection, view)
+
+
+def positions_and_contents(engine: Engine) -> tuple[dict[str, int], Contents]:
+    """Every view's position and every view's rows, read in one snapshot (REPEATABLE READ on
+    PostgreSQL; on SQLite the views engine begins its transactions IMMEDIATE, so no writer
+    commits while it reads). Why: a runner killed by SIGKILL may have sent its COMMIT before it
+    died, and the server completes it a moment later; positions and rows read one after the other
+    could then straddle that commit (each is consistent with the other only as of one instant)."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    with connection, connection.begin():
+        query = select(positions.c.view, positions.c.position)
+        at = {view: position for view, position in connection.execute(query)}
+        return at, _contents(connection, None)
+
+
+def _contents(connection: Connection, view: str | None) -> Contents:
     views: Iterable[str] = [view] if view else VIEW_TABLES
     contents: Contents = {}
-    with engine.connect() as connection:
-        for name in views:
-            for table in VIEW_TABLES[name]:
-                rows = [tuple(_comparable(v) for v in row) for row in connection.execute(select(table))]
-                contents[table.name] = sorted(rows, key=_sort_key)
+    for name in views:
+        for table in VIEW_TABLES[name]:
+            rows = [tuple(_comparable(v) for v in row) for row in connection.execute(select(table))]
+            contents[table.name] = sorted(rows, key=_sort_key)
     return contents
 
 
