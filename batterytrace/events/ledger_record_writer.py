@@ -25,14 +25,14 @@ demo store and on generated values. Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from batterytrace.events import ledger_record
 from batterytrace.events.ledger_record import RECORD_VERSION, record_of
-from batterytrace.events.zone import CHINA_STANDARD_TIME
+from batterytrace.events.zone import CHINA_STANDARD_TIME, china_local
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _DIRECT = frozenset({str, bool, int, type(None)})  # written by orjson exactly as RFC 8785 writes them
@@ -42,7 +42,6 @@ _prepared = ledger_record._prepared
 _NeedsCareful = ledger_record._NeedsCareful
 _sha256 = hashlib.sha256
 _all_direct = _DIRECT.issuperset  # over an iterator: no set made; stops at the first other type
-_PLUS_EIGHT = timezone(timedelta(hours=8))  # equal to any fixed +08:00 zone (CHINA_STANDARD_TIME too)
 _EIGHT_HOURS = timedelta(hours=8)
 # The own fields to leave out of ``data``, by an event's attribute names in their order (its
 # "shape"): found once a shape, instead of popping all seven and checking the keys are ASCII.
@@ -152,10 +151,7 @@ def _time(moment: datetime) -> datetime | str:
         if moment.microsecond:
             return (text[1:27] + b"+08:00").decode()
         return (text[1:20] + b".000000+08:00").decode()
-    if zone is None:
-        moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
-    elif zone != _PLUS_EIGHT:
-        moment = moment.astimezone(CHINA_STANDARD_TIME)
+    moment = moment.replace(tzinfo=CHINA_STANDARD_TIME) if zone is None else china_local(moment)
     if moment.microsecond:
         return moment
     text = orjson.dumps(moment)  # b'"2026-10-01T10:00:00+08:00"'

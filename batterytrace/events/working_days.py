@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from batterytrace.events.deadlines import DEFAULT_DEADLINES, ReportingDeadlines, ReportingRule
-from batterytrace.events.zone import CHINA_STANDARD_TIME
+from batterytrace.events.zone import CHINA_STANDARD_TIME, china_local
 
 
 class WorkingCalendar:
@@ -130,16 +130,9 @@ class WorkingCalendar:
         return rule is not None and recorded_at >= self._due(local_day(occurred_at), rule.working_days)
 
 
-_PLUS_EIGHT = timezone(timedelta(hours=8))  # equal to any fixed +08:00 zone (CHINA_STANDARD_TIME too)
-
-
 def local_day(moment: datetime) -> date:
-    """The day of ``moment`` in China Standard Time. A moment already at +08:00 (as events'
-    occurrence times are stored) is not converted: its fields are the local ones, and
-    ``astimezone`` cost ten times the zone's comparison."""
-    if moment.tzinfo == _PLUS_EIGHT:
-        return moment.date()
-    return moment.astimezone(CHINA_STANDARD_TIME).date()
+    """The day of ``moment`` in China Standard Time (``zone.china_local``)."""
+    return china_local(moment).date()
 
 
 def parse_holidays(text: str) -> list[date]:

@@ -14,6 +14,17 @@ from datetime import datetime, timedelta, timezone
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 
+def china_local(moment: datetime) -> datetime:
+    """``moment`` with China Standard Time's fields (its day, month, hour …), as
+    ``astimezone(CHINA_STANDARD_TIME)`` gives them; a moment already at +08:00 (as stored
+    occurrence times are) is taken as it is, since its fields are the local ones already and
+    ``astimezone`` cost ten times the zone's comparison: the folds of a rebuild ask this for
+    every event. (``timezone`` objects are equal when their offsets are.)"""
+    if moment.tzinfo == CHINA_STANDARD_TIME:
+        return moment
+    return moment.astimezone(CHINA_STANDARD_TIME)
+
+
 def in_china_time(moment: datetime) -> datetime:
     """The same instant in China Standard Time; a time without a zone already is one (the
     platform's convention for input)."""

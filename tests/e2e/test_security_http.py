@@ -393,6 +393,33 @@ def test_a_request_id_that_is_not_a_short_token_is_replaced(sqlite_url: str, giv
         assert len(replaced.headers["x-request-id"]) == 32 and replaced.headers["x-request-id"].isalnum()
 
 
+def test_each_request_is_logged_as_one_json_line_with_its_id_route_and_status(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access line is made only when its logger writes INFO (``Exchange.observe``): written
+    then, with the request id the client sees; not made at all otherwise."""
+    with api_on(sqlite_url) as api:
+        with caplog.at_level(logging.INFO, logger="batterytrace.access"):
+            answer = api.client.get(
+                "/api/v1/batteries/3CAPB120A1B2C3R7F0000123", headers={"X-Request-ID": "r-1"}
+            )
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "batterytrace.access"]
+        assert lines == [
+            {
+                "request_id": "r-1",
+                "method": "GET",
+                "path": "/api/v1/batteries/3CAPB120A1B2C3R7F0000123",
+                "route": "/api/v1/batteries/{code}",
+                "status": answer.status_code,
+                "ms": lines[0]["ms"],
+            }
+        ]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="batterytrace.access"):
+            api.client.get("/healthz")
+        assert not [r for r in caplog.records if r.name == "batterytrace.access"]
+
+
 def test_readyz_does_not_show_the_database_error(
     api: Api, caplog: pytest.LogCaptureFixture, monkeypatch
 ) -> None:

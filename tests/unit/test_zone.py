@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from batterytrace.events.zone import CHINA_STANDARD_TIME, in_china_time, shown_time
+from batterytrace.events.zone import CHINA_STANDARD_TIME, china_local, in_china_time, shown_time
 from batterytrace.projections.event_data import plain
 
 REPORTED = datetime(2019, 12, 28, 4, 29, 26, 512_000, tzinfo=UTC)  # 12:29:26 in Beijing
@@ -37,3 +37,17 @@ def test_plain_values_carry_times_in_china_standard_time_and_dates_as_they_are()
     assert plain(REPORTED) == "2019-12-28T12:29:26.512000+08:00"
     assert plain({"at": [REPORTED]}) == {"at": ["2019-12-28T12:29:26.512000+08:00"]}
     assert plain(REPORTED.date()) == "2019-12-28"
+
+
+def test_china_local_gives_the_fields_astimezone_gives_and_keeps_a_time_already_at_plus_eight() -> None:
+    stored = datetime.fromisoformat("2026-01-31T23:30:00+08:00")  # as an event's time is revived
+    assert china_local(stored) is stored
+    for moment in (
+        datetime(2026, 1, 31, 16, 30, tzinfo=UTC),  # 00:30 on 1 February in Beijing
+        datetime(2026, 1, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+        stored,
+    ):
+        local = china_local(moment)
+        expected = moment.astimezone(CHINA_STANDARD_TIME)
+        assert (local.date(), local.hour, local.minute) == (expected.date(), expected.hour, expected.minute)
+        assert local == moment  # the same instant

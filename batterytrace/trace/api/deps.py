@@ -165,7 +165,7 @@ async def caller(request: Request, credentials: Credentials) -> Participant:
 OptionalCaller = Annotated[Participant | None, Depends(optional_caller)]
 Caller = Annotated[Participant, Depends(caller)]
 
-BEARER_SECURITY = [{"HTTPBearer": []}]  # what ``Caller`` writes into a route's OpenAPI operation
+BEARER_SECURITY = [{_bearer.scheme_name: []}]  # what ``Caller`` writes into a route's OpenAPI operation
 
 
 async def caller_of(request: Request) -> Participant:

@@ -124,19 +124,17 @@ class Exchange:
         if path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
             template = API_PREFIX + template  # routers included with a prefix report their own path
         REQUEST_LATENCY.labels(method_label(method), template, str(self.status)).observe(elapsed)
-        if access_log.isEnabledFor(logging.INFO):  # the line is made only where it is written
-            access_log.info(
-                json.dumps(
-                    {
-                        "request_id": self.request_id,
-                        "method": method[:16],
-                        "path": path[:512],
-                        "route": template,
-                        "status": self.status,
-                        "ms": round(elapsed * 1000, 2),
-                    }
-                )
-            )
+        if not access_log.isEnabledFor(logging.INFO):
+            return  # the line is made only where it is written
+        line = {
+            "request_id": self.request_id,
+            "method": method[:16],
+            "path": path[:512],
+            "route": template,
+            "status": self.status,
+            "ms": round(elapsed * 1000, 2),
+        }
+        access_log.info(json.dumps(line))
 
     async def send(self, message: Message) -> None:
         if self.refused:
