@@ -88,7 +88,8 @@ def p1(store: str, sizes: Sizes) -> Rows:
 
 
 def p2(store: str, sizes: Sizes) -> Rows:
-    batteries = int(600 * (sizes.scan_seconds + scan_rate.WARMUP_SECONDS)) + scan_rate.WARMUP_CODES + 1000
+    per_run = scan_rate.SCANS_PER_SECOND_AT_MOST * (sizes.scan_seconds + scan_rate.WARMUP_SECONDS)
+    batteries = int(per_run) + scan_rate.WARMUP_CODES + 1000
     generator = scan_rate.choose_generator("auto")
     figures = scan_rate.measure(
         store,

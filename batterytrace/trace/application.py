@@ -228,27 +228,49 @@ class BatteryTrace(Registry, Application[str]):
 
     # ---------------------------------------------------------------------------- saving
     def _commit(self, *aggregates: TraceAggregate) -> WriteResult:
-        pending = [e for a in aggregates for e in a.collect_events()]
-        if not pending:
-            return WriteResult(replayed=True, saved=aggregates)
-        try:
-            recordings = self._group_commit.save(pending)  # perhaps with other writes: group_commit.py
-            self._recorded(pending, recordings)
-        except OperationalError as error:
-            raise StoreUnavailable(
-                f"the event store is unavailable, nothing was recorded: {_first_line(error)}"
-            ) from None
-        except IntegrityError:
-            names = ", ".join(sorted({str(a.id) for a in aggregates}))
-            raise ConcurrentWrite(
-                f"{names} changed while this request was being processed; read it again and retry"
-            ) from None
-        return WriteResult(
-            events=[f"{r.domain_event.originator_id}:{type(r.domain_event).__name__}" for r in recordings],
-            notification_id=recordings[-1].notification.id if recordings else None,
-            saved=aggregates,
-            recorded=tuple(pending),
-        )
+        return self.commit_each([aggregates])[0]
+
+    def commit_each(self, writes: Sequence[Sequence[TraceAggregate]]) -> list[WriteResult]:
+        """Save what the aggregates of several writes hold pending in one transaction, and answer
+        each write with its own result (a write that recorded nothing is a replay).
+
+        For a caller that decided several independent writes at once (queued scans:
+        ``api/scan_queue.py``): a conflict (another request moved one of the aggregates first)
+        refuses them all with ``ConcurrentWrite`` and records nothing, so that such a caller
+        makes each of them again alone; nothing else differs from saving them one by one."""
+        pendings = [[e for a in aggregates for e in a.collect_events()] for aggregates in writes]
+        everything = [event for pending in pendings for event in pending]
+        recordings: list[Any] = []
+        if everything:
+            try:
+                recordings = self._group_commit.save(everything)  # perhaps with other writes: group_commit.py
+                self._recorded(everything, recordings)
+            except OperationalError as error:
+                raise StoreUnavailable(
+                    f"the event store is unavailable, nothing was recorded: {_first_line(error)}"
+                ) from None
+            except IntegrityError:
+                names = ", ".join(sorted({str(a.id) for aggregates in writes for a in aggregates}))
+                raise ConcurrentWrite(
+                    f"{names} changed while this request was being processed; read it again and retry"
+                ) from None
+        results = []
+        start = 0
+        for aggregates, pending in zip(writes, pendings, strict=True):
+            if not pending:
+                results.append(WriteResult(replayed=True, saved=tuple(aggregates)))
+                continue
+            mine = recordings[start : start + len(pending)]
+            start += len(pending)
+            results.append(
+                WriteResult(
+                    events=[f"{r.domain_event.originator_id}:{type(r.domain_event).__name__}" for r in mine],
+                    notification_id=mine[-1].notification.id,
+                    saved=tuple(aggregates),
+                    recorded=tuple(pending),
+                )
+            )
+        return results
 
     def commit(self, *aggregates: Any) -> WriteResult:
         """Save what ``aggregates`` hold pending (anything with ``collect_events``), in one
@@ -385,30 +407,45 @@ class BatteryTrace(Registry, Application[str]):
         them again)."""
         if actor is not None and actor.id != command.actor_id:
             raise ValueError(f"actor {actor.id} is not {command.actor_id}")
-        handler = handler_for(command)
-        reporting = command.reporting
         preloaded = list(batteries)
-        if preloaded and [b.code for b in preloaded] != [
+
+        def act() -> WriteResult:
+            loaded = tuple(preloaded) or tuple(self.battery(code) for code in command.battery_codes)
+            preloaded.clear()
+            actor_now = actor or self.participant(command.actor_id)
+            return self._commit(*self.decide(command, actor=actor_now, point=point, batteries=loaded))
+
+        return self._retrying_once(command.reporting.request_id, act)
+
+    def decide(
+        self,
+        command: Command | VehicleCommand,
+        *,
+        actor: Participant,
+        point: CollectionPoint | None = None,
+        batteries: tuple[Battery, ...],
+    ) -> tuple[Battery, ...]:
+        """Run a lifecycle command on its batteries, just loaded, without saving: the batteries
+        come back holding the events it recorded (none for a replayed request), for ``commit_each``
+        (or ``execute``'s own commit). Refusals are raised as ``execute`` raises them."""
+        if actor.id != command.actor_id:
+            raise ValueError(f"actor {actor.id} is not {command.actor_id}")
+        if [b.code for b in batteries] != [
             parse_battery_code(code, today=self.today()).code for code in command.battery_codes
         ]:
             raise ValueError("the batteries given are not the command's")
-
-        def act() -> WriteResult:
-            batteries = tuple(preloaded) or tuple(self.battery(code) for code in command.battery_codes)
-            preloaded.clear()
-            attempt = Attempt(
-                app=self,
-                batteries=batteries,
-                actor=actor or self.participant(command.actor_id),
-                occurred_at=self.when(reporting.occurred_at),
-                request_id=reporting.request_id,
-                late_correction=reporting.late_correction,
-                point=point,
-            )
-            handler(attempt, command)
-            return self._commit(*batteries)
-
-        return self._retrying_once(reporting.request_id, act)
+        reporting = command.reporting
+        attempt = Attempt(
+            app=self,
+            batteries=batteries,
+            actor=actor,
+            occurred_at=self.when(reporting.occurred_at),
+            request_id=reporting.request_id,
+            late_correction=reporting.late_correction,
+            point=point,
+        )
+        handler_for(command)(attempt, command)
+        return batteries
 
     def execute_batch(self, batch: Batch, *, actor: Participant | None = None) -> BatchResult:
         """Run the commands that arrived together (an outlet's hand-over of N batteries, its

@@ -101,7 +101,7 @@ class GroupCommit:
                     self._leading = False
                     self._state.notify_all()
         if mine.error is not None:
-            raise mine.error if group else _own_copy(mine.error)
+            raise mine.error if group else own_copy(mine.error)
         return mine.recordings
 
     def _save(self, group: list[_Write]) -> None:
@@ -127,9 +127,9 @@ class GroupCommit:
             start += len(write.events)
 
 
-def _own_copy(error: BaseException) -> BaseException:
-    """The leader's error for another thread to raise: a copy, so that two threads never write
-    the traceback of one exception object at the same time."""
+def own_copy(error: BaseException) -> BaseException:
+    """One error for several threads or coroutines to raise (a group's leader's, a batch's): a
+    copy each, so that two of them never write the traceback of one exception object at once."""
     try:
         return copy.copy(error)
     except Exception:  # an error that cannot be copied is raised as it is

@@ -11,11 +11,13 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.trace.api import middleware, problems
+from batterytrace.trace.api.batch_thread import BatchThread
 from batterytrace.trace.api.metrics import EVENTS_APPENDED
 from batterytrace.trace.api.routes import (
     api_keys,
@@ -68,6 +70,7 @@ def create_app(
         runner.catch_up()
         app.state.service = service
         app.state.runner = runner
+        app.state.json_scans = BatchThread(partial(scan.json_scans, service), name="scans")
         service.key_usage.share(runner.engine)  # when keys were last used: beside the views
         stop = threading.Event()
         follower = None
@@ -80,6 +83,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.json_scans.close()
             stop.set()
             if follower is not None:
                 follower.join(timeout=10)
