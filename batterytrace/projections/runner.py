@@ -61,6 +61,7 @@ from batterytrace.projections.rebuild import (
 from batterytrace.projections.reports_view import ReportsView
 from batterytrace.projections.store_listener import NotificationWaiter
 from batterytrace.projections.tables import VIEW_TABLES, VIEWS, metadata, positions, schema_fingerprint
+from batterytrace.sqlite_turn import SQLiteTurn
 from batterytrace.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,10 @@ class ViewRunner:
                 )
             self.views = {n: v for n, v in self.views.items() if n not in DEFAULT_UPSTREAM_ONLY}
         self.batch_size = batch_size
+        # the follower's write transactions take turns with the service's saves when both write
+        # one SQLite file (``sqlite_turn.py``): each wakes as soon as the other commits
+        sqlite_file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self._turn = SQLiteTurn(sqlite_file)
         self._position_lock = asyncio.Lock()  # see views_reached
         self._position_read = (float("-inf"), 0)  # (when, views position)
         self.ensure_tables()
@@ -325,7 +330,7 @@ class ViewRunner:
         else:
             prepared = self._prepare(reader, names, events)
             reader.rollback()
-        with self.engine.begin() as connection:
+        with self._turn, self.engine.begin() as connection:
             if self.upstream is not None:  # one writer at a time per view: see the module's docstring
                 locked = [name for name in VIEWS if name in names]
                 connection.execute(

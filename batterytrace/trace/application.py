@@ -52,6 +52,7 @@ from batterytrace.events.participant import (
 )
 from batterytrace.events.zone import in_china_time
 from batterytrace.projections.database import open_view_engine
+from batterytrace.sqlite_turn import SQLiteTurn
 from batterytrace.store import (
     ConfigurationError,
     StoreUnavailable,
@@ -122,7 +123,7 @@ class BatteryTrace(Registry, Application[str]):
                 "server is running"
             ) from None
         _bound_pool_wait(self.recorder)
-        self._write_turns = WriteTurns(env["PERSISTENCE_MODULE"] != "eventsourcing.postgres")
+        self._write_turns = WriteTurns(env.get("SQLITE_DBNAME"))
         self._group_commit = GroupCommit(
             lambda events: self._save_in_turn(*events), wait_seconds=TURN_WAIT_SECONDS
         )
@@ -501,6 +502,7 @@ class BatteryTrace(Registry, Application[str]):
         """The library's close, and the key-usage connections if this service opened any."""
         if "_key_usage" in self.__dict__:
             self._key_usage.dispose()
+        self._write_turns.close()
         super().close()
 
     def authenticate(self, token: str) -> Participant:
@@ -604,24 +606,32 @@ class WriteTurns:
     past many free moments: when they queue on a lock here instead and wake as soon as the
     writer before them commits, p99 at 16 connections fell from 91-119 ms to 70-76 ms (bench P2,
     scans on SQLite, three interleaved pairs of runs, issue 13), at the same rate or better.
-    Writers of other processes (the view follower, a CLI) still meet SQLite's own lock. The
+    Writers of other processes meet SQLite's own lock; the view follower also takes turns with
+    this process on a file lock beside the database (``sqlite_turn.py``), for the same reason. The
     wait is bounded as SQLite's is (``TURN_WAIT_SECONDS``). PostgreSQL locks rows, not the
     database: there it does nothing. The single writes of commands queue first in
     ``GroupCommit`` (``group_commit.py``), whose leader takes a turn here for the whole group."""
 
-    def __init__(self, serialise: bool) -> None:
-        self._lock = threading.Lock() if serialise else None
+    def __init__(self, sqlite_path: str | None) -> None:
+        self._lock = threading.Lock() if sqlite_path else None
+        self._turn = SQLiteTurn(sqlite_path)  # and with the writers of other processes
 
     def __enter__(self) -> None:
-        if self._lock is not None and not self._lock.acquire(timeout=TURN_WAIT_SECONDS):
-            raise StoreUnavailable(
-                f"the event store is busy: this write waited {TURN_WAIT_SECONDS} s for the writes "
-                "before it, nothing was recorded; retry in a moment"
-            )
-
-    def __exit__(self, *_exc: object) -> None:
         if self._lock is not None:
+            if not self._lock.acquire(timeout=TURN_WAIT_SECONDS):
+                raise StoreUnavailable(
+                    f"the event store is busy: this write waited {TURN_WAIT_SECONDS} s for the writes "
+                    "before it, nothing was recorded; retry in a moment"
+                )
+            self._turn.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._lock is not None:
+            self._turn.__exit__(*exc)
             self._lock.release()
+
+    def close(self) -> None:
+        self._turn.close()
 
 
 TURN_WAIT_SECONDS = 5  # as the library's SQLite lock timeout (SQLITE3_DEFAULT_LOCK_TIMEOUT)
