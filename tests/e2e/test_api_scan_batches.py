@@ -1,5 +1,5 @@
-"""Scans queued together (``routes/scan.json_scans``, run by ``api/batch_thread.py``): each answered
-as it would have been alone, on SQLite and PostgreSQL.
+"""Scans and lifecycle commands queued together (``api/written_together.py``, run by
+``api/batch_thread.py``): each answered as it would have been alone, on SQLite and PostgreSQL.
 
 A batch reads every point, battery and maker at once and records every plain collection in one
 transaction; whatever is not plain (a bad body, a refusal, a second scan of the same battery) is
@@ -15,9 +15,10 @@ import orjson
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from batterytrace.events.commands import Collect, Reporting
+from batterytrace.events.commands import Collect, Install, Reporting
 from batterytrace.events.errors import LifecycleViolation, NotAuthorised, NotFound
-from batterytrace.trace.api.routes.scan import JsonScan, json_scans
+from batterytrace.trace.api.routes.scan import JsonScan
+from batterytrace.trace.api.written_together import CommandJob, write_together
 from tests.e2e.test_api_scan import code, collected_events, retired, scans
 from tests.utils.api import Api
 
@@ -30,7 +31,7 @@ def queued(api: Api, member: str, text: str, scan_id: str, point: str | None = N
 
 def test_a_batch_answers_each_scan_as_it_would_be_answered_alone(api: Api) -> None:
     first, second, third = retired(api, 1), retired(api, 2), retired(api, 3)
-    outcomes = json_scans(
+    outcomes = write_together(
         api.service,
         [
             queued(api, "outlet_operator", first, "a-1"),
@@ -81,7 +82,7 @@ def test_a_batch_that_lost_a_race_to_another_writer_is_made_again_scan_by_scan(
         return commit_each(writes)
 
     monkeypatch.setattr(service, "commit_each", rival_first)
-    outcomes = json_scans(
+    outcomes = write_together(
         service,
         [queued(api, "outlet_operator", first, "lost"), queued(api, "outlet_operator", second, "kept")],
     )
@@ -113,3 +114,64 @@ def test_concurrent_scans_of_the_same_batteries_collect_each_once(api: Api) -> N
             if status != 201:  # a retry of the winner is answered again; anything else is refused
                 assert status == (200 if scan_id == winners[0] else 409), mine
         assert [e.request_id for e in collected_events(api, pack)] == [f"scan:{winners[0]}"]
+
+
+# ------------------------------------------------------------------ lifecycle commands queued
+def test_queued_lifecycle_commands_are_each_answered_as_alone(api: Api) -> None:
+    from tests.e2e.test_api_writes import VIN, delivered
+
+    first, second = delivered(api, 11), delivered(api, 12)
+    maker = api.service.participant(api.cast.vehicle_maker)
+    stranger = api.service.participant(api.cast.recycler)
+
+    def install(code_: str, by: Any = maker, request_id: str | None = None) -> CommandJob:
+        command = Install(actor_id=by.id, code=code_, vin=VIN, reporting=Reporting(request_id=request_id))
+        return CommandJob(command, by, lambda result: result)
+
+    outcomes = write_together(
+        api.service,
+        [
+            install(first, request_id="i-1"),
+            install(first, request_id="i-1"),  # the same request again: answered as a replay
+            install(second, by=stranger),  # not its holder: refused in its own words
+            install(second),
+            install(code(98)),  # never produced
+        ],
+    )
+    results = [outcome.value for outcome in outcomes]
+    errors = [outcome.error for outcome in outcomes]
+    assert results[0].replayed is False and results[0].battery(first).state == "installed"
+    assert results[1].replayed is True
+    assert isinstance(errors[2], NotAuthorised | LifecycleViolation), errors[2]
+    assert results[3].replayed is False and results[3].battery(second).vin == VIN
+    assert isinstance(errors[4], NotFound) and "is not registered" in errors[4].message
+    for pack in (first, second):
+        assert [type(e).__name__ for e in api.service.history(pack)].count("Installed") == 1
+
+
+def test_concurrent_installs_and_retirements_through_http_each_record_once(api: Api) -> None:
+    from tests.e2e.test_api_writes import VIN, delivered
+
+    packs = [delivered(api, serial) for serial in range(21, 27)]
+
+    def install(pack: str) -> int:
+        body = {"vin": VIN, "request_id": f"install-{pack}"}
+        return api.client.post(
+            f"/api/v1/batteries/{pack}/install", json=body, headers=api.auth("vehicle_maker")
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(install, packs * 2))  # each install sent twice
+    assert statuses == [200] * len(statuses)
+    for pack in packs:
+        assert [type(e).__name__ for e in api.service.history(pack)].count("Installed") == 1
+
+    def retire(pack: str) -> int:
+        body = {"reason": "capacity below 80%"}
+        return api.client.post(
+            f"/api/v1/batteries/{pack}/retire", json=body, headers=api.auth("vehicle_maker")
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(retire, packs * 2))  # each retirement sent twice, no request id
+    assert sorted(statuses) == [200] * len(packs) + [409] * len(packs)

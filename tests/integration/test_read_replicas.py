@@ -6,12 +6,10 @@ primary, and is replaced once it is back."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, text
@@ -22,19 +20,12 @@ from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.read_replicas import ReadReplicas, lsn_number
 from batterytrace.trace.settings import Settings
 from tests.utils.cast import register_cast
+from tests.utils.event_loops import run_alone
 from tests.utils.replication import Replication, replication_for_tests
 
 pytestmark = [pytest.mark.slow]
 MAX_LAG = 2  # seconds; checks here are explicit (check()), so a healthy standby is well within
 T = TypeVar("T")
-
-
-def run_alone(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` to its end on a thread of its own: a browser test earlier in the same
-    worker leaves Playwright's sync loop marked as running on the main thread, where
-    `asyncio.run` then refuses to start (CI, stop 20)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from batterytrace.trace.api.batch_thread import BatchThread, Outcome
+from tests.utils.event_loops import run_alone
 
 
 def doubled(items: list[int]) -> list[Outcome]:
@@ -23,7 +24,7 @@ def test_each_request_gets_its_own_answer_or_error() -> None:
         return await asyncio.gather(*(worker.submit(n) for n in (1, -2, 3)), return_exceptions=True)
 
     try:
-        first, second, third = asyncio.run(ask())
+        first, second, third = run_alone(ask())
     finally:
         worker.close()
     assert (first, third) == (2, 6)
@@ -52,7 +53,7 @@ def test_what_is_queued_while_a_batch_runs_goes_into_the_next_batch_together() -
         return await asyncio.gather(first, *rest)
 
     try:
-        answers = asyncio.run(ask())
+        answers = run_alone(ask())
     finally:
         worker.close()
     assert answers == [0, 2, 4, 6, 8, 10]
@@ -80,7 +81,7 @@ def test_a_batch_takes_at_most_its_limit() -> None:
         return await asyncio.gather(first, *rest)
 
     try:
-        assert asyncio.run(ask()) == [0, 2, 4, 6, 8, 10]
+        assert run_alone(ask()) == [0, 2, 4, 6, 8, 10]
     finally:
         worker.close()
     assert batches == [[0], [1, 2], [3, 4], [5]]
@@ -96,7 +97,7 @@ def test_a_batch_that_fails_as_a_whole_fails_each_request_with_a_copy_of_its_err
         return await asyncio.gather(*(worker.submit(n) for n in range(3)), return_exceptions=True)
 
     try:
-        errors = asyncio.run(ask())
+        errors = run_alone(ask())
     finally:
         worker.close()
     assert all(isinstance(e, ConnectionError) and str(e) == "the store is down" for e in errors)
@@ -107,7 +108,7 @@ def test_a_function_that_answers_the_wrong_number_of_requests_fails_them() -> No
     worker = BatchThread(lambda items: [], name="test")
     try:
         with pytest.raises(RuntimeError, match="0 outcomes for a batch of 1"):
-            asyncio.run(worker.submit(1))
+            run_alone(worker.submit(1))
     finally:
         worker.close()
 
@@ -134,7 +135,7 @@ def test_a_request_whose_caller_went_away_does_not_stop_the_others() -> None:
         return await kept
 
     try:
-        assert asyncio.run(ask()) == 4
+        assert run_alone(ask()) == 4
     finally:
         worker.close()
     assert done == [1, 2]  # the cancelled request was still done, its answer dropped
@@ -146,7 +147,7 @@ def test_closing_answers_what_is_queued_and_then_refuses_new_requests() -> None:
     async def ask() -> int:
         return await worker.submit(21)
 
-    assert asyncio.run(ask()) == 42
+    assert run_alone(ask()) == 42
     worker.close()
     with pytest.raises(RuntimeError, match="closed"):
-        asyncio.run(ask())
+        run_alone(ask())

@@ -37,6 +37,7 @@ from batterytrace.trace.api.routes import (
     scan,
     vehicles,
 )
+from batterytrace.trace.api.written_together import write_together
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.pages import docs, home
 from batterytrace.trace.pages import routes as pages
@@ -70,7 +71,7 @@ def create_app(
         runner.catch_up()
         app.state.service = service
         app.state.runner = runner
-        app.state.json_scans = BatchThread(partial(scan.json_scans, service), name="scans")
+        app.state.writes = BatchThread(partial(write_together, service), name="writes")
         service.key_usage.share(runner.engine)  # when keys were last used: beside the views
         stop = threading.Event()
         follower = None
@@ -83,7 +84,7 @@ def create_app(
         try:
             yield
         finally:
-            app.state.json_scans.close()
+            app.state.writes.close()
             stop.set()
             if follower is not None:
                 follower.join(timeout=10)

@@ -4,13 +4,17 @@ Each route is a thin call to the application service with the caller's participa
 the domain decides who may do what (holder, role, whitelist) and in which state, and its refusals
 become problem details (403, 404, 409, 422). A ``request_id`` makes a write idempotent: the same
 request sent again is answered with ``replayed: true`` and records nothing.
+
+The single-battery writes (deliver, install, remove, retire, hand over, recycle) are queued with
+the other writes of the moment and made by one thread, one read and one transaction for all of
+them (``api/written_together.py``), each answered as it would have been alone.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import ConfigDict, Field
 
 from batterytrace.events.battery import FLAG_NON_COMPLIANT, Battery
@@ -26,6 +30,7 @@ from batterytrace.trace.api.models import (
     battery_write,
     problem_responses,
 )
+from batterytrace.trace.api.written_together import execute_queued
 from batterytrace.trace.application import WriteResult
 
 router = APIRouter(tags=["lifecycle"])
@@ -158,10 +163,13 @@ class CascadeReuseResponse(BatteryWriteResponse):
     "swap it into vehicles (POST /api/v1/swaps). Allowed while produced.",
     responses=WRITE_PROBLEMS,
 )
-def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def deliver(
+    code: Code, body: DeliverRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = Deliver(actor_id=caller.id, code=code, receiver_id=body.receiver_id, reporting=body.reporting())
-    result = service.execute(command, actor=caller)
-    return battery_write(service, result, code, caller)
+    return await execute_queued(
+        request, command, caller, lambda result: battery_write(service, result, code, caller)
+    )
 
 
 @router.post(
@@ -173,7 +181,9 @@ def deliver(code: Code, body: DeliverRequest, service: Service, caller: Caller) 
     "produced or removed.",
     responses=WRITE_PROBLEMS,
 )
-def install(code: Code, body: InstallRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def install(
+    code: Code, body: InstallRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = Install(
         actor_id=caller.id,
         code=code,
@@ -182,8 +192,9 @@ def install(code: Code, body: InstallRequest, service: Service, caller: Caller) 
         application=body.application,
         reporting=body.reporting(),
     )
-    result = service.execute(command, actor=caller)
-    return battery_write(service, result, code, caller)
+    return await execute_queued(
+        request, command, caller, lambda result: battery_write(service, result, code, caller)
+    )
 
 
 @router.post(
@@ -193,10 +204,13 @@ def install(code: Code, body: InstallRequest, service: Service, caller: Caller) 
     description="By the holder (the vehicle maker that installed it). It may be installed again.",
     responses=WRITE_PROBLEMS,
 )
-def remove(code: Code, body: RemoveRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def remove(
+    code: Code, body: RemoveRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = Remove(actor_id=caller.id, code=code, reason=body.reason, reporting=body.reporting())
-    result = service.execute(command, actor=caller)
-    return battery_write(service, result, code, caller)
+    return await execute_queued(
+        request, command, caller, lambda result: battery_write(service, result, code, caller)
+    )
 
 
 @router.post(
@@ -206,7 +220,9 @@ def remove(code: Code, body: RemoveRequest, service: Service, caller: Caller) ->
     description="By the holder, or by a dismantler taking it out of a scrapped vehicle.",
     responses=WRITE_PROBLEMS,
 )
-def retire(code: Code, body: RetireRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def retire(
+    code: Code, body: RetireRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = Retire(
         actor_id=caller.id,
         code=code,
@@ -214,8 +230,9 @@ def retire(code: Code, body: RetireRequest, service: Service, caller: Caller) ->
         state_of_health_pct=body.state_of_health_pct,
         reporting=body.reporting(),
     )
-    result = service.execute(command, actor=caller)
-    return battery_write(service, result, code, caller)
+    return await execute_queued(
+        request, command, caller, lambda result: battery_write(service, result, code, caller)
+    )
 
 
 @router.post(
@@ -257,7 +274,9 @@ def cascade_reuse(
     "the answer says `compliant: false` and why.",
     responses=WRITE_PROBLEMS,
 )
-def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def hand_over(
+    code: Code, body: HandoverRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = HandOver(
         actor_id=caller.id,
         code=code,
@@ -265,10 +284,12 @@ def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Calle
         activity=body.activity,
         reporting=body.reporting(),
     )
-    result = service.execute(command, actor=caller)
-    answer = battery_write(service, result, code, caller)
-    compliant, warning = _handover_outcome(result, code)
-    return {**answer, "compliant": compliant, "warning": warning}
+
+    def respond(result: WriteResult) -> dict[str, Any]:
+        compliant, warning = _handover_outcome(result, code)
+        return {**battery_write(service, result, code, caller), "compliant": compliant, "warning": warning}
+
+    return await execute_queued(request, command, caller, respond)
 
 
 @router.post(
@@ -278,12 +299,15 @@ def hand_over(code: Code, body: HandoverRequest, service: Service, caller: Calle
     description="By the recycler holding the battery, handed over to it for recycling.",
     responses=WRITE_PROBLEMS,
 )
-def recycle(code: Code, body: RecycleRequest, service: Service, caller: Caller) -> dict[str, Any]:
+async def recycle(
+    code: Code, body: RecycleRequest, service: Service, caller: Caller, request: Request
+) -> dict[str, Any]:
     command = Recycle(
         actor_id=caller.id, code=code, recovered_kg=body.recovered_kg, reporting=body.reporting()
     )
-    result = service.execute(command, actor=caller)
-    return battery_write(service, result, code, caller)
+    return await execute_queued(
+        request, command, caller, lambda result: battery_write(service, result, code, caller)
+    )
 
 
 def _handover_outcome(result: WriteResult, code: str) -> tuple[bool, str | None]:

@@ -15,6 +15,8 @@ the upload limit) is read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -31,16 +33,14 @@ from batterytrace.events.battery import Battery
 from batterytrace.events.battery_code import EXAMPLE_CODE
 from batterytrace.events.collection_point import CollectionPoint, parse_collection_point_id
 from batterytrace.events.commands import Collect, Reporting
-from batterytrace.events.errors import ConcurrentWrite, InvalidInput
+from batterytrace.events.errors import InvalidInput
 from batterytrace.events.participant import Participant
-from batterytrace.trace.api.batch_thread import Outcome
 from batterytrace.trace.api.bodies import limited_chunks, media_type, too_large
 from batterytrace.trace.api.deps import BEARER_SECURITY, caller_of
 from batterytrace.trace.api.errors import PayloadTooLarge
 from batterytrace.trace.api.models import BatterySummary, WriteResponse, problem_responses, write_fields
 from batterytrace.trace.api.problems import problem
 from batterytrace.trace.application import BatteryTrace, WriteResult
-from batterytrace.trace.group_commit import own_copy
 from batterytrace.trace.presenters import battery_summary
 from batterytrace.trace.scanning import code_from_text, codes_from_image
 
@@ -228,7 +228,7 @@ async def scan(point_id: PointId, request: Request) -> Any:
             raw = b"".join(
                 [chunk async for chunk in limited_chunks(request, min(limit, MAX_JSON_SCAN_BYTES))]
             )
-            answer = await request.app.state.json_scans.submit(JsonScan(caller, point_id, raw))
+            answer = await request.app.state.writes.submit(JsonScan(caller, point_id, raw))
         else:
             point = await run_in_threadpool(_operated_point, service, caller, point_id)
             fields, photo = await _photo_scan(request, limit)
@@ -284,87 +284,46 @@ def _json_scan(service: BatteryTrace, caller: Participant, point_id: str, raw: b
     return _record(service, caller, point, fields, None, code=code, battery=battery, maker=maker)
 
 
-class JsonScan(NamedTuple):
-    """A JSON scan as the route read it, queued for ``json_scans``."""
+@dataclass
+class JsonScan:
+    """A JSON scan as the route read it, queued with other writes (``api/written_together.py``)
+    and answered as ``_json_scan`` would answer it alone: its point, battery and (by a hint from
+    earlier scans) maker are read with the other writes' streams, and its collection is saved in
+    their transaction. A bad body or code, a point or battery not found, a caller who is not the
+    point's operator or a refusal of the lifecycle make it alone, in its own words."""
 
     caller: Participant
     point_id: str
     raw: bytes
+    fields: ScanRequest | None = None
+    code: str = ""
+    point: CollectionPoint | None = None
 
+    def streams(self, service: BatteryTrace) -> tuple[str, ...]:
+        self.fields = ScanRequest.model_validate_json(self.raw)
+        self.code = code_from_text(self.fields.text, today=service.today())
+        hint = _MAKERS.get(self.code[:3])
+        return (self.code, parse_collection_point_id(self.point_id), *([hint] if hint else []))
 
-def json_scans(service: BatteryTrace, scans: list[JsonScan]) -> list[Outcome]:
-    """The JSON scans queued together (``api/batch_thread.py``), each answered as ``_json_scan``
-    would answer it alone, with one read of the store for all their points, batteries and makers
-    and one transaction for all their collections.
+    def decide(self, service: BatteryTrace, found: Mapping[str, Any]) -> Battery | None:
+        point = found.get(parse_collection_point_id(self.point_id))
+        battery = found.get(self.code)
+        if self.fields is None or not isinstance(point, CollectionPoint) or not isinstance(battery, Battery):
+            return None
+        point.require_operator(self.caller)
+        self.point = point
+        command = _collect(self.caller, point, self.fields, self.code)
+        return service.decide(command, actor=self.caller, point=point, batteries=(battery,))[0]
 
-    A scan that is not plainly a collection to record (a bad body or code, a point or battery
-    not found, a caller who is not the point's operator, a refusal of the lifecycle) and a second
-    scan of a battery already in the batch are left out of it and made alone afterwards, by
-    ``_json_scan``: its answer, refusal and its words are then those of a scan alone, in the
-    order the scans came. A conflict in the batch's transaction (another request moved one of its
-    batteries first) records none of it; every scan of it is then made alone, as it would have
-    been without the batch."""
-    today = service.today()
-    planned: list[tuple[int, ScanRequest, str]] = []
-    alone: list[int] = []
-    codes: set[str] = set()
-    for index, scan in enumerate(scans):
-        try:
-            fields = ScanRequest.model_validate_json(scan.raw)
-            code = code_from_text(fields.text, today=today)
-        except (ValidationError, InvalidInput):
-            alone.append(index)
-            continue
-        if code in codes:
-            alone.append(index)
-            continue
-        codes.add(code)
-        planned.append((index, fields, code))
-    wanted: list[str] = []
-    for index, _, code in planned:
-        hint = _MAKERS.get(code[:3])
-        wanted += [parse_collection_point_id(scans[index].point_id), code, *([hint] if hint else [])]
-    found = service.load_together(*wanted) if planned else {}
-    decided: list[tuple[int, ScanFields, str, Any, Battery]] = []
-    outcomes: list[Outcome | None] = [None] * len(scans)
-    for index, fields, code in planned:
-        scan = scans[index]
-        point = found.get(parse_collection_point_id(scan.point_id))
-        battery = found.get(code)
-        if not isinstance(point, CollectionPoint) or not isinstance(battery, Battery):
-            alone.append(index)
-            continue
-        try:
-            point.require_operator(scan.caller)
-            command = _collect(scan.caller, point, fields, code)
-            service.decide(command, actor=scan.caller, point=point, batteries=(battery,))
-        except Exception:  # said again, in its own words, when it is made alone
-            alone.append(index)
-            continue
-        decided.append((index, fields, code, point, battery))
-    results: list[WriteResult] = []
-    try:
-        results = service.commit_each([(battery,) for *_, battery in decided])
-    except ConcurrentWrite:
-        alone += [index for index, *_ in decided]
-    except Exception as error:  # nothing of the batch was recorded: each of its scans' outcome
-        for index, *_ in decided:
-            outcomes[index] = Outcome(error=own_copy(error))
-    for (index, fields, code, point, battery), result in zip(decided, results, strict=False):
-        caller = scans[index].caller
-        try:
-            maker = found.get(battery.manufacturer_id)
-            answer = _answer(service, caller, point, fields, None, code=code, result=result, maker=maker)
-            outcomes[index] = Outcome(answer)
-        except Exception as error:
-            outcomes[index] = Outcome(error=error)
-    for index in sorted(alone):
-        scan = scans[index]
-        try:
-            outcomes[index] = Outcome(_json_scan(service, scan.caller, scan.point_id, scan.raw))
-        except Exception as error:
-            outcomes[index] = Outcome(error=error)
-    return [outcome or Outcome(error=RuntimeError("a scan was not made")) for outcome in outcomes]
+    def answer(self, service: BatteryTrace, result: WriteResult, found: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.fields is not None and self.point is not None
+        maker = found.get(result.battery(self.code).manufacturer_id)
+        return _answer(
+            service, self.caller, self.point, self.fields, None, code=self.code, result=result, maker=maker
+        )
+
+    def alone(self, service: BatteryTrace) -> dict[str, Any]:
+        return _json_scan(service, self.caller, self.point_id, self.raw)
 
 
 async def _photo_scan(request: Request, limit: int) -> tuple[ScanForm, bytes | None]:
