@@ -23,6 +23,7 @@ its write lock early, and how a read-only transaction (``read_session``) avoids 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -202,12 +203,27 @@ def upsert(
     the new value (counters), every other column is replaced."""
     if not rows:
         return
+    statement = _upsert_statement(
+        connection.dialect.name, table, tuple(key), frozenset(add), frozenset(rows[0])
+    )
+    connection.execute(statement, list(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect_name: str, table: Table, key: tuple[str, ...], add: frozenset[str], columns: frozenset[str]
+) -> Any:
+    """The upsert statement of ``upsert``, built once per table, key and set of columns.
+
+    Why: building it (an ``excluded`` column per updated column) and working out its cache key
+    cost ~480 µs a call on SQLite against ~45 µs to run it for one row (27 columns, measured
+    2026-11-29); the view follower upserts about ten times a batch, all of it inside the write
+    transaction the scans wait for on SQLite. A statement is immutable, and SQLAlchemy keeps its
+    cache key with it, so the one built here serves every later batch."""
     # Imported here: the PostgreSQL dialect module is slow to import and a SQLite store never needs it.
     from sqlalchemy.dialects import postgresql, sqlite
 
-    key = tuple(key)
-    add = set(add)
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table)
     updates = {
         column.name: (
@@ -216,10 +232,8 @@ def upsert(
             else statement.excluded[column.name]
         )
         for column in table.columns
-        if column.name not in key and column.name in rows[0]
+        if column.name not in key and column.name in columns
     }
     if updates:
-        statement = statement.on_conflict_do_update(index_elements=list(key), set_=updates)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    connection.execute(statement, list(rows))
+        return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=list(key))

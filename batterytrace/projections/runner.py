@@ -330,7 +330,8 @@ class ViewRunner:
         else:
             prepared = self._prepare(reader, names, events)
             reader.rollback()
-        with self._turn, self.engine.begin() as connection:
+        # connected before the turn (a new SQLite connection costs ~0.5 ms), closed after it
+        with self.engine.connect() as connection, self._turn, connection.begin():
             if self.upstream is not None:  # one writer at a time per view: see the module's docstring
                 locked = [name for name in VIEWS if name in names]
                 connection.execute(

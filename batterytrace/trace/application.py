@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -425,10 +426,14 @@ class BatteryTrace(Registry, Application[str]):
         actor: Participant,
         point: CollectionPoint | None = None,
         batteries: tuple[Battery, ...],
+        read: Mapping[str, Any] | None = None,
     ) -> tuple[Battery, ...]:
         """Run a lifecycle command on its batteries, just loaded, without saving: the batteries
         come back holding the events it recorded (none for a replayed request), for ``commit_each``
-        (or ``execute``'s own commit). Refusals are raised as ``execute`` raises them."""
+        (or ``execute``'s own commit). Refusals are raised as ``execute`` raises them.
+
+        ``read``: aggregates read with the batteries (``load_together``), where a transfer looks
+        for its receiver first; one not among them is read as usual."""
         if actor.id != command.actor_id:
             raise ValueError(f"actor {actor.id} is not {command.actor_id}")
         if [b.code for b in batteries] != [
@@ -444,6 +449,7 @@ class BatteryTrace(Registry, Application[str]):
             request_id=reporting.request_id,
             late_correction=reporting.late_correction,
             point=point,
+            participant_lookup=None if read is None else partial(_participant_in, read, self.participant),
         )
         handler_for(command)(attempt, command)
         return batteries
@@ -548,6 +554,14 @@ class BatteryTrace(Registry, Application[str]):
 
 POOL_WAIT_SECONDS = 0.5
 _IDENTITY = (Participant, Participant.Event, ApiKey, ApiKey.Event)
+
+
+def _participant_in(
+    read: Mapping[str, Any], participant: Callable[[str], Participant], participant_id: str
+) -> Participant:
+    """The participant ``participant_id`` as already read, else read now."""
+    found = read.get(participant_id)
+    return found if isinstance(found, Participant) else participant(participant_id)
 
 
 def folded(aggregate: Any, domain_events: Iterable[Any]) -> Any:

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from batterytrace.events.commands import Collect, Install, Reporting
-from batterytrace.events.errors import LifecycleViolation, NotAuthorised, NotFound
+from batterytrace.events.commands import Collect, HandOver, Install, Reporting
+from batterytrace.events.errors import InvalidInput, LifecycleViolation, NotAuthorised, NotFound
 from batterytrace.trace.api.routes.scan import JsonScan
 from batterytrace.trace.api.written_together import CommandJob, write_together
 from tests.e2e.test_api_scan import code, collected_events, retired, scans
@@ -175,3 +175,27 @@ def test_concurrent_installs_and_retirements_through_http_each_record_once(api: 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(retire, packs * 2))  # each retirement sent twice, no request id
     assert sorted(statuses) == [200] * len(packs) + [409] * len(packs)
+
+
+def test_queued_hand_overs_find_their_receivers_in_the_batchs_one_read(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.e2e.test_api_writes import retired as retired_pack
+
+    first, second = retired_pack(api, 31), retired_pack(api, 32)
+    maker = api.service.participant(api.cast.vehicle_maker)
+    read_alone: list[str] = []
+    participant = api.service.participant
+    monkeypatch.setattr(api.service, "participant", lambda pid: read_alone.append(pid) or participant(pid))
+
+    def hand_over(pack: str, receiver: str) -> CommandJob:
+        command = HandOver(actor_id=maker.id, code=pack, receiver_id=receiver, activity="recycling")
+        return CommandJob(command, maker, lambda result: result)
+
+    unknown = "91110000MA00000000"
+    outcomes = write_together(api.service, [hand_over(first, api.cast.recycler), hand_over(second, unknown)])
+    assert outcomes[0].error is None
+    assert outcomes[0].value.battery(first).holder_id == api.cast.recycler
+    assert isinstance(outcomes[1].error, NotFound | InvalidInput), outcomes[1]
+    assert api.cast.recycler not in read_alone  # read with the batteries, not on its own
+    assert api.service.battery(second).holder_id == api.cast.vehicle_maker

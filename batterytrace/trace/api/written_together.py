@@ -117,13 +117,17 @@ class CommandJob:
     respond: Callable[[WriteResult], Any]
 
     def streams(self, service: BatteryTrace) -> tuple[str, ...]:
-        return tuple(self.command.battery_codes)[:1] if len(self.command.battery_codes) == 1 else ()
+        """Its battery, and the receiver of a transfer (a hand-over, a delivery)."""
+        if len(self.command.battery_codes) != 1:
+            return ()
+        receiver = getattr(self.command, "receiver_id", None)
+        return (self.command.battery_codes[0], *([receiver] if receiver else []))
 
     def decide(self, service: BatteryTrace, found: Mapping[str, Any]) -> Battery | None:
         battery = found.get(self.command.battery_codes[0])
         if not isinstance(battery, Battery):
             return None
-        return service.decide(self.command, actor=self.caller, batteries=(battery,))[0]
+        return service.decide(self.command, actor=self.caller, batteries=(battery,), read=found)[0]
 
     def answer(self, service: BatteryTrace, result: WriteResult, found: Mapping[str, Any]) -> Any:
         return self.respond(result)
