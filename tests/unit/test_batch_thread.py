@@ -31,7 +31,9 @@ def test_each_request_gets_its_own_answer_or_error() -> None:
     assert isinstance(second, ValueError) and str(second) == "-2 < 0"
 
 
-def test_what_is_queued_while_a_batch_runs_goes_into_the_next_batch_together() -> None:
+def batches_while_the_first_is_held(max_batch: int) -> tuple[list[int], list[list[int]]]:
+    """Submit one request, hold its batch, submit five more meanwhile, then let it go: the answers
+    and the batches the thread took."""
     batches: list[list[int]] = []
     release = threading.Event()
 
@@ -41,7 +43,7 @@ def test_what_is_queued_while_a_batch_runs_goes_into_the_next_batch_together() -
             release.wait(5)
         return doubled(items)
 
-    worker = BatchThread(held, name="test")
+    worker = BatchThread(held, name="test", max_batch=max_batch)
 
     async def ask() -> list[int]:
         first = asyncio.ensure_future(worker.submit(0))
@@ -53,37 +55,20 @@ def test_what_is_queued_while_a_batch_runs_goes_into_the_next_batch_together() -
         return await asyncio.gather(first, *rest)
 
     try:
-        answers = run_alone(ask())
+        return run_alone(ask()), batches
     finally:
         worker.close()
+
+
+def test_what_is_queued_while_a_batch_runs_goes_into_the_next_batch_together() -> None:
+    answers, batches = batches_while_the_first_is_held(max_batch=64)
     assert answers == [0, 2, 4, 6, 8, 10]
     assert batches == [[0], [1, 2, 3, 4, 5]]
 
 
 def test_a_batch_takes_at_most_its_limit() -> None:
-    batches: list[list[int]] = []
-    release = threading.Event()
-
-    def held(items: list[int]) -> list[Outcome]:
-        batches.append(items)
-        release.wait(5)
-        return doubled(items)
-
-    worker = BatchThread(held, name="test", max_batch=2)
-
-    async def ask() -> list[int]:
-        first = asyncio.ensure_future(worker.submit(0))
-        while not batches:
-            await asyncio.sleep(0.001)
-        rest = [asyncio.ensure_future(worker.submit(n)) for n in range(1, 6)]
-        await asyncio.sleep(0.05)
-        release.set()
-        return await asyncio.gather(first, *rest)
-
-    try:
-        assert run_alone(ask()) == [0, 2, 4, 6, 8, 10]
-    finally:
-        worker.close()
+    answers, batches = batches_while_the_first_is_held(max_batch=2)
+    assert answers == [0, 2, 4, 6, 8, 10]
     assert batches == [[0], [1, 2], [3, 4], [5]]
 
 
