@@ -236,8 +236,8 @@ class BatteryTrace(Registry, Application[str]):
         """Save what the aggregates of several writes hold pending in one transaction, and answer
         each write with its own result (a write that recorded nothing is a replay).
 
-        For a caller that decided several independent writes at once (queued scans:
-        ``api/scan_queue.py``): a conflict (another request moved one of the aggregates first)
+        For a caller that decided several independent writes at once (queued writes:
+        ``api/written_together.py``): a conflict (another request moved one of the aggregates first)
         refuses them all with ``ConcurrentWrite`` and records nothing, so that such a caller
         makes each of them again alone; nothing else differs from saving them one by one."""
         pendings = [[e for a in aggregates for e in a.collect_events()] for aggregates in writes]

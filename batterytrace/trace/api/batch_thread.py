@@ -6,8 +6,9 @@ and then competes for the GIL with fifteen other pool threads doing the same. Un
 connections, py-spy (``--gil``, ``python -m bench --quick --only P2 --profile``, 2026-11-29) put
 the hand-over at a fifth of the event loop's time, the loop at three quarters of the server's.
 Here one thread does the store's work of every request waiting at that moment: one wake-up, one
-read and one transaction for the batch (``routes/scan.json_scans``), and one call into the loop
-to answer them all, while the loop goes on taking requests.
+read and one transaction for the batch (``written_together.py``), and one call into the loop to
+answer them all, while the loop goes on taking requests. Scans ran 1.6-1.7 times as fast
+(``bench.scan_rate``, two interleaved pairs on each store: README, Performance).
 
 The thread wakes only when the queue was empty (a ``Condition`` notified with nobody waiting costs
 almost nothing), so under load the requests are put without waking anything and the thread finds

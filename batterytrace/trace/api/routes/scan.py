@@ -7,10 +7,12 @@ other write; the scanner's own ``client_scan_id`` is the request id, so a scan r
 answer is answered again instead of being recorded twice.
 
 A JSON scan (the busy path: an outlet's handhelds) is read whole first (a few hundred bytes, at
-most ``MAX_JSON_SCAN_BYTES``), then handled in one worker-thread hop with one read of the store for
-the point and the battery together; the refusals keep their order (the point and its operator
-first, then the body, then the code). A photo is checked against the point before its body (up to
-the upload limit) is read.
+most ``MAX_JSON_SCAN_BYTES``), then queued with the other writes of the moment (``JsonScan``,
+``api/written_together.py``): one thread reads the point, battery and maker of every queued scan
+in one statement and saves their collections in one transaction; the refusals keep their order
+(the point and its operator first, then the body, then the code), as a scan made alone
+(``_json_scan``) gives them. A photo is checked against the point before its body (up to the
+upload limit) is read, in worker-thread hops.
 """
 
 from __future__ import annotations
