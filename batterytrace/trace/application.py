@@ -406,9 +406,7 @@ class BatteryTrace(Registry, Application[str]):
         ``actor`` and ``point`` are the participant and collection point a caller has just loaded
         (the API's authentication; a scan's checked point), sparing reads on the busiest write;
         ``batteries`` the command's batteries, just loaded, for the first attempt (a retry reads
-        them again)."""
-        if actor is not None and actor.id != command.actor_id:
-            raise ValueError(f"actor {actor.id} is not {command.actor_id}")
+        them again). ``decide`` checks that they are the command's."""
         preloaded = list(batteries)
 
         def act() -> WriteResult:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from fastapi import Request
@@ -34,6 +35,7 @@ from batterytrace.events.commands import Command
 from batterytrace.events.errors import ConcurrentWrite
 from batterytrace.events.participant import Participant
 from batterytrace.trace.api.batch_thread import Outcome
+from batterytrace.trace.api.models import battery_write
 from batterytrace.trace.application import BatteryTrace, WriteResult
 from batterytrace.trace.group_commit import own_copy
 
@@ -137,8 +139,19 @@ class CommandJob:
 
 
 async def execute_queued(
-    request: Request, command: Command, caller: Participant, respond: Callable[[WriteResult], Any]
+    request: Request,
+    command: Command,
+    caller: Participant,
+    respond: Callable[[WriteResult], Any] | None = None,
 ) -> Any:
-    """Run ``command`` for ``caller`` with the writes queued with it; ``respond(result)`` (run on
-    the writing thread: it may read the store) is the route's answer."""
+    """Run ``command`` for ``caller`` with the writes queued with it; the route's answer is
+    ``respond(result)`` (run on the writing thread: it may read the store), by default the
+    battery as the write left it (``models.battery_write``)."""
+    if respond is None:
+        service: BatteryTrace = request.app.state.service
+        respond = partial(_battery_written, service, command.battery_codes[0], caller)
     return await request.app.state.writes.submit(CommandJob(command, caller, respond))
+
+
+def _battery_written(service: BatteryTrace, code: str, caller: Participant, result: WriteResult) -> Any:
+    return battery_write(service, result, code, caller)

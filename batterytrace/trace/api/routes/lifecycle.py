@@ -163,13 +163,9 @@ class CascadeReuseResponse(BatteryWriteResponse):
     "swap it into vehicles (POST /api/v1/swaps). Allowed while produced.",
     responses=WRITE_PROBLEMS,
 )
-async def deliver(
-    code: Code, body: DeliverRequest, service: Service, caller: Caller, request: Request
-) -> dict[str, Any]:
+async def deliver(code: Code, body: DeliverRequest, caller: Caller, request: Request) -> dict[str, Any]:
     command = Deliver(actor_id=caller.id, code=code, receiver_id=body.receiver_id, reporting=body.reporting())
-    return await execute_queued(
-        request, command, caller, lambda result: battery_write(service, result, code, caller)
-    )
+    return await execute_queued(request, command, caller)
 
 
 @router.post(
@@ -181,9 +177,7 @@ async def deliver(
     "produced or removed.",
     responses=WRITE_PROBLEMS,
 )
-async def install(
-    code: Code, body: InstallRequest, service: Service, caller: Caller, request: Request
-) -> dict[str, Any]:
+async def install(code: Code, body: InstallRequest, caller: Caller, request: Request) -> dict[str, Any]:
     command = Install(
         actor_id=caller.id,
         code=code,
@@ -192,9 +186,7 @@ async def install(
         application=body.application,
         reporting=body.reporting(),
     )
-    return await execute_queued(
-        request, command, caller, lambda result: battery_write(service, result, code, caller)
-    )
+    return await execute_queued(request, command, caller)
 
 
 @router.post(
@@ -204,13 +196,9 @@ async def install(
     description="By the holder (the vehicle maker that installed it). It may be installed again.",
     responses=WRITE_PROBLEMS,
 )
-async def remove(
-    code: Code, body: RemoveRequest, service: Service, caller: Caller, request: Request
-) -> dict[str, Any]:
+async def remove(code: Code, body: RemoveRequest, caller: Caller, request: Request) -> dict[str, Any]:
     command = Remove(actor_id=caller.id, code=code, reason=body.reason, reporting=body.reporting())
-    return await execute_queued(
-        request, command, caller, lambda result: battery_write(service, result, code, caller)
-    )
+    return await execute_queued(request, command, caller)
 
 
 @router.post(
@@ -220,9 +208,7 @@ async def remove(
     description="By the holder, or by a dismantler taking it out of a scrapped vehicle.",
     responses=WRITE_PROBLEMS,
 )
-async def retire(
-    code: Code, body: RetireRequest, service: Service, caller: Caller, request: Request
-) -> dict[str, Any]:
+async def retire(code: Code, body: RetireRequest, caller: Caller, request: Request) -> dict[str, Any]:
     command = Retire(
         actor_id=caller.id,
         code=code,
@@ -230,9 +216,7 @@ async def retire(
         state_of_health_pct=body.state_of_health_pct,
         reporting=body.reporting(),
     )
-    return await execute_queued(
-        request, command, caller, lambda result: battery_write(service, result, code, caller)
-    )
+    return await execute_queued(request, command, caller)
 
 
 @router.post(
@@ -299,15 +283,11 @@ async def hand_over(
     description="By the recycler holding the battery, handed over to it for recycling.",
     responses=WRITE_PROBLEMS,
 )
-async def recycle(
-    code: Code, body: RecycleRequest, service: Service, caller: Caller, request: Request
-) -> dict[str, Any]:
+async def recycle(code: Code, body: RecycleRequest, caller: Caller, request: Request) -> dict[str, Any]:
     command = Recycle(
         actor_id=caller.id, code=code, recovered_kg=body.recovered_kg, reporting=body.reporting()
     )
-    return await execute_queued(
-        request, command, caller, lambda result: battery_write(service, result, code, caller)
-    )
+    return await execute_queued(request, command, caller)
 
 
 def _handover_outcome(result: WriteResult, code: str) -> tuple[bool, str | None]:

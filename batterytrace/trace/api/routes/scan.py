@@ -272,8 +272,7 @@ def _json_scan(service: BatteryTrace, caller: Participant, point_id: str, raw: b
         assert refusal is not None
         raise refusal
     point_stream = parse_collection_point_id(point_id)
-    maker_hint = _MAKERS.get(code[:3])
-    found = service.load_together(point_stream, code, *([maker_hint] if maker_hint else []))
+    found = service.load_together(*_streams_of(code, point_stream))
     point = found.get(point_stream)
     if not isinstance(point, CollectionPoint):
         point = service.collection_point(point_id)  # refused with the usual words
@@ -299,16 +298,17 @@ class JsonScan:
     raw: bytes
     fields: ScanRequest | None = None
     code: str = ""
+    point_stream: str = ""
     point: CollectionPoint | None = None
 
     def streams(self, service: BatteryTrace) -> tuple[str, ...]:
         self.fields = ScanRequest.model_validate_json(self.raw)
         self.code = code_from_text(self.fields.text, today=service.today())
-        hint = _MAKERS.get(self.code[:3])
-        return (self.code, parse_collection_point_id(self.point_id), *([hint] if hint else []))
+        self.point_stream = parse_collection_point_id(self.point_id)
+        return _streams_of(self.code, self.point_stream)
 
     def decide(self, service: BatteryTrace, found: Mapping[str, Any]) -> Battery | None:
-        point = found.get(parse_collection_point_id(self.point_id))
+        point = found.get(self.point_stream)
         battery = found.get(self.code)
         if self.fields is None or not isinstance(point, CollectionPoint) or not isinstance(battery, Battery):
             return None
@@ -326,6 +326,13 @@ class JsonScan:
 
     def alone(self, service: BatteryTrace) -> dict[str, Any]:
         return _json_scan(service, self.caller, self.point_id, self.raw)
+
+
+def _streams_of(code: str, point_stream: str) -> tuple[str, ...]:
+    """What a JSON scan reads in one statement: its battery (first: a queued batch keys its
+    writes by it), its point and, by the hint of earlier scans, the battery's maker."""
+    hint = _MAKERS.get(code[:3])
+    return (code, point_stream, *([hint] if hint else []))
 
 
 async def _photo_scan(request: Request, limit: int) -> tuple[ScanForm, bytes | None]:
