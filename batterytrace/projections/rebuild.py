@@ -212,6 +212,7 @@ def _rebuild(
                 done += fold_pages(source, ends[upstream], builders, progress, page_size)
             for builder in builders.values():
                 builder.finish()
+        fresh.prepare_swap()  # keys and indexes before the swap's transaction (PostgreSQL)
         # the views stand where the reading stopped (a writer's heads: where it finished)
         heads = {upstream: end if isinstance(end, int) else end.final for upstream, end in ends.items()}
         with engine.begin() as connection:

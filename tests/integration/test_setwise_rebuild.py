@@ -14,12 +14,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Index, inspect, select
+from sqlalchemy import Connection, Table, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 import batterytrace.projections.fresh_tables as fresh_module
 import batterytrace.projections.ledger_builder as ledger_builder_module
@@ -121,13 +123,18 @@ def test_the_rebuilt_tables_have_the_live_indexes_and_a_second_rebuild_works(
         with runner.engine.connect() as connection:
             inspector = inspect(connection)
             return {
-                table: sorted(i["name"] for i in inspector.get_indexes(table))
-                + sorted(str(u["column_names"]) for u in inspector.get_unique_constraints(table))
+                table: sorted(
+                    str((i["name"], i["column_names"], i["unique"])) for i in inspector.get_indexes(table)
+                )
+                + sorted(str((u["name"], u["column_names"])) for u in inspector.get_unique_constraints(table))
+                + [str(inspector.get_pk_constraint(table))]
                 for table in inspector.get_table_names()
             }
 
     before = indexes()
-    assert {"ix_ledger_leaves_stream", "['notification_id']"} <= set(before["ledger_leaves"])  # unique
+    leaves = " ".join(before["ledger_leaves"])
+    assert "ix_ledger_leaves_stream" in leaves and "['notification_id']" in leaves  # unique
+    assert "['code', 'version']" in before["lifecycle_events"][-1]  # its primary key
     expected = view_contents(runner.engine)
     runner.rebuild()
     runner.rebuild()  # the fresh tables' names (and PostgreSQL's primary key names) are free again
@@ -163,18 +170,18 @@ def _fail_while_writing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _fail_inside_the_swap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The swap fails after dropping the live tables and renaming some fresh ones: only its
-    transaction protects the old view."""
-    real = Index.create
-    created: list[str] = []
+    """The swap fails after dropping three live tables and renaming their fresh ones into
+    place (with their indexes): only its transaction protects the old view."""
+    real = Table.drop
+    dropped: list[str] = []
 
-    def create(self: Index, bind: Any, checkfirst: bool = False) -> None:
-        created.append(str(self.name))
-        if len(created) == 4:
+    def drop(self: Table, bind: Any, checkfirst: bool = False) -> None:
+        dropped.append(self.name)
+        if len(dropped) == 4:
             raise Interrupted
         real(self, bind, checkfirst=checkfirst)
 
-    monkeypatch.setattr(Index, "create", create)
+    monkeypatch.setattr(Table, "drop", drop)
 
 
 def _fail_while_signing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,6 +215,29 @@ def test_an_interrupted_rebuild_leaves_the_previous_views_and_positions_intact(
     assert leftover_tables(runner) == []
     assert runner.rebuild() == demo_events * len(SETWISE)  # and the next rebuild succeeds
     assert view_contents(runner.engine) == before
+
+
+def test_a_key_written_twice_fails_the_rebuild_and_changes_nothing(
+    app: BatteryTrace, runner: ViewRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold that makes one timeline row twice (a bug) is refused by the fresh table's key: on
+    SQLite at the insert, on PostgreSQL (keys added once the rows are in) before the swap."""
+    demo_store(app, batteries=40)
+    runner.catch_up()
+    before = view_contents(runner.engine)
+    at = positions_of(runner)
+    insert = fresh_module.bulk_insert
+
+    def twice(connection: Connection, table: Any, rows: Any) -> None:
+        insert(connection, table, [*rows, rows[0]] if table.name == "lifecycle_events_rebuild" else rows)
+
+    monkeypatch.setattr(fresh_module, "bulk_insert", twice)
+    with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
+        runner.rebuild()
+    monkeypatch.undo()
+    assert view_contents(runner.engine) == before
+    assert positions_of(runner) == at
+    assert leftover_tables(runner) == []
 
 
 class FollowerPathOnly:
