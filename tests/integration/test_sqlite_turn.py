@@ -4,13 +4,18 @@ service's saves and the view follower's transactions share the one lock file of 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.runner import ViewRunner
+from batterytrace.projections.tables import ledger_edge
 from batterytrace.sqlite_turn import SQLiteTurn, lock_path
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
@@ -141,3 +146,36 @@ def test_views_in_a_file_of_their_own_do_not_take_the_store_files_turn(tmp_path:
     finally:
         runner.engine.dispose()
         service.close()
+
+
+def test_a_rebuilds_two_processes_write_the_fresh_tables_in_turns_each_its_own(tmp_path: Path) -> None:
+    """A rebuild's fresh tables are written in turn with the file's other writers; its forked
+    second process (``parallel_fold``) takes a turn of its own: the lock file inherited across
+    the fork would let both processes write at once, each then meeting SQLite's busy handler."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
+    service = BatteryTrace(settings)
+    runner = ViewRunner(service)
+    fresh = FreshTables(runner.engine, [ledger_edge])
+    fresh.create()
+    try:
+        fresh.write_tuples(ledger_edge, [(0, b"parent")])  # this process's turn, opened
+        child = multiprocessing.get_context("fork").Process(target=_write_in_a_turn_of_its_own, args=(fresh,))
+        with fresh._turns[1]:  # type: ignore[index]  # this process writing: the child waits
+            child.start()
+            child.join(0.3)
+            assert child.is_alive(), "the forked process wrote while the other held the turn"
+        child.join(10)
+        assert child.exitcode == 0
+        with runner.engine.connect() as connection:
+            written = connection.execute(select(fresh.fresh["ledger_edge"].c.level)).scalars().all()
+        assert sorted(written) == [0, 1]
+    finally:
+        fresh.drop()
+        runner.engine.dispose()
+        service.close()
+
+
+def _write_in_a_turn_of_its_own(fresh: FreshTables) -> None:
+    """In the forked process: write, then exit 3 if the turn taken was the parent's."""
+    fresh.write_tuples(ledger_edge, [(1, b"child")])
+    raise SystemExit(0 if fresh._turns is not None and fresh._turns[0] == os.getpid() else 3)
