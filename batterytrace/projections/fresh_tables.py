@@ -67,10 +67,14 @@ READ_BACK_CHUNK = 500  # keys per IN (...) when a flushed row is read back
 class FreshTables:
     """The fresh copies of some views' tables, and the set-wise writes into them."""
 
-    def __init__(self, engine: Engine, tables: Iterable[Table]) -> None:
+    def __init__(self, engine: Engine, tables: Iterable[Table], *, keys_first: bool = False) -> None:
+        """``keys_first``: the fresh tables keyed from the start on PostgreSQL too (see the
+        module's docstring), for a rebuild whose fold follows a writer (``WrittenHeads``): it
+        waits for the writer's pages much of the time, so keys kept up meanwhile cost little,
+        where keys added at the end would all come after the writer's last event."""
         self.engine = engine
         self._metadata = MetaData()
-        keyed = engine.dialect.name != "postgresql"  # see the module's docstring
+        keyed = keys_first or engine.dialect.name != "postgresql"
         self.fresh: dict[str, Table] = {t.name: _fresh_copy(t, self._metadata, keyed) for t in tables}
         self.live: dict[str, Table] = {t.name: t for t in tables}
         self._flushed: set[str] = set()  # tables some of whose keyed rows were written early

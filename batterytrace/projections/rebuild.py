@@ -197,7 +197,8 @@ def _rebuild(
         upstream: written if written is not None else source.recorder.max_notification_id() or 0
         for upstream, source in sources.items()
     }
-    fresh = FreshTables(engine, [t for name in views for t in VIEW_TABLES[name]])
+    tables = [t for name in views for t in VIEW_TABLES[name]]
+    fresh = FreshTables(engine, tables, keys_first=written is not None)
     fresh.create()
     collecting = gc.isenabled()
     gc.disable()  # see below

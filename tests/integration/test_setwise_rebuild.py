@@ -28,6 +28,7 @@ import batterytrace.projections.ledger_builder as ledger_builder_module
 import batterytrace.projections.lifecycle_view as lifecycle_module
 import batterytrace.projections.rebuild as rebuild_module
 import batterytrace.projections.reports_view as reports_module
+from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.ledger_config import LedgerConfig
 from batterytrace.projections.ledger_view import LedgerView
 from batterytrace.projections.lifecycle_view import LifecycleView
@@ -35,7 +36,7 @@ from batterytrace.projections.network_view import NetworkView
 from batterytrace.projections.reports_view import ReportsView
 from batterytrace.projections.runner import ViewRunner
 from batterytrace.projections.stored_decoding import fast_decoder
-from batterytrace.projections.tables import positions
+from batterytrace.projections.tables import lifecycle_events, positions
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
 from tests.utils.stores import fresh_schema
@@ -238,6 +239,28 @@ def test_a_key_written_twice_fails_the_rebuild_and_changes_nothing(
     assert view_contents(runner.engine) == before
     assert positions_of(runner) == at
     assert leftover_tables(runner) == []
+
+
+def test_fresh_tables_are_keyed_from_the_start_on_sqlite_or_when_following_a_writer(
+    runner: ViewRunner,
+) -> None:
+    """On PostgreSQL a rebuild's fresh tables get their keys once the rows are in, except when
+    its fold follows a writer (``keys_first``: the demo's views built beside it)."""
+
+    def fresh_key(keys_first: bool) -> list[str]:
+        fresh = FreshTables(runner.engine, [lifecycle_events], keys_first=keys_first)
+        fresh.create()
+        try:
+            with runner.engine.connect() as connection:
+                return inspect(connection).get_pk_constraint("lifecycle_events_rebuild")[
+                    "constrained_columns"
+                ]
+        finally:
+            fresh.drop()
+
+    assert fresh_key(keys_first=True) == ["code", "version"]
+    postgres = runner.engine.dialect.name == "postgresql"
+    assert fresh_key(keys_first=False) == ([] if postgres else ["code", "version"])
 
 
 class FollowerPathOnly:
