@@ -5,9 +5,9 @@ ready and written), and one process uses one core. The views are independent of 
 builder folds the same events into its own fresh tables. So a forked child runs some views'
 builders while this process runs the others; this process reads each page of notifications once
 and hands it to the child as plain tuples through a pipe, and both decode and fold it at the same
-time (profiled on a demo store: reading 4, decoding 8, the lifecycle view 42, the ledger 28, the
-reports 16 and the network 2 µs an event on SQLite, so two even halves run the whole in little
-more than half the time).
+time (CPU µs an event on SQLite, 100k batteries: reading 3, decoding 5-7, the lifecycle view 23,
+the ledger 10, the reports 7 and the network 1.5, so two even halves run the whole in little more
+than half the time).
 
 What stays as it was: the child writes only the fresh tables (``<table>_rebuild``), never a live
 row or a position; the swap, and each builder's ``after_swap``, run here in one transaction, after
@@ -35,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
+from eventsourcing.sqlite import SQLiteDatastore
 from sqlalchemy import Engine
 
 from batterytrace import forked_child
@@ -46,11 +47,18 @@ from batterytrace.store import ConfigurationError
 from batterytrace.stored_rows import StoredRow
 
 PROCESSES_SETTING = "BATTERYTRACE_REBUILD_PROCESSES"
-# µs an event of each view's fold and writes (SQLite, demo store, 2026-11-28; PostgreSQL in the
-# same order): the weights by which the views are split into two even halves
-FOLD_COST = {"lifecycle": 42.0, "ledger": 28.0, "reports": 16.0, "network": 2.0}
+# CPU µs an event of each view's fold and writes (``bench.rebuild_rate --breakdown``, SQLite,
+# 100k batteries, 2026-11-29; PostgreSQL in the same order): the weights by which the views are
+# split into two even halves
+FOLD_COST = {"lifecycle": 23.0, "ledger": 10.0, "reports": 7.0, "network": 1.5}
 UNKNOWN_VIEW_COST = 10.0
-READING_COST = 6.0  # µs an event this process spends reading a page and pickling it for the child
+# µs an event this process spends reading a page (in its reading thread) and pickling it for the
+# child: 3 + 1.5 from SQLite, 5.5 + 1.5 from PostgreSQL. Measured by the split it gives on the 100k
+# store, three interleaved pairs each: on SQLite the network view here rather than in the child
+# is 4.5-5 % faster (the child, folding the lifecycle alone, was the slower half); on PostgreSQL,
+# whose pages cost this process more, 1.5 % slower, so there the child keeps it.
+READING_COST = 7.0
+SQLITE_READING_COST = 4.5
 ANSWER_POLL_SECONDS = forked_child.POLL_SECONDS
 
 
@@ -66,12 +74,18 @@ def fold_processes() -> int:
     return forked_child.processes_from(PROCESSES_SETTING, "a rebuild can fold in")
 
 
-def split_views(names: list[str]) -> tuple[list[str], list[str]]:
+def reading_cost(source: EventSource) -> float:
+    """What reading and pickling a page costs this process, by the event store it reads."""
+    sqlite = isinstance(getattr(source.recorder, "datastore", None), SQLiteDatastore)
+    return SQLITE_READING_COST if sqlite else READING_COST
+
+
+def split_views(names: list[str], reading_cost: float = READING_COST) -> tuple[list[str], list[str]]:
     """``(here, child)``: the views in two halves of about equal cost (largest first, each to the
-    lighter half; this process also reads and pickles every page)."""
+    lighter half; this process also reads and pickles every page, ``reading_cost``)."""
     here: list[str] = []
     child: list[str] = []
-    load_here, load_child = READING_COST, 0.0
+    load_here, load_child = reading_cost, 0.0
     for name in sorted(names, key=lambda n: -FOLD_COST.get(n, UNKNOWN_VIEW_COST)):
         cost = FOLD_COST.get(name, UNKNOWN_VIEW_COST)
         if load_child <= load_here:
@@ -94,7 +108,7 @@ def fold_in_two(
     """Every event of ``source`` up to ``head`` added to each of ``builders`` and each finished,
     half of them in a forked child; returns how many events. ``engine``: the views' engine, the
     one the builders write with (the child opens its own connections to it)."""
-    here_names, child_names = split_views(list(builders))
+    here_names, child_names = split_views(list(builders), reading_cost(source))
     here = {name: builders[name] for name in here_names}
     there = {name: builders[name] for name in child_names}
     context = multiprocessing.get_context("fork")

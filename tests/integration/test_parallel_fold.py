@@ -110,7 +110,10 @@ def test_two_processes_give_the_rows_and_the_checkpoint_of_one(
     monkeypatch.setattr(
         parallel_module,
         "split_views",
-        lambda names: ([n for n in names if n not in child_views], [n for n in names if n in child_views]),
+        lambda names, *_: (
+            [n for n in names if n not in child_views],
+            [n for n in names if n in child_views],
+        ),
     )
     monkeypatch.setattr(rebuild_module, "PAGE_SIZE", 97)  # several pages through the pipe
     pids = pids_of_the_second_process(monkeypatch, tmp_path)
@@ -144,7 +147,7 @@ def test_an_error_in_the_second_process_fails_the_rebuild_with_it_and_changes_no
 ) -> None:
     before, at = caught_up
     monkeypatch.setattr(
-        parallel_module, "split_views", lambda names: (["lifecycle"], ["network", "reports", "ledger"])
+        parallel_module, "split_views", lambda names, *_: (["lifecycle"], ["network", "reports", "ledger"])
     )
     parent = os.getpid()
     real_add = network_module.NetworkBuilder.add
@@ -173,7 +176,7 @@ def test_a_second_process_that_dies_fails_the_rebuild_clearly_and_changes_nothin
 ) -> None:
     before, at = caught_up
     monkeypatch.setattr(
-        parallel_module, "split_views", lambda names: (["lifecycle", "reports"], ["network", "ledger"])
+        parallel_module, "split_views", lambda names, *_: (["lifecycle", "reports"], ["network", "ledger"])
     )
     parent = os.getpid()
     real_add = network_module.NetworkBuilder.add
@@ -209,6 +212,23 @@ def test_the_views_are_split_in_two_halves_of_about_equal_cost() -> None:
     load_here = parallel_module.READING_COST + sum(cost[n] for n in here)
     load_child = sum(cost[n] for n in child)
     assert here and child and abs(load_here - load_child) < cost["lifecycle"] / 2
+
+
+def test_the_lifecycle_folds_alone_in_the_child_where_pages_cost_little_to_read() -> None:
+    """The split follows what reading a page costs this process: from SQLite the network view
+    folds here beside the ledger and the reports; from PostgreSQL in the child."""
+    views = ["network", "reports", "ledger", "lifecycle"]
+    assert parallel_module.split_views(views, parallel_module.SQLITE_READING_COST)[1] == ["lifecycle"]
+    assert parallel_module.split_views(views, parallel_module.READING_COST)[1] == ["lifecycle", "network"]
+
+
+def test_reading_a_sqlite_store_costs_less_than_a_postgres_one(app: BatteryTrace, database_url: str) -> None:
+    expected = (
+        parallel_module.SQLITE_READING_COST
+        if database_url.startswith("sqlite")
+        else parallel_module.READING_COST
+    )
+    assert parallel_module.reading_cost(app) == expected  # the application is the rebuild's source
 
 
 ORPHAN_SCRIPT = """
