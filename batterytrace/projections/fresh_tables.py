@@ -104,14 +104,7 @@ class FreshTables:
         """Insert ``rows`` (dicts with every column of ``table``, or tuples of every column in
         its order) into its fresh copy, in one transaction. ``flushed_early``: these rows may
         change again later (see ``read_back``)."""
-        if not rows:
-            return
-        if flushed_early:
-            self._flushed.add(table.name)
-        with self._writing() as connection:
-            bulk_insert(connection, self.fresh[table.name], rows)
-            if flushed_early:
-                self._add_keys(connection, table.name)
+        self._insert(bulk_insert, table, rows, flushed_early)
 
     def write_tuples(
         self, table: Table, rows: Sequence[tuple[Any, ...]], *, flushed_early: bool = False
@@ -119,12 +112,19 @@ class FreshTables:
         """``write`` for rows already made tuples in column order, with values the driver takes
         as they are (``insert_tuples``): the ledger writes three rows an event, and a dict per
         row cost it more than the write."""
+        self._insert(insert_tuples, table, rows, flushed_early)
+
+    def _insert(
+        self, insert: Callable[..., None], table: Table, rows: Sequence[Any], flushed_early: bool
+    ) -> None:
+        """``write``'s work with either way of inserting; rows written early key their table
+        (``_add_keys``), since they may be read back by key."""
         if not rows:
             return
         if flushed_early:
             self._flushed.add(table.name)
         with self._writing() as connection:
-            insert_tuples(connection, self.fresh[table.name], rows)
+            insert(connection, self.fresh[table.name], rows)
             if flushed_early:
                 self._add_keys(connection, table.name)
 

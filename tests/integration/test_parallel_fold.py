@@ -222,7 +222,7 @@ def test_the_lifecycle_folds_alone_in_the_child_where_pages_cost_little_to_read(
     assert parallel_module.split_views(views, parallel_module.READING_COST)[1] == ["lifecycle", "network"]
 
 
-def test_reading_a_sqlite_store_costs_less_than_a_postgres_one(app: BatteryTrace, database_url: str) -> None:
+def test_the_reading_cost_is_the_event_stores(app: BatteryTrace, database_url: str) -> None:
     expected = (
         parallel_module.SQLITE_READING_COST
         if database_url.startswith("sqlite")
