@@ -2,7 +2,7 @@
 battery's lifecycle lookup at two store sizes.
 
     python -m bench.rebuild_rate [--batteries 100000] [--small 10000] [--store sqlite|postgres|both]
-                                 [--breakdown]
+                                 [--breakdown] [--per-view]
 
 The baseline reads every notification of the store in batches of 1,000, without decoding or
 applying it. The rebuild is ``ViewRunner.rebuild()`` of every default view: set-wise for the views
@@ -13,6 +13,10 @@ batteries and at ``--batteries``.
 ``--breakdown`` also times the set-wise rebuild's steps one by one on the large store (CPU time
 of this process, microseconds per event): reading, decoding, and each view's folding and
 writing, so that a miss says which step to work on.
+
+``--per-view`` also rebuilds each view alone on the large store (``projections rebuild NAME``,
+what a release that changes one view's tables does) and prints its rate and its ratio to the raw
+read: which view bounds the rebuild of all of them.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def lookup_ms(runner: ViewRunner, samples: int = 300, seed: int = 1) -> float:
     return statistics.median(timings)
 
 
-def measure(store: str, batteries: int, *, breakdown: bool = False) -> StoreFigures:
+def measure(store: str, batteries: int, *, breakdown: bool = False, per_view: bool = False) -> StoreFigures:
     with fresh_store(store) as url:
         app = BatteryTrace(Settings(database_url=url))
         generate_demo(app, seed=11, batteries=batteries)
@@ -93,9 +97,23 @@ def measure(store: str, batteries: int, *, breakdown: bool = False) -> StoreFigu
         if breakdown:
             for step, micros in rebuild_steps(app, runner).items():
                 print(f"  {store} {step:<28} {micros:7.2f} us/event")
+        if per_view:
+            for name, rate in view_rates(runner, events).items():
+                print(f"  {store} {name + ' alone':<28} {rate:9,.0f} events/s  ratio {rate / raw:.3f}")
         runner.engine.dispose()
         app.close()
     return StoreFigures(store, batteries, events, raw, rebuild, lookup)
+
+
+def view_rates(runner: ViewRunner, events: int) -> dict[str, float]:
+    """Events/s of rebuilding each of ``runner``'s views alone (one process: a single view has
+    nothing to share the fold with)."""
+    rates = {}
+    for name in runner.views:
+        started = time.perf_counter()
+        runner.rebuild([name])
+        rates[name] = events / (time.perf_counter() - started)
+    return rates
 
 
 def rebuild_steps(app: BatteryTrace, runner: ViewRunner) -> dict[str, float]:
@@ -200,6 +218,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--breakdown", action="store_true", help="Time the rebuild's steps too.")
+    parser.add_argument("--per-view", action="store_true", help="Rebuild each view alone too.")
     args = parser.parse_args()
     stores = ("sqlite", "postgres") if args.store == "both" else (args.store,)
     print(
@@ -208,7 +227,8 @@ def main() -> None:
     )
     for store in stores:
         for size in (args.small, args.batteries):
-            f = measure(store, size, breakdown=args.breakdown and size == args.batteries)
+            large = size == args.batteries
+            f = measure(store, size, breakdown=args.breakdown and large, per_view=args.per_view and large)
             print(
                 f"{f.store:<9} {f.batteries:>9} {f.events:>8} {f.raw_read_rate:>13,.0f} "
                 f"{f.rebuild_rate:>12,.0f} {f.ratio:>6.3f} {f.lookup_ms:>9.2f}"
