@@ -161,14 +161,14 @@ def _fail_in_a_builder(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _fail_while_writing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bulk write of the network's points fails (after other tables were written)."""
-    real_insert = fresh_module.bulk_insert
+    real_insert = fresh_module.insert_tuples
 
     def insert(connection: Connection, table: Any, rows: Any) -> None:
         if table.name.startswith("network_points"):
             raise Interrupted
         real_insert(connection, table, rows)
 
-    monkeypatch.setattr(fresh_module, "bulk_insert", insert)
+    monkeypatch.setattr(fresh_module, "insert_tuples", insert)
 
 
 def _fail_inside_the_swap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,12 +228,12 @@ def test_a_key_written_twice_fails_the_rebuild_and_changes_nothing(
     runner.catch_up()
     before = view_contents(runner.engine)
     at = positions_of(runner)
-    insert = fresh_module.bulk_insert
+    insert = fresh_module.insert_tuples
 
     def twice(connection: Connection, table: Any, rows: Any) -> None:
         insert(connection, table, [*rows, rows[0]] if table.name == "lifecycle_events_rebuild" else rows)
 
-    monkeypatch.setattr(fresh_module, "bulk_insert", twice)
+    monkeypatch.setattr(fresh_module, "insert_tuples", twice)
     with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
         runner.rebuild()
     monkeypatch.undo()

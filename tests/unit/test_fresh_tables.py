@@ -35,7 +35,7 @@ def test_whole_seconds_keep_their_microseconds_and_zones_become_utc() -> None:
 def test_a_column_the_rows_leave_out_takes_its_default_as_an_insert_would() -> None:
     from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select
 
-    from batterytrace.projections.fresh_tables import bulk_insert
+    from batterytrace.projections.fresh_tables import _as_tuples, insert_tuples
 
     engine = create_engine("sqlite://")
     metadata = MetaData()
@@ -48,5 +48,6 @@ def test_a_column_the_rows_leave_out_takes_its_default_as_an_insert_would() -> N
     )
     metadata.create_all(engine)
     with engine.begin() as connection:
-        bulk_insert(connection, table, [{"code": "a"}, {"code": "b", "count": 3}])
+        rows = [{"code": "a"}, {"code": "b", "count": 3}]
+        insert_tuples(connection, table, _as_tuples(connection.dialect, table, rows))
         assert sorted(connection.execute(select(table)).all()) == [("a", 0, None), ("b", 3, None)]

@@ -71,8 +71,8 @@ def test_rows_as_tuples_are_converted_as_rows_as_dicts() -> None:
     tuples = [timeline_row(), timeline_row(details=None, occurred_at=MOMENT + timedelta(microseconds=5))]
     dicts = [dict(zip(names, row, strict=True)) for row in tuples]
     with create_engine("sqlite://").connect() as connection:
-        converted = _as_tuples(connection, lifecycle_events, tuples)
-        assert converted == _as_tuples(connection, lifecycle_events, dicts)
+        converted = _as_tuples(connection.dialect, lifecycle_events, tuples)
+        assert converted == _as_tuples(connection.dialect, lifecycle_events, dicts)
     assert converted[0][4:6] == ("2024-03-01 00:00:00.000000", "2024-03-01 00:00:00.000000")
     assert converted[1][4] == "2024-03-01 00:00:00.000005"
 
