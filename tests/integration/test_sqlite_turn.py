@@ -9,16 +9,19 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+import batterytrace.projections.fresh_tables as fresh_module
 from batterytrace.projections.fresh_tables import FreshTables
 from batterytrace.projections.runner import ViewRunner
-from batterytrace.projections.tables import ledger_edge
+from batterytrace.projections.tables import ledger_edge, lifecycle_events
 from batterytrace.sqlite_turn import SQLiteTurn, lock_path
 from batterytrace.trace.application import BatteryTrace
 from batterytrace.trace.settings import Settings
+from tests.unit.test_rebuild_writes import timeline_row
 
 
 def test_a_second_writer_waits_for_the_first_and_starts_as_soon_as_it_is_done(tmp_path: Path) -> None:
@@ -179,3 +182,37 @@ def _write_in_a_turn_of_its_own(fresh: FreshTables) -> None:
     """In the forked process: write, then exit 3 if the turn taken was the parent's."""
     fresh.write_tuples(ledger_edge, [(1, b"child")])
     raise SystemExit(0 if fresh._turns is not None and fresh._turns[0] == os.getpid() else 3)
+
+
+def test_a_rebuilds_rows_are_made_ready_before_its_write_turn_and_inserted_within_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Converting rows for the driver (times as text, JSON as text) needs no lock: done inside
+    the turn, it kept the rebuild's other process waiting (``FreshTables.write``)."""
+    service = BatteryTrace(Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}"))
+    runner = ViewRunner(service)
+    fresh = FreshTables(runner.engine, [lifecycle_events])
+    fresh.create()
+    turn_held: dict[str, list[bool]] = {"converting": [], "inserting": []}
+
+    def noting(step: str, real: Any) -> Any:
+        def step_noted(*args: Any) -> Any:
+            turn = fresh._turns[1] if fresh._turns is not None else None
+            turn_held[step].append(turn is not None and turn._held)
+            return real(*args)
+
+        return step_noted
+
+    monkeypatch.setattr(fresh_module, "_as_tuples", noting("converting", fresh_module._as_tuples))
+    monkeypatch.setattr(fresh_module, "insert_tuples", noting("inserting", fresh_module.insert_tuples))
+    try:
+        fresh.write(lifecycle_events, [timeline_row(version=1)])
+        fresh.write(lifecycle_events, [timeline_row(version=2), timeline_row(version=3)])
+        assert turn_held == {"converting": [False, False], "inserting": [True, True]}
+        with runner.engine.connect() as connection:
+            table = fresh.fresh["lifecycle_events"]
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 3
+    finally:
+        fresh.drop()
+        runner.engine.dispose()
+        service.close()
