@@ -170,16 +170,20 @@ def _time_steps(app: BatteryTrace, runner: ViewRunner, steps: dict[str, float], 
 
 
 def _timed_writes(fresh: Any) -> list[float]:
-    """Make ``fresh.write`` add its CPU time to the returned one-element list."""
+    """Make ``fresh.write`` and ``fresh.write_tuples`` (the ledger's way) add their CPU time to
+    the returned one-element list."""
     spent = [0.0]
-    write = fresh.write
 
-    def timed(*args: Any, **kwargs: Any) -> None:
-        started = time.process_time()
-        write(*args, **kwargs)
-        spent[0] += time.process_time() - started
+    def timed(write: Any) -> Any:
+        def timed_write(*args: Any, **kwargs: Any) -> None:
+            started = time.process_time()
+            write(*args, **kwargs)
+            spent[0] += time.process_time() - started
 
-    fresh.write = timed
+        return timed_write
+
+    fresh.write = timed(fresh.write)
+    fresh.write_tuples = timed(fresh.write_tuples)
     return spent
 
 
